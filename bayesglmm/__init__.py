@@ -1,0 +1,30 @@
+"""bayesglmm: generalized linear mixed models by exact maximum likelihood and (soon) Bayes.
+
+The handful of names a user needs::
+
+    from bayesglmm import ModelSpec, fit_ml, datasets, load_spec_file
+"""
+
+from . import datasets
+from .errors import ConvergenceWarning, DataWarning, FormulaError, SingularFitWarning, SpecError
+from .families import Family, make_family
+from .ml import fit_ml
+from .ml.evaluate import loglik_at
+from .spec import ModelSpec
+from .toml_spec import load_spec_file
+
+__all__ = [
+    "ModelSpec",
+    "fit_ml",
+    "loglik_at",
+    "load_spec_file",
+    "datasets",
+    "Family",
+    "make_family",
+    "SpecError",
+    "FormulaError",
+    "DataWarning",
+    "ConvergenceWarning",
+    "SingularFitWarning",
+]
+__version__ = "0.1.0"

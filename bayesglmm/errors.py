@@ -1,0 +1,21 @@
+"""Exception and warning types a user can catch or filter."""
+
+
+class SpecError(ValueError):
+    """The model or its data cannot be used as given; the message says what to fix."""
+
+
+class FormulaError(SpecError):
+    """The formula cannot be parsed; the message says where and how to fix it."""
+
+
+class DataWarning(UserWarning):
+    """The data were changed on the way in (rows with missing values dropped)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An optimiser or sampler did not converge; the message says what to try."""
+
+
+class SingularFitWarning(ConvergenceWarning):
+    """The random-effects covariance is on the boundary (a zero variance or |corr| = 1)."""

@@ -1,0 +1,51 @@
+"""Random-effects covariance G(theta) in the log-Cholesky parameterisation.
+
+G is block diagonal; each block is unstructured, G_b = L_b L_b^T with L_b lower
+triangular and a positive diagonal exp(theta) (Pinheiro & Bates 1996,
+"Unconstrained parametrizations for variance-covariance matrices").  lme4's
+``||`` (SAS ``type=vc``) is one 1x1 block per effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _jax  # noqa: F401
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class CovarianceStructure:
+    """Block structure of a q x q covariance; ``blocks`` partitions range(q)."""
+
+    q: int
+    blocks: tuple[tuple[int, ...], ...]
+
+    @property
+    def n_theta(self) -> int:
+        return sum(len(b) * (len(b) + 1) // 2 for b in self.blocks)
+
+    def _theta_positions(self):
+        """(row, col, is_diagonal) of each theta element, block by block, lower triangle row-wise."""
+        positions = []
+        for block in self.blocks:
+            for a, row in enumerate(block):
+                for col in block[: a + 1]:
+                    positions.append((row, col, row == col))
+        return positions
+
+    def cholesky(self, theta):
+        """Lower-triangular L (q, q) with G = L L^T."""
+        rows, cols, diagonal = (np.array(v) for v in zip(*self._theta_positions()))
+        values = jnp.where(diagonal, jnp.exp(theta), theta)
+        return jnp.zeros((self.q, self.q), dtype=theta.dtype).at[rows, cols].set(values)
+
+    def start_theta(self, sd: np.ndarray) -> np.ndarray:
+        """theta for a diagonal G with the given standard deviations."""
+        return np.array([np.log(sd[row]) if diag else 0.0 for row, _, diag in self._theta_positions()])
+
+    def covariance_pairs(self) -> list[tuple[int, int]]:
+        """(i, j), i > j, of the covariances that are free (inside one block)."""
+        return [(row, col) for row, col, diag in self._theta_positions() if not diag]

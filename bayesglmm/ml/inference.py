@@ -1,0 +1,120 @@
+"""Standard errors at the optimum: observed information, sandwich, delta method.
+
+With H the Hessian of −ℓ at φ̂ and s_i = ∂ℓ_i/∂φ the per-group scores,
+    model-based  Cov(φ̂) = H^{-1},
+    empirical    Cov(φ̂) = H^{-1} (Σ_i s_i s_i^T) H^{-1}  (Liang & Zeger 1986; SAS GLIMMIX
+                 ``empirical``, its classical form, no small-sample adjustment),
+and every reported quantity ψ = h(φ) (β, the elements of G, SDs, correlations,
+the residual SD) gets Cov(ψ̂) = J Cov(φ̂) J^T with J = ∂h/∂φ from JAX.  At an
+interior optimum this equals inverting the Hessian in the ψ parameterisation.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .. import _jax  # noqa: F401
+import jax
+import jax.numpy as jnp
+
+from ..errors import ConvergenceWarning
+from .marginal import MarginalModel
+
+
+@dataclass(frozen=True)
+class ReportedParameter:
+    """One reported quantity: its common name, kind and GLIMMIX-style label."""
+
+    name: str  # beta[time], var[id,(Intercept)], cov[id,(Intercept),time], sd[...], corr[...], sigma
+    kind: str  # beta | var | cov | sd | corr | sigma
+    label: str  # GLIMMIX label: the term, UN(1,1), ..., Residual
+    indices: tuple[int, ...] = ()  # random-effect positions: (i,) for var/sd, (i, j) for cov/corr
+
+
+def reported_parameters(model: MarginalModel, fixed_names, group: str, terms) -> list[ReportedParameter]:
+    """The quantities :func:`report_values` returns, in its order."""
+    params = [ReportedParameter(f"beta[{name}]", "beta", name) for name in fixed_names]
+    structure = model.covariance
+    un = len(structure.blocks) == 1 and structure.q > 1
+    for block in structure.blocks:
+        for a, i in enumerate(block):
+            for j in block[: a + 1]:
+                label = f"UN({i + 1},{j + 1})" if un else (terms[i] if i == j else f"{terms[i]},{terms[j]}")
+                if i == j:
+                    params.append(ReportedParameter(f"var[{group},{terms[i]}]", "var", label, (i,)))
+                else:
+                    params.append(ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j)))
+    params += [ReportedParameter(f"sd[{group},{term}]", "sd", term, (i,)) for i, term in enumerate(terms)]
+    for i, j in structure.covariance_pairs():
+        params.append(ReportedParameter(f"corr[{group},{terms[j]},{terms[i]}]", "corr", f"{terms[j]},{terms[i]}", (i, j)))
+    if model.family.has_dispersion:
+        params.append(ReportedParameter("sigma", "sigma", "Residual SD"))
+    return params
+
+
+def report_values(phi, model: MarginalModel):
+    """φ -> the reported quantities (order of :func:`reported_parameters`)."""
+    beta, chol_G, log_dispersion = model.unpack(phi)
+    G = chol_G @ chol_G.T
+    structure = model.covariance
+    elements = [G[i, j] for block in structure.blocks for a, i in enumerate(block) for j in block[: a + 1]]
+    sd = jnp.sqrt(jnp.diag(G))
+    corr = [G[i, j] / (sd[i] * sd[j]) for i, j in structure.covariance_pairs()]
+    parts = [beta, jnp.stack(elements), sd]
+    if corr:
+        parts.append(jnp.stack(corr))
+    if model.family.has_dispersion:
+        parts.append(jnp.exp(log_dispersion)[None])
+    return jnp.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class Inference:
+    """Estimates and covariances of the reported quantities."""
+
+    estimates: np.ndarray
+    cov_model: np.ndarray
+    cov_empirical: np.ndarray
+    hessian_positive_definite: bool
+    cov_phi_model: np.ndarray
+    cov_phi_empirical: np.ndarray
+
+
+def infer(phi: np.ndarray, hessian: np.ndarray, scores: np.ndarray, model: MarginalModel) -> Inference:
+    """Model-based and empirical covariances of the reported quantities at φ̂."""
+    hessian = 0.5 * (hessian + hessian.T)
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    positive_definite = bool(eigenvalues.min() > 1e-8 * max(1.0, eigenvalues.max()))
+    if positive_definite:
+        cov_phi = np.linalg.inv(hessian)
+    else:
+        warnings.warn(
+            "the Hessian of -loglik is not positive definite at the estimates "
+            f"(smallest eigenvalue {eigenvalues.min():.3g}); standard errors use a pseudo-inverse and are "
+            "unreliable — the fit may be at a boundary (a zero variance): simplify the random effects, "
+            "e.g. (1 + x || g) or (1 | g)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        cov_phi = np.linalg.pinv(hessian)
+    meat = scores.T @ scores
+    cov_phi_emp = cov_phi @ meat @ cov_phi
+    phi_j = jnp.asarray(phi)
+    estimates, jacobian = (np.asarray(a) for a in _values_and_jacobian(phi_j, model))
+    return Inference(
+        estimates=estimates,
+        cov_model=jacobian @ cov_phi @ jacobian.T,
+        cov_empirical=jacobian @ cov_phi_emp @ jacobian.T,
+        hessian_positive_definite=positive_definite,
+        cov_phi_model=cov_phi,
+        cov_phi_empirical=cov_phi_emp,
+    )
+
+
+@partial(jax.jit, static_argnames="model")
+def _values_and_jacobian(phi, model: MarginalModel):
+    return report_values(phi, model), jax.jacfwd(report_values)(phi, model)

@@ -1,0 +1,1 @@
+"""Fit objects and their tables and printed summaries."""

@@ -1,0 +1,105 @@
+"""Plain-text summaries in the order of SAS PROC GLIMMIX's output sections."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+FAMILY_LABELS = {
+    "bernoulli": "Bernoulli (binary)",
+    "binomial": "Binomial",
+    "poisson": "Poisson",
+    "gaussian": "Gaussian",
+}
+
+
+def _section(title: str, body: str) -> str:
+    return f"{title}\n{'-' * len(title)}\n{body}\n"
+
+
+def _pairs(rows) -> str:
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
+
+
+def _table(frame: pd.DataFrame, digits: int = 4) -> str:
+    return frame.to_string(float_format=lambda v: f"{v:.{digits}f}")
+
+
+def ml_summary(fit) -> str:
+    """GLIMMIX-style text: model information, dimensions, optimisation, fit statistics,
+    covariance parameters, fixed-effect solutions, odds ratios and type III tests."""
+    opt = fit.optimization
+    method = (
+        "Laplace"
+        if fit.method == "laplace"
+        else f"adaptive Gauss-Hermite quadrature, {fit.qpoints} points per dimension (fully adaptive)"
+    )
+    se_kind = "empirical (sandwich)" if fit.empirical else "model-based (observed information)"
+    info = _pairs(
+        [
+            ("Formula", fit.formula),
+            ("Response", fit.response),
+            ("Distribution", FAMILY_LABELS[fit.family]),
+            ("Link function", fit.link),
+            ("Estimation", f"maximum likelihood, {method}"),
+            ("Fixed-effects SEs", se_kind),
+        ]
+    )
+    dropped = ", ".join(f"{k}: {v}" for k, v in fit.dropped.items())
+    dims = _pairs(
+        [
+            ("Observations read", f"{fit.nobs_read}"),
+            ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
+            (f"Subjects ({fit.group})", f"{fit.ngroups}"),
+            ("Obs per subject", f"min {fit.group_sizes.min()}, max {fit.group_sizes.max()}"),
+            ("Random effects", f"{', '.join(fit.re_terms)}  (type={fit.covariance_type})"),
+            ("Fixed-effect columns", f"{len(fit.fixed_names)}"),
+            ("Parameters", f"{fit.n_params}"),
+        ]
+    )
+    stages = "; ".join(
+        f"{m}{'' if m == 'laplace' else f'({k})'}: {it} it., -2LL {dev:.4f}" for m, k, it, dev in opt.stages
+    )
+    optim = _pairs(
+        [
+            ("Optimizer", opt.optimizer),
+            ("Stages", stages),
+            ("Status", opt.message),
+            ("Max |gradient|", f"{opt.gradient_norm:.3g}"),
+            ("Hessian positive definite", "yes" if opt.hessian_positive_definite else "NO"),
+            ("Seconds", f"{fit.seconds:.3f}"),
+        ]
+    )
+    stats = _pairs(
+        [
+            ("-2 Log Likelihood", f"{fit.deviance:.4f}"),
+            ("AIC", f"{fit.aic:.4f}"),
+            ("BIC", f"{fit.bic:.4f}"),
+        ]
+    )
+    covparms = fit.covariance_parameters().reset_index()
+    covparms.insert(1, "subject", fit.group)
+    covparms = covparms.set_index("label").drop(columns=["kind"])
+    text = [
+        _section("Model Information", info),
+        _section("Dimensions", dims),
+        _section("Optimization", optim),
+        _section("Fit Statistics", stats),
+    ]
+    if opt.qpoints_table:
+        table = pd.Series(opt.qpoints_table, name="-2 log likelihood").rename_axis("qpoints").to_frame()
+        text.append(_section("Quadrature points (automatic rule, -2LL at the estimates)", _table(table)))
+    text += [
+        _section("Covariance Parameter Estimates", _table(covparms)),
+        _section("Solutions for Fixed Effects", _table(fit.fixed_effects())),
+    ]
+    if fit.link == "logit":
+        text.append(_section("Odds Ratio Estimates (exp(beta), 95% Wald limits)", _table(fit.odds_ratios(), 3)))
+    type3 = fit.type3()
+    if len(type3):
+        text.append(_section("Type III Tests of Fixed Effects (Wald)", _table(type3)))
+    if fit.is_singular:
+        text.append("WARNING: boundary (singular) fit: see the covariance parameters.\n")
+    if not fit.converged:
+        text.append(f"WARNING: the optimizer did not converge: {opt.message}.\n")
+    return "\n".join(text)

@@ -1,0 +1,253 @@
+"""ModelSpec: what the model is (formula, family, validated data), nothing about fitting.
+
+Build one with :meth:`ModelSpec.from_formula` (Python) or :func:`bayesglmm.toml_spec.load_spec`
+(a TOML file).  Engines receive arrays and names from it and never touch the
+formula or the data frame.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .design import FixedDesign, RandomFactor, fixed_design, random_factors
+from .errors import DataWarning, SpecError
+from .families import Family, make_family
+from .formula import ParsedFormula, parse_formula
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What happened to the rows on the way in (SAS: observations read and used)."""
+
+    nobs_read: int
+    nobs_used: int
+    dropped_missing: dict = field(default_factory=dict)  # column -> rows with a missing value there
+    row_labels: np.ndarray | None = None  # index labels of the rows used, in the data's order
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An immutable description of a GLMM and its validated data.
+
+    Arrays are read-only; ``y`` is the number of successes for binomial families
+    (``trials`` the number of trials), the response otherwise.
+    """
+
+    formula: str
+    family: Family
+    response: str
+    y: np.ndarray
+    trials: np.ndarray
+    offset: np.ndarray
+    fixed: FixedDesign
+    random: tuple[RandomFactor, ...]
+    data: DataSummary
+
+    @property
+    def nobs(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def fixed_names(self) -> tuple[str, ...]:
+        return self.fixed.names
+
+    @classmethod
+    def from_formula(
+        cls,
+        formula: str,
+        data: pd.DataFrame,
+        family: str | Family = "bernoulli",
+        link: str | None = None,
+        trials: str | None = None,
+        reference: dict | None = None,
+    ) -> "ModelSpec":
+        """Validate ``data`` against an lme4 ``formula`` and build the spec.
+
+        ``family``: ``bernoulli`` (0/1), ``binomial`` (with ``trials`` = a column of
+        numbers of trials and a response of successes or proportions, or a
+        ``cbind(successes, failures)`` response), ``poisson`` or ``gaussian``.
+        ``reference`` maps a categorical column to its reference level.
+        Rows with a missing value in any column the model uses are dropped, counted
+        and reported with a :class:`~bayesglmm.errors.DataWarning`.
+        """
+        fam = family if isinstance(family, Family) else make_family(family, link)
+        parsed = parse_formula(formula)
+        if not isinstance(data, pd.DataFrame):
+            raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if fam.name == "binomial" and parsed.cbind is None and trials is None:
+            raise SpecError(
+                "family 'binomial' needs the number of trials: pass trials='column' "
+                "or write the response as cbind(successes, failures); for 0/1 data use family='bernoulli'"
+            )
+        if parsed.cbind is not None and not fam.is_binomial:
+            raise SpecError(f"a cbind(successes, failures) response needs a binomial family, not {fam.name!r}")
+        frame, summary = _select_rows(parsed, data, trials)
+        frame = _categoricals(frame, parsed, reference or {})
+        y, n_trials = _response(parsed, frame, fam, trials)
+        offset = np.zeros(len(frame))
+        for expression in parsed.offsets:
+            offset = offset + _evaluate(frame, expression, "offset")
+        fixed = fixed_design(parsed, frame)
+        _check_rank(fixed)
+        random = random_factors(parsed, frame)
+        for factor in random:
+            if len(factor.levels) < 2:
+                raise SpecError(
+                    f"grouping factor '{factor.group}' has only one level ({factor.levels[0]!r}) in the rows "
+                    "used; a random effect needs at least two groups — drop the term or fit a GLM"
+                )
+        return cls(
+            formula=formula,
+            family=fam,
+            response=parsed.response or parsed.cbind[0],
+            y=_readonly(y),
+            trials=_readonly(n_trials),
+            offset=_readonly(offset),
+            fixed=fixed,
+            random=random,
+            data=summary,
+        )
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=float)
+    array.flags.writeable = False
+    return array
+
+
+def _evaluate(frame: pd.DataFrame, expression: str, role: str) -> np.ndarray:
+    if expression in frame.columns:
+        values = frame[expression]
+    else:
+        try:
+            values = frame.eval(expression)
+        except Exception as error:
+            raise SpecError(f"cannot evaluate {role} '{expression}': {error}") from error
+    values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise SpecError(f"{role} '{expression}' has non-finite values")
+    return values
+
+
+def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None):
+    needed = parsed.columns() + ([trials] if trials else [])
+    missing_columns = [name for name in needed if name not in data.columns]
+    if missing_columns:
+        raise SpecError(
+            f"column{'s' if len(missing_columns) > 1 else ''} "
+            f"{', '.join(repr(n) for n in missing_columns)} not found in the data; "
+            f"the data has columns {', '.join(map(str, data.columns))}"
+        )
+    used = data[needed]
+    is_missing = used.isna()
+    dropped = {name: int(count) for name, count in is_missing.sum().items() if count}
+    keep = ~is_missing.any(axis=1).to_numpy()
+    if not keep.any():
+        raise SpecError("no rows are left after dropping rows with missing values in " + ", ".join(dropped))
+    if dropped:
+        warnings.warn(
+            f"{int((~keep).sum())} of {len(data)} rows dropped for missing values "
+            f"({', '.join(f'{name}: {count}' for name, count in dropped.items())}); "
+            f"{int(keep.sum())} observations used",
+            DataWarning,
+            stacklevel=3,
+        )
+    frame = data.loc[keep].copy()
+    summary = DataSummary(len(data), int(keep.sum()), dropped, data.index.to_numpy()[keep])
+    return frame, summary
+
+
+def _categoricals(frame: pd.DataFrame, parsed: ParsedFormula, reference: dict) -> pd.DataFrame:
+    """Non-numeric predictors become ordered categoricals with the reference level first."""
+    for name in reference:
+        if name not in frame.columns:
+            raise SpecError(f"reference level given for unknown column {name!r}")
+    predictors = set(parsed.columns()) - {parsed.response, *(parsed.cbind or ())}
+    for name in predictors:
+        column = frame[name]
+        if name in reference or not pd.api.types.is_numeric_dtype(column) or column.dtype == bool:
+            levels = sorted(pd.unique(column.astype(str)))
+            if name in reference:
+                ref = str(reference[name])
+                if ref not in levels:
+                    raise SpecError(f"reference level {ref!r} is not a value of column {name!r} (values: {levels})")
+                levels = [ref] + [level for level in levels if level != ref]
+            frame[name] = pd.Categorical(column.astype(str), categories=levels, ordered=True)
+    return frame
+
+
+def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials: str | None):
+    if parsed.cbind is not None:
+        successes = _evaluate(frame, parsed.cbind[0], "successes")
+        failures = _evaluate(frame, parsed.cbind[1], "failures")
+        n = successes + failures
+        _check_counts(successes, parsed.cbind[0], "successes")
+        _check_counts(failures, parsed.cbind[1], "failures")
+        return successes, n
+    name = parsed.response
+    column = frame[name]
+    if column.dtype == bool:
+        column = column.astype(float)
+    if not pd.api.types.is_numeric_dtype(column):
+        raise SpecError(f"response column '{name}' is not numeric (dtype {column.dtype}); recode it as numbers")
+    y = column.to_numpy(dtype=float)
+    if family.name == "bernoulli":
+        values = set(np.unique(y).tolist())
+        if not values <= {0.0, 1.0}:
+            shown = sorted(values)[:8]
+            raise SpecError(
+                f"column '{name}' has values {shown}; family 'bernoulli' needs 0/1 — "
+                "for counts out of n use family='binomial' with trials='n_column' or cbind(successes, failures)"
+            )
+        return y, np.ones_like(y)
+    if family.name == "binomial":
+        n = frame[trials].to_numpy(dtype=float)
+        if np.any(n <= 0) or np.any(n != np.round(n)):
+            raise SpecError(f"trials column '{trials}' must hold positive whole numbers")
+        if np.all((y >= 0) & (y <= 1)) and np.any((y > 0) & (y < 1)):
+            y = y * n  # proportions of successes
+            if np.any(np.abs(y - np.round(y)) > 1e-6):
+                raise SpecError(f"response '{name}' looks like proportions but y * {trials} is not a whole number")
+            y = np.round(y)
+        _check_counts(y, name, "successes")
+        if np.any(y > n):
+            raise SpecError(f"response '{name}' exceeds the number of trials in '{trials}'")
+        return y, n
+    if family.name == "poisson":
+        _check_counts(y, name, "counts for family 'poisson'")
+    return y, np.ones_like(y)
+
+
+def _check_counts(values: np.ndarray, name: str, what: str) -> None:
+    if np.any(values < 0):
+        raise SpecError(f"column '{name}' has negative values ({values[values < 0][:5].tolist()}); {what} must be >= 0")
+    if np.any(values != np.round(values)):
+        bad = values[values != np.round(values)][:5].tolist()
+        raise SpecError(f"column '{name}' has non-integer values ({bad}); {what} must be whole numbers")
+
+
+def _check_rank(fixed: FixedDesign) -> None:
+    """Error naming the columns that are linear combinations of earlier ones (R would give NA)."""
+    from scipy.linalg import qr
+
+    X = fixed.X
+    if X.shape[1] == 0:
+        return
+    scale = np.linalg.norm(X, axis=0)
+    if np.any(scale == 0):
+        zero = [fixed.names[j] for j in np.flatnonzero(scale == 0)]
+        raise SpecError(f"fixed-effect column(s) {zero} are all zero in the rows used; drop them from the formula")
+    _, R, pivot = qr(X / scale, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    rank = int(np.sum(diag > diag[0] * 1e-10 * max(X.shape)))
+    if rank < X.shape[1]:
+        aliased = [fixed.names[j] for j in sorted(pivot[rank:])]
+        raise SpecError(
+            f"the fixed-effects design is rank deficient (rank {rank} of {X.shape[1]} columns): "
+            f"{', '.join(repr(n) for n in aliased)} {'is a linear combination' if len(aliased) == 1 else 'are linear combinations'} "
+            "of other columns; remove them from the formula"
+        )

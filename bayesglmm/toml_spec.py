@@ -1,0 +1,114 @@
+"""Model specs in TOML files (``models/*.toml``): the model, its data and how to fit it.
+
+::
+
+    [model]
+    formula = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
+    family = "bernoulli"          # bernoulli | binomial | poisson | gaussian
+    link = "logit"                # optional; the canonical link by default
+    trials = "n"                  # binomial only: column of numbers of trials
+    reference = { trt = "0" }     # optional reference levels of categorical columns
+
+    [data]
+    dataset = "amenorrhea"        # a built-in data set (bayesglmm.datasets), or
+    # file = "mydata.csv"         # a CSV path, relative to this TOML file
+    [data.derive]                 # optional new columns, pandas.eval expressions
+    time2 = "time ** 2"
+
+    [ml]
+    method = "agq"                # laplace | agq
+    qpoints = 5                   # or "auto"
+    empirical = true              # sandwich SEs for tests and intervals
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import datasets
+from .errors import SpecError
+from .spec import ModelSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_SECTIONS = {"model", "data", "ml"}
+_MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
+_DATA_KEYS = {"dataset", "file", "derive"}
+_ML_KEYS = {"method", "qpoints", "empirical"}
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A TOML model file: where it is, its model section, data frame and fitting options."""
+
+    path: Path
+    model: dict
+    data: pd.DataFrame
+    ml: dict = field(default_factory=dict)
+
+    def spec(self, **overrides) -> ModelSpec:
+        """The :class:`ModelSpec`, with model-section keys overridden by ``overrides``."""
+        model = {**self.model, **{k: v for k, v in overrides.items() if v is not None}}
+        return ModelSpec.from_formula(
+            model["formula"],
+            self.data,
+            family=model.get("family", "bernoulli"),
+            link=model.get("link"),
+            trials=model.get("trials"),
+            reference=model.get("reference"),
+        )
+
+
+def _check_keys(section: str, table: dict, allowed: set) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise SpecError(f"unknown key(s) {sorted(unknown)} in [{section}]; allowed: {sorted(allowed)}")
+
+
+def read_data(section: dict, base: Path) -> pd.DataFrame:
+    """The data frame a [data] section names, with derived columns added."""
+    _check_keys("data", section, _DATA_KEYS)
+    if ("dataset" in section) == ("file" in section):
+        raise SpecError("[data] needs exactly one of 'dataset' (built-in) or 'file' (a CSV path)")
+    if "dataset" in section:
+        frame = datasets.load(section["dataset"])
+    else:
+        path = Path(section["file"]).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise SpecError(f"data file {path} not found")
+        frame = pd.read_csv(path)
+    for name, expression in section.get("derive", {}).items():
+        try:
+            frame[name] = frame.eval(expression)
+        except Exception as error:
+            raise SpecError(f"cannot derive column {name!r} = {expression!r}: {error}") from error
+    return frame
+
+
+def load_spec_file(path) -> SpecFile:
+    """Read and check a TOML model file (errors name the section and key)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            content = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecError(f"model file {path} not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path} is not valid TOML: {error}") from error
+    unknown = set(content) - _SECTIONS - {"bayes", "gee", "predict"}  # later engines' sections
+    if unknown:
+        raise SpecError(f"unknown section(s) {sorted(unknown)} in {path}")
+    if "model" not in content or "formula" not in content["model"]:
+        raise SpecError(f"{path} needs a [model] section with a formula")
+    _check_keys("model", content["model"], _MODEL_KEYS)
+    _check_keys("ml", content.get("ml", {}), _ML_KEYS)
+    frame = read_data(content.get("data", {}), path.parent)
+    return SpecFile(path, content["model"], frame, content.get("ml", {}))

@@ -1,0 +1,94 @@
+"""Shared fixtures: seed data (through the data setting) and fits reused across tests.
+
+Fits are session-scoped: each distinct model compiles once per test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from bayesglmm import datasets
+from bayesglmm.config import DATA_ENV
+from bayesglmm.ml import fit_ml
+from bayesglmm.spec import ModelSpec
+
+AMENORRHEA = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
+AMENORRHEA_RI = "y ~ time + time2 + trt:time + trt:time2 + (1 | id)"
+EPILEPSY = "y ~ time + trt + trt:time + offset(t) + (1 + time | id)"
+REFERENCE_FILE = "seed_fits.json"
+
+
+def _data_dir() -> Path:
+    value = os.environ.get(DATA_ENV)
+    if not value or not Path(value).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{DATA_ENV} must name the seed data folder in CI")
+        pytest.skip(f"seed data not available: set {DATA_ENV}=../shared/data")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict:
+    """R reference fits: ../shared/reference/seed_fits.json (beside the data folder)."""
+    path = _data_dir().parent / "reference" / REFERENCE_FILE
+    if not path.is_file():
+        pytest.skip(f"reference fits not found at {path}")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def amenorrhea():
+    _data_dir()
+    return datasets.load_amenorrhea()
+
+
+@pytest.fixture(scope="session")
+def epilepsy():
+    _data_dir()
+    return datasets.load_epilepsy()
+
+
+def _quiet_spec(formula, data, family, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ModelSpec.from_formula(formula, data, family, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def amenorrhea_spec(amenorrhea):
+    return _quiet_spec(AMENORRHEA, amenorrhea, "bernoulli")
+
+
+@pytest.fixture(scope="session")
+def amenorrhea_ri_spec(amenorrhea):
+    return _quiet_spec(AMENORRHEA_RI, amenorrhea, "bernoulli")
+
+
+@pytest.fixture(scope="session")
+def epilepsy_spec(epilepsy):
+    return _quiet_spec(EPILEPSY, epilepsy, "poisson")
+
+
+@pytest.fixture(scope="session")
+def amenorrhea_laplace(amenorrhea_spec):
+    return fit_ml(amenorrhea_spec, "laplace")
+
+
+@pytest.fixture(scope="session")
+def amenorrhea_agq11(amenorrhea_spec):
+    return fit_ml(amenorrhea_spec, "agq", 11, empirical=True)
+
+
+@pytest.fixture(scope="session")
+def epilepsy_laplace(epilepsy_spec):
+    return fit_ml(epilepsy_spec, "laplace")
+
+
+@pytest.fixture(scope="session")
+def epilepsy_agq50(epilepsy_spec):
+    return fit_ml(epilepsy_spec, "agq", 50, empirical=True)
