@@ -1,0 +1,104 @@
+"""Invariants of the ML engine: AGQ(1) = Laplace, row order and labels, qpoints convergence, gradients."""
+
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+
+from bayesglmm.ml import fit_ml
+from bayesglmm.ml.covariance import CovarianceStructure
+from bayesglmm.ml.data import grouped_data
+from bayesglmm.ml.evaluate import loglik_at, loglik_by_qpoints, phi_from
+from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.ml.objective import MarginalObjective
+from bayesglmm.spec import ModelSpec
+
+from ..conftest import AMENORRHEA
+
+BETA = [-2.3, 0.5, 0.1, 0.9, -0.26]
+G = [[4.0, 0.3], [0.3, 0.5]]
+
+
+def test_one_point_agq_equals_laplace_at_any_parameters(amenorrhea_spec):
+    laplace = loglik_at(amenorrhea_spec, BETA, G, "laplace")
+    agq1 = loglik_at(amenorrhea_spec, BETA, G, "agq", 1)
+    assert abs(laplace - agq1) < 1e-8
+
+
+def test_one_point_agq_fit_equals_laplace_fit(epilepsy_spec, epilepsy_laplace):
+    agq1 = fit_ml(epilepsy_spec, "agq", 1)
+    assert abs(agq1.loglik - epilepsy_laplace.loglik) < 1e-8
+    np.testing.assert_allclose(agq1.beta.values, epilepsy_laplace.beta.values, atol=1e-6)
+
+
+def test_fit_does_not_depend_on_row_order_or_group_labels(amenorrhea, amenorrhea_laplace):
+    shuffled = amenorrhea.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    shuffled["id"] = "woman-" + (5000 - shuffled["id"]).astype(str)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = ModelSpec.from_formula(AMENORRHEA, shuffled, "bernoulli")
+    fit = fit_ml(spec, "laplace")
+    assert abs(fit.loglik - amenorrhea_laplace.loglik) < 1e-8
+    np.testing.assert_allclose(fit.beta.values, amenorrhea_laplace.beta.values, atol=1e-6)
+    np.testing.assert_allclose(fit.G, amenorrhea_laplace.G, atol=1e-6)
+
+
+def test_more_quadrature_points_converge(amenorrhea_spec, amenorrhea_agq11):
+    table = loglik_by_qpoints(amenorrhea_agq11, amenorrhea_spec, (5, 11, 15, 21, 31))
+    errors = [abs(table[k] - table[31]) for k in (5, 11, 15, 21)]
+    assert errors[0] > 0.5  # 5 points are about one unit off for this binary model
+    assert all(later <= earlier + 1e-9 for earlier, later in zip(errors, errors[1:]))
+    assert errors[1] < 0.02
+
+
+def test_gradient_matches_finite_differences(epilepsy_spec):
+    factor = epilepsy_spec.random[0]
+    structure = CovarianceStructure(factor.q, factor.blocks)
+    data, _ = grouped_data(epilepsy_spec)
+    phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
+    for method, qpoints in (("laplace", 1), ("agq", 7)):
+        objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, method), data, qpoints)
+        _, modes = objective.evaluate(phi, objective.initial_modes())
+        _, gradient = objective.value_and_gradient(phi, modes)
+        step = 1e-5
+        numeric = []
+        for j in range(phi.size):
+            shift = np.zeros_like(phi)
+            shift[j] = step
+            up, _ = objective.evaluate(phi + shift, modes)
+            down, _ = objective.evaluate(phi - shift, modes)
+            numeric.append((up - down) / (2 * step))
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-5)
+
+
+def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec):
+    factor = epilepsy_spec.random[0]
+    structure = CovarianceStructure(factor.q, factor.blocks)
+    data, _ = grouped_data(epilepsy_spec)
+    phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
+    objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), data, 5)
+    _, modes = objective.evaluate(phi, objective.initial_modes())
+    _, _, hessian, scores = objective.derivatives(phi, modes)
+    step = 1e-5
+    columns = []
+    for j in range(phi.size):
+        shift = np.zeros_like(phi)
+        shift[j] = step
+        up = objective.value_and_gradient(phi + shift, objective.evaluate(phi + shift, modes)[1])[1]
+        down = objective.value_and_gradient(phi - shift, objective.evaluate(phi - shift, modes)[1])[1]
+        columns.append((up - down) / (2 * step))
+    np.testing.assert_allclose(hessian, np.array(columns).T, rtol=1e-4, atol=1e-4)
+    # per-group scores add up to minus the gradient of -loglik
+    _, gradient = objective.value_and_gradient(phi, modes)
+    np.testing.assert_allclose(-scores.sum(axis=0), gradient, atol=1e-8)
+
+
+def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
+    fit = fit_ml(amenorrhea_spec, "agq", "auto")
+    assert fit.qpoints >= 11
+    assert fit.loglik >= -1926.21
+    table = fit.optimization.qpoints_table  # -2 loglik at the final estimates, k = 1, 3, 5, ...
+    ks = list(table)
+    next_k = ks[ks.index(fit.qpoints) + 1]
+    assert abs(table[fit.qpoints] - table[next_k]) < 0.01
+    assert all(abs(table[k] - table[next]) >= 0.01 for k, next in zip(ks, ks[1:]) if k < fit.qpoints)

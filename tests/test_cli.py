@@ -1,0 +1,78 @@
+"""The command line: spec files, the spec-less form, the JSON contract and error exits."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bayesglmm.cli import main
+from bayesglmm.toml_spec import load_spec_file
+
+ROOT = Path(__file__).resolve().parents[1]
+JSON_KEYS = {"engine", "method", "qpoints", "loglik", "converged", "nobs", "ngroups", "seconds", "fixed", "random"}
+
+
+def test_fit_spec_file_writes_the_documented_json(tmp_path, capsys, epilepsy_laplace):
+    out = tmp_path / "fit.json"
+    assert main(["fit", str(ROOT / "models" / "epilepsy.toml"), "--method", "laplace", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Solutions for Fixed Effects" in printed and "UN(2,1)" in printed
+    fit = json.loads(out.read_text())
+    assert JSON_KEYS <= set(fit)
+    assert fit["engine"] == "ml" and fit["method"] == "laplace" and fit["qpoints"] == 1
+    assert (fit["nobs"], fit["ngroups"]) == (295, 59)
+    assert [row["term"] for row in fit["fixed"]] == ["(Intercept)", "time", "trt", "time:trt"]
+    assert {"term", "estimate", "se", "se_empirical"} <= set(fit["fixed"][0])
+    random = fit["random"][0]
+    assert random["group"] == "id" and random["terms"] == ["(Intercept)", "time"]
+    np.testing.assert_allclose(random["covariance"], epilepsy_laplace.G, rtol=1e-6)
+    np.testing.assert_allclose(np.diag(random["corr"]), [1.0, 1.0])
+    assert abs(fit["loglik"] - epilepsy_laplace.loglik) < 1e-6
+
+
+def test_spec_less_form(tmp_path, epilepsy, epilepsy_laplace):
+    csv = tmp_path / "epilepsy.csv"
+    epilepsy.to_csv(csv, index=False)
+    out = tmp_path / "fit.json"
+    code = main(
+        ["fit", "--formula", "y ~ time + trt + trt:time + offset(t) + (1 + time | id)", "--data", str(csv),
+         "--family", "poisson", "--method", "laplace", "--json", str(out), "--quiet"]
+    )
+    assert code == 0
+    assert abs(json.loads(out.read_text())["loglik"] - epilepsy_laplace.loglik) < 1e-6
+
+
+def test_errors_exit_with_a_message(tmp_path, capsys, epilepsy):
+    csv = tmp_path / "data.csv"
+    epilepsy.to_csv(csv, index=False)
+    code = main(["fit", "--formula", "y ~ time + dose + (1 | id)", "--data", str(csv), "--family", "poisson"])
+    assert code == 2
+    assert "column 'dose' not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["fit", "--qpoints", "many"])
+
+
+def test_model_files_reproduce_the_seed_settings(amenorrhea):
+    amen = load_spec_file(ROOT / "models" / "amenorrhea.toml")
+    epi = load_spec_file(ROOT / "models" / "epilepsy.toml")
+    assert amen.ml == {"method": "agq", "qpoints": 5, "empirical": True}
+    assert epi.ml == {"method": "agq", "qpoints": 50, "empirical": True}
+    assert epi.spec().fixed.names == ("(Intercept)", "time", "trt", "time:trt")
+    assert amen.spec().nobs == 3616
+
+
+def test_unknown_toml_keys_are_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[model]\nformula = "y ~ x + (1 | g)"\nfamly = "poisson"\n[data]\ndataset = "epilepsy"\n')
+    from bayesglmm import SpecError
+
+    with pytest.raises(SpecError, match=r"unknown key\(s\) \['famly'\] in \[model\]"):
+        load_spec_file(path)
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "bayesglmm.cli", "fit", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "--qpoints" in result.stdout
