@@ -4,23 +4,29 @@ Importing this module switches JAX to 64-bit floats before any array is made;
 every module that does numerics imports ``jax`` through here.
 """
 
+import os
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
+_TRACE_CACHE: list[str] = []  # the folder of traced programs, once enabled
+
+
+def trace_cache_dir() -> str | None:
+    """Folder of the traced-program cache (see :mod:`bayesglmm._compiled`), or None when off."""
+    return _TRACE_CACHE[0] if _TRACE_CACHE else None
+
 
 def enable_compilation_cache(path: str | None = None) -> None:
-    """Keep compiled XLA programs on disk so a second process skips compilation.
+    """Keep traced and compiled programs on disk so a second process skips both.
 
     The command-line interface calls this; library users may call it once at the
     start of a session.  ``path`` defaults to ``$BAYESGLMM_CACHE`` or
-    ``~/.cache/bayesglmm/jax``.
+    ``~/.cache/bayesglmm``.
     """
-    import os
-
-    path = path or os.environ.get("BAYESGLMM_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "bayesglmm", "jax"
-    )
-    jax.config.update("jax_compilation_cache_dir", path)
+    path = path or os.environ.get("BAYESGLMM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bayesglmm")
+    _TRACE_CACHE[:] = [os.path.join(path, "traced")]
+    jax.config.update("jax_compilation_cache_dir", os.path.join(path, "xla"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -37,7 +37,7 @@ def _padded_grid(qpoints: int, q: int, size: int):
     pad = size - nodes.shape[0]
     nodes = np.vstack([nodes, np.zeros((pad, q))])
     log_weights = np.concatenate([log_weights, np.full(pad, -np.inf)])
-    return jnp.asarray(nodes), jnp.asarray(log_weights)
+    return nodes, log_weights
 
 
 def deviance_by_qpoints(phi, modes, data, model: MarginalModel, qpoints_list, stop_tol=None) -> dict[int, float]:
@@ -50,7 +50,7 @@ def deviance_by_qpoints(phi, modes, data, model: MarginalModel, qpoints_list, st
     table: dict[int, float] = {}
     for k in qpoints_list:
         nodes, log_weights = _padded_grid(k, model.covariance.q, size)
-        value, _ = _evaluate(jnp.asarray(phi), modes, (data, nodes, log_weights), agq)
+        value, _ = _evaluate(np.asarray(phi, dtype=float), modes, (data, nodes, log_weights), agq)
         table[k] = 2.0 * float(value)
         values = list(table.values())
         if stop_tol is not None and len(values) > 1 and abs(values[-1] - values[-2]) < stop_tol:

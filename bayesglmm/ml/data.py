@@ -13,7 +13,6 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 import jax
-import jax.numpy as jnp
 
 from ..errors import SpecError
 from ..spec import ModelSpec
@@ -59,13 +58,14 @@ def grouped_data(spec: ModelSpec) -> tuple[GroupedData, np.ndarray]:
     """Sort the rows of ``spec`` by group; returns the data and the sorting permutation."""
     factor = single_factor(spec)
     order = np.argsort(factor.index, kind="stable")
+    # device_put, not jnp.asarray: no eager XLA program per array on the way in
     data = GroupedData(
-        X=jnp.asarray(spec.fixed.X[order]),
-        Z=jnp.asarray(factor.Z[order]),
-        y=jnp.asarray(spec.y[order]),
-        trials=jnp.asarray(spec.trials[order]),
-        offset=jnp.asarray(spec.offset[order]),
-        group=jnp.asarray(factor.index[order].astype(np.int32)),
+        X=jax.device_put(spec.fixed.X[order]),
+        Z=jax.device_put(factor.Z[order]),
+        y=jax.device_put(spec.y[order]),
+        trials=jax.device_put(spec.trials[order]),
+        offset=jax.device_put(spec.offset[order]),
+        group=jax.device_put(factor.index[order].astype(np.int32)),
         n_groups=len(factor.levels),
     )
     return data, order

@@ -101,9 +101,8 @@ def fit_ml(
                 break
             used_qpoints, hessian = chosen, result.hessian
 
-    value, gradient, hessian, scores = objective.derivatives(result.x, result.aux)
-    inference = infer(result.x, hessian, scores, objective.model)
-    b_hat, cond_hessian = objective.modes_and_hessians(result.x, result.aux)
+    final = objective.derivatives_all(result.x, result.aux)
+    inference = infer(final["hessian"], final["scores"], final["reported"], final["report_jacobian"])
     seconds = time.perf_counter() - started
 
     optimization = OptSummary(
@@ -114,7 +113,7 @@ def fit_ml(
         status=result.status,
         message=result.message,
         converged=result.converged,
-        gradient_norm=float(np.max(np.abs(gradient))),
+        gradient_norm=float(np.max(np.abs(final["gradient"]))),
         hessian_positive_definite=inference.hessian_positive_definite,
         initial_parameters=phi0,
         final_parameters=result.x,
@@ -127,13 +126,13 @@ def fit_ml(
         factor=factor,
         method=method,
         qpoints=used_qpoints,
-        loglik=-value,
+        loglik=-final["value"],
         parameters=reported_parameters(objective.model, spec.fixed.names, factor.group, factor.terms),
         inference=inference,
         n_params=objective.model.n_params,
         empirical=empirical,
-        modes=b_hat,
-        mode_hessians=cond_hessian,
+        modes=final["modes"],
+        mode_hessians=final["mode_hessians"],
         optimization=optimization,
         seconds=seconds,
     )

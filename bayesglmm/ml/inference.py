@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax
 import jax.numpy as jnp
 
 from ..errors import ConvergenceWarning
@@ -84,8 +82,12 @@ class Inference:
     cov_phi_empirical: np.ndarray
 
 
-def infer(phi: np.ndarray, hessian: np.ndarray, scores: np.ndarray, model: MarginalModel) -> Inference:
-    """Model-based and empirical covariances of the reported quantities at φ̂."""
+def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray) -> Inference:
+    """Model-based and empirical covariances of the reported quantities at φ̂.
+
+    ``hessian`` of −ℓ (P, P), ``scores`` (n_groups, P), the reported
+    ``estimates`` and their ``jacobian`` in φ, all at the optimum.
+    """
     hessian = 0.5 * (hessian + hessian.T)
     eigenvalues = np.linalg.eigvalsh(hessian)
     positive_definite = bool(eigenvalues.min() > 1e-8 * max(1.0, eigenvalues.max()))
@@ -103,8 +105,6 @@ def infer(phi: np.ndarray, hessian: np.ndarray, scores: np.ndarray, model: Margi
         cov_phi = np.linalg.pinv(hessian)
     meat = scores.T @ scores
     cov_phi_emp = cov_phi @ meat @ cov_phi
-    phi_j = jnp.asarray(phi)
-    estimates, jacobian = (np.asarray(a) for a in _values_and_jacobian(phi_j, model))
     return Inference(
         estimates=estimates,
         cov_model=jacobian @ cov_phi @ jacobian.T,
@@ -114,7 +114,3 @@ def infer(phi: np.ndarray, hessian: np.ndarray, scores: np.ndarray, model: Margi
         cov_phi_empirical=cov_phi_emp,
     )
 
-
-@partial(jax.jit, static_argnames="model")
-def _values_and_jacobian(phi, model: MarginalModel):
-    return report_values(phi, model), jax.jacfwd(report_values)(phi, model)

@@ -8,21 +8,22 @@ once per machine with the persistent compilation cache of the CLI).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-
+from functools import cached_property
 import numpy as np
 
 from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
+from .._compiled import compiled
 from .data import GroupedData
+from .inference import report_values
 from .marginal import MarginalModel, group_logliks
 from .modes import find_modes, refine_modes
 from .quadrature import gauss_hermite_grid
 
 
-@partial(jax.jit, static_argnames="model")
+@compiled(static_argnames="model")
 def _evaluate(phi, modes, dynamic, model):
     data, nodes, log_weights = dynamic
     beta, chol_G, log_dispersion = model.unpack(phi)
@@ -31,17 +32,20 @@ def _evaluate(phi, modes, dynamic, model):
     return -jnp.sum(group_logliks(phi, data, model, nodes, log_weights, modes)), modes
 
 
-def _negative_loglik_given_modes(phi, modes, dynamic, model):
+@compiled(static_argnames="model")
+def _value_and_gradient(phi, modes, dynamic, model):
     data, nodes, log_weights = dynamic
-    return -jnp.sum(group_logliks(phi, data, model, nodes, log_weights, modes))
+    return jax.value_and_grad(lambda x: -jnp.sum(group_logliks(x, data, model, nodes, log_weights, modes)))(phi)
 
 
-_value_and_gradient = jax.jit(jax.value_and_grad(_negative_loglik_given_modes), static_argnames="model")
-
-
-@partial(jax.jit, static_argnames="model")
+@compiled(static_argnames="model")
 def _derivatives(phi, modes, dynamic, model):
-    """−ℓ, its gradient and Hessian, and the per-group scores ∂ℓ_i/∂φ (n_groups, P), in one pass."""
+    """Everything the optimiser and the inference step need at φ, in one compiled program.
+
+    −ℓ, its gradient and Hessian, the per-group scores ∂ℓ_i/∂φ (n_groups, P);
+    the conditional modes and H_i at them; the reported quantities and their
+    Jacobian in φ (:func:`~.inference.report_values`).
+    """
     data, nodes, log_weights = dynamic
 
     def gradient_and_groups(x):
@@ -50,7 +54,18 @@ def _derivatives(phi, modes, dynamic, model):
         return (gradient, groups), (groups, gradient)
 
     (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
-    return -jnp.sum(groups), -gradient, -hessian, scores
+    beta, chol_G, log_dispersion = model.unpack(phi)
+    b_hat, mode_hessians = refine_modes(modes, data.X @ beta + data.offset, chol_G, log_dispersion, data, model.family)
+    return {
+        "value": -jnp.sum(groups),
+        "gradient": -gradient,
+        "hessian": -hessian,
+        "scores": scores,
+        "modes": b_hat,
+        "mode_hessians": mode_hessians,
+        "reported": report_values(phi, model),
+        "report_jacobian": jax.jacfwd(report_values)(phi, model),
+    }
 
 
 @dataclass(frozen=True)
@@ -61,45 +76,29 @@ class MarginalObjective:
     data: GroupedData
     qpoints: int = 1
 
-    @property
+    @cached_property
     def _dynamic(self):
         nodes, log_weights = gauss_hermite_grid(self.qpoints, self.model.covariance.q)
-        return self.data, jnp.asarray(nodes), jnp.asarray(log_weights)
+        return self.data, jax.device_put(nodes), jax.device_put(log_weights)
 
     def initial_modes(self):
-        return jnp.zeros((self.data.n_groups, self.model.covariance.q))
+        """Zero modes, placed on the device like the modes a compiled call returns (one program, not two)."""
+        return jax.device_put(np.zeros((self.data.n_groups, self.model.covariance.q)), jax.devices()[0])
 
     def evaluate(self, phi, modes):
-        value, modes = _evaluate(jnp.asarray(phi), modes, self._dynamic, self.model)
+        value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
         return float(value), modes
 
     def value_and_gradient(self, phi, modes):
-        value, gradient = _value_and_gradient(jnp.asarray(phi), modes, self._dynamic, self.model)
+        value, gradient = _value_and_gradient(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
         return float(value), np.asarray(gradient)
 
     def derivatives(self, phi, modes):
-        value, gradient, hessian, scores = _derivatives(jnp.asarray(phi), modes, self._dynamic, self.model)
-        return float(value), np.asarray(gradient), np.asarray(hessian), np.asarray(scores)
+        """(−ℓ, gradient, Hessian, per-group scores) at φ, as the optimiser needs them."""
+        out = self.derivatives_all(phi, modes)
+        return out["value"], out["gradient"], out["hessian"], out["scores"]
 
-    def modes_and_hessians(self, phi, modes):
-        """Conditional modes (n_groups, q) and H_i = −∇²f_i at them (n_groups, q, q), from converged modes."""
-        b_hat, hessian = _refined_modes(jnp.asarray(phi), modes, self.data, self.model)
-        return np.asarray(b_hat), np.asarray(hessian)
-
-    def group_logliks(self, phi, modes):
-        """Per-group marginal log-likelihoods at φ (numpy)."""
-        data, nodes, log_weights = self._dynamic
-        return np.asarray(_group_logliks(jnp.asarray(phi), modes, (data, nodes, log_weights), self.model))
-
-
-@partial(jax.jit, static_argnames="model")
-def _group_logliks(phi, modes, dynamic, model):
-    data, nodes, log_weights = dynamic
-    return group_logliks(phi, data, model, nodes, log_weights, modes)
-
-
-@partial(jax.jit, static_argnames="model")
-def _refined_modes(phi, modes, data, model):
-    beta, chol_G, log_dispersion = model.unpack(phi)
-    eta_fixed = data.X @ beta + data.offset
-    return refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, model.family)
+    def derivatives_all(self, phi, modes) -> dict:
+        """Everything :func:`_derivatives` returns, as numpy (floats for scalars)."""
+        out = _derivatives(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
+        return {key: (float(value) if value.ndim == 0 else np.asarray(value)) for key, value in out.items()}

@@ -37,15 +37,13 @@ class OptSummary:
 
 
 def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of the packages that produced the fit (from the imported modules: no metadata scan)."""
+    import importlib
 
-    out = {}
-    for name in ("bayesglmm", "jax", "numpy", "scipy", "pandas", "formulae"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+    return {
+        name: getattr(importlib.import_module(name), "__version__", "unknown")
+        for name in ("bayesglmm", "jax", "numpy", "scipy", "pandas", "formulae")
+    }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""``jax.jit`` with an optional on-disk cache of traced programs.
+
+JAX's persistent compilation cache skips XLA compilation in a new process, but
+every process still traces and lowers each function, which for the ML
+objective's derivatives costs about a second.  When the cache is enabled
+(:func:`bayesglmm._jax.enable_compilation_cache`, done by the CLI), the traced
+program is also kept on disk with ``jax.export`` and read back in a new
+process, so a repeated command does neither tracing nor compilation.
+
+The key is the function, its static arguments, the shapes and dtypes of its
+arguments, and a hash of this package's source and the JAX version, so an
+edited package never reads a stale program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from . import _jax
+import jax
+
+
+@lru_cache(maxsize=1)
+def _source_fingerprint() -> str:
+    digest = hashlib.sha256(jax.__version__.encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def compiled(static_argnames=()):
+    """Decorator: ``jax.jit(fun, static_argnames=...)``, plus the traced-program disk cache when enabled."""
+    return lambda fun: _Compiled(fun, static_argnames)
+
+
+class _Compiled:
+    def __init__(self, fun, static_argnames):
+        self._fun = fun
+        self._static = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self._signature = inspect.signature(fun)
+        self._jitted = jax.jit(fun, static_argnames=self._static)
+        self._calls: dict[str, object] = {}
+
+    def __call__(self, *args, **kwargs):
+        folder = _jax.trace_cache_dir()
+        if folder is None:
+            return self._jitted(*args, **kwargs)
+        bound = self._signature.bind(*args, **kwargs).arguments
+        static = {name: bound.pop(name) for name in self._static if name in bound}
+        args = tuple(bound.values())
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        signature = repr(
+            (self._fun.__module__, self._fun.__qualname__, sorted(static.items()), str(tree),
+             [(tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves], _source_fingerprint())
+        )
+        key = hashlib.sha256(signature.encode()).hexdigest()
+        call = self._calls.get(key)
+        if call is None:
+            call = jax.jit(self._exported(Path(folder), key, leaves, tree, static).call)
+            self._calls[key] = call
+        return call(*leaves)
+
+    def _exported(self, folder: Path, key: str, leaves, tree, static):
+        from jax import export
+
+        path = folder / f"{self._fun.__name__}-{key}.jaxexport"
+        if path.is_file():
+            try:
+                return export.deserialize(bytearray(path.read_bytes()))
+            except Exception:  # a damaged or foreign file: trace again and overwrite it
+                pass
+        fun = self._fun
+
+        def flat(*flat_args):
+            return fun(*jax.tree_util.tree_unflatten(tree, flat_args), **static)
+
+        shapes = [jax.ShapeDtypeStruct(leaf.shape, leaf.dtype) for leaf in leaves]
+        exported = export.export(jax.jit(flat))(*shapes)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:
+            handle.write(exported.serialize())
+        os.replace(handle.name, path)
+        return exported
