@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("fit", help="fit a model and print its summary")
     fit.add_argument("spec", nargs="?", help="TOML model file (models/*.toml)")
-    fit.add_argument("--engine", default="ml", choices=["ml"], help="fitting engine (default: ml)")
+    fit.add_argument("--engine", default="ml", choices=["ml", "bayes"], help="fitting engine (default: ml)")
     fit.add_argument("--formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | g)' (instead of a spec file)")
     fit.add_argument("--data", help="CSV file with the data (with --formula)")
     fit.add_argument("--family", help="bernoulli | binomial | poisson | gaussian")
@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--qpoints", type=_qpoints, help="points per dimension for agq, or 'auto'")
     fit.add_argument("--empirical", action=argparse.BooleanOptionalAction, default=None,
                      help="tests and intervals from the empirical (sandwich) covariance")
+    bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
+    bayes.add_argument("--priors", help="prior set: default | brms (overrides go in the spec's [bayes.priors])")
+    bayes.add_argument("--chains", type=int, help="number of chains (default 4)")
+    bayes.add_argument("--draws", type=int, help="draws kept per chain (default 1000)")
+    bayes.add_argument("--warmup", type=int, help="warm-up iterations per chain (default 1000)")
+    bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
+    bayes.add_argument("--seed", type=int, help="random seed (default 0)")
+    bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
+    bayes.add_argument("--save", metavar="OUT.nc", help="save the posterior (ArviZ NetCDF)")
     fit.add_argument("--json", metavar="OUT", help="write the fit as JSON to OUT")
     fit.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
     return parser
@@ -56,7 +65,7 @@ def _load(args):
         spec_file = load_spec_file(args.spec)
         spec = spec_file.spec(family=args.family, link=args.link, trials=args.trials,
                               **({"formula": args.formula} if args.formula else {}))
-        return spec, spec_file.ml
+        return spec, spec_file.ml if args.engine == "ml" else spec_file.bayes
     if not (args.formula and args.data):
         raise SpecError("give a spec file, or --formula and --data (and --family)")
     path = Path(args.data)
@@ -68,6 +77,8 @@ def _load(args):
 
 
 def _fit(args) -> int:
+    if args.engine == "bayes":
+        return _fit_bayes(args)
     from ._jax import enable_compilation_cache
     from .ml import fit_ml
 
@@ -79,6 +90,26 @@ def _fit(args) -> int:
         qpoints = None
     empirical = args.empirical if args.empirical is not None else bool(options.get("empirical", False))
     fit = fit_ml(spec, method=method, qpoints=qpoints, empirical=empirical)
+    if args.json:
+        fit.to_json(args.json)
+    if not args.quiet:
+        print(fit.summary())
+    return 0
+
+
+def _fit_bayes(args) -> int:
+    from .bayes import fit_bayes, set_cpu_devices
+
+    spec, options = _load(args)
+    chosen = {
+        "prior_set": args.priors, "chains": args.chains, "draws": args.draws, "warmup": args.warmup,
+        "thin": args.thin, "seed": args.seed, "target_accept": args.target_accept,
+    }
+    settings = {**options, **{k: v for k, v in chosen.items() if v is not None}}
+    set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
+    fit = fit_bayes(spec, **settings)
+    if args.save:
+        fit.save(args.save)
     if args.json:
         fit.to_json(args.json)
     if not args.quiet:

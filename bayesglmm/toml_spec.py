@@ -19,6 +19,18 @@
     method = "agq"                # laplace | agq
     qpoints = 5                   # or "auto"
     empirical = true              # sandwich SEs for tests and intervals
+
+    [bayes]
+    prior_set = "brms"            # default | brms
+    chains = 4
+    draws = 1000
+    warmup = 1000
+    thin = 1
+    seed = 0
+    target_accept = 0.8
+    [bayes.priors]                # overrides, by class or parameter name
+    "beta[time:trt]" = "normal(0, 2)"
+    sd = "half_normal(3)"
 """
 
 from __future__ import annotations
@@ -38,10 +50,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_SECTIONS = {"model", "data", "ml"}
+_SECTIONS = {"model", "data", "ml", "bayes"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical"}
+_BAYES_KEYS = {"prior_set", "priors", "chains", "draws", "warmup", "thin", "seed", "target_accept"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class SpecFile:
     model: dict
     data: pd.DataFrame
     ml: dict = field(default_factory=dict)
+    bayes: dict = field(default_factory=dict)
 
     def spec(self, **overrides) -> ModelSpec:
         """The :class:`ModelSpec`, with model-section keys overridden by ``overrides``."""
@@ -103,12 +117,13 @@ def load_spec_file(path) -> SpecFile:
         raise SpecError(f"model file {path} not found") from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML: {error}") from error
-    unknown = set(content) - _SECTIONS - {"bayes", "gee", "predict"}  # later engines' sections
+    unknown = set(content) - _SECTIONS - {"gee", "predict"}  # later engines' sections
     if unknown:
         raise SpecError(f"unknown section(s) {sorted(unknown)} in {path}")
     if "model" not in content or "formula" not in content["model"]:
         raise SpecError(f"{path} needs a [model] section with a formula")
     _check_keys("model", content["model"], _MODEL_KEYS)
     _check_keys("ml", content.get("ml", {}), _ML_KEYS)
+    _check_keys("bayes", content.get("bayes", {}), _BAYES_KEYS)
     frame = read_data(content.get("data", {}), path.parent)
-    return SpecFile(path, content["model"], frame, content.get("ml", {}))
+    return SpecFile(path, content["model"], frame, content.get("ml", {}), content.get("bayes", {}))

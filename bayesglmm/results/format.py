@@ -103,3 +103,33 @@ def ml_summary(fit) -> str:
     if not fit.converged:
         text.append(f"WARNING: the optimizer did not converge: {opt.message}.\n")
     return "\n".join(text)
+
+
+def bayes_summary(fit) -> str:
+    """Model, priors, sampler and the posterior table with diagnostics, then any warnings."""
+    info = _pairs(
+        [
+            ("Formula", fit.formula),
+            ("Distribution", FAMILY_LABELS[fit.family]),
+            ("Link function", fit.link),
+            ("Observations", f"{fit.nobs}"),
+            ("Groups", ", ".join(f"{g}: {n}" for g, n in fit.ngroups.items())),
+        ]
+    )
+    priors = _pairs(list(fit.priors))
+    sampler = _pairs(
+        [
+            ("Sampler", f"{fit.sampler.upper()}, target acceptance {fit.target_accept}"),
+            ("Chains x draws", f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}"),
+            ("Divergent transitions", f"{fit.divergences}"),
+            ("Seconds", f"{fit.seconds:.1f} (sampling, compilation included)"),
+        ]
+    )
+    text = [
+        _section("Model Information", info),
+        _section("Priors", priors),
+        _section("Sampling", sampler),
+        _section("Posterior (common parameterisation)", _table(fit.params(), 4)),
+    ]
+    text += [f"WARNING: {message}\n" for message in fit.diagnostic_messages()]
+    return "\n".join(text)

@@ -1,0 +1,80 @@
+"""NumPyro samples -> ArviZ InferenceData with named dimensions (the one place that knows ArviZ).
+
+Groups: posterior, sample_stats, log_likelihood (pointwise, for LOO/WAIC),
+posterior_predictive, observed_data (and prior, prior_predictive when drawn).  Beside the
+model's own variables, the posterior holds ``parameters`` with dimension ``parameter``
+whose coordinates are the common parameterisation shared with the ML engine:
+``beta[TERM]``, ``sd[GROUP,TERM]``, ``corr[GROUP,TERM1,TERM2]`` (and ``sigma``).
+Written for ArviZ 0.x's ``from_numpyro``; moving to ArviZ 1.x changes only this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .program import Program
+
+DROPPED = ("z_", "L_")  # the non-centred innovations and Cholesky factors: b and corr carry them
+
+
+def common_names(program: Program) -> list[tuple[str, str, tuple]]:
+    """(common name, posterior variable, index) of each reported parameter."""
+    rows = [(f"beta[{name}]", "beta", (j,)) for j, name in enumerate(program.fixed_names)]
+    for factor in program.factors:
+        g = factor.group
+        rows += [(f"sd[{g},{term}]", f"sd_{g}", (j,)) for j, term in enumerate(factor.terms)]
+        for block in factor.blocks:
+            for a, i in enumerate(block):
+                for j in block[:a]:
+                    rows.append((f"corr[{g},{factor.terms[j]},{factor.terms[i]}]", f"corr_{g}", (i, j)))
+    if program.family.has_dispersion:
+        rows.append(("sigma", "sigma", ()))
+    return rows
+
+
+def _dims_and_coords(program: Program):
+    dims = {"beta": ["term"], "y": ["obs"], "parameters": ["parameter"]}
+    coords = {"term": list(program.fixed_names), "obs": np.arange(program.data["y"].shape[0])}
+    for factor in program.factors:
+        g = factor.group
+        coords[f"{g}_term"] = list(factor.terms)
+        coords[f"{g}_term_bis"] = list(factor.terms)
+        coords[g] = list(factor.levels)
+        dims[f"sd_{g}"] = [f"{g}_term"]
+        dims[f"corr_{g}"] = [f"{g}_term", f"{g}_term_bis"]
+        dims[f"b_{g}"] = [g, f"{g}_term"]
+    coords["parameter"] = [name for name, _, _ in common_names(program)]
+    return dims, coords
+
+
+def to_inference_data(program: Program, mcmc, posterior_predictive=None, prior=None):
+    """InferenceData of a NUTS run, with the ``parameters`` variable in the common names."""
+    import arviz as az
+    import xarray as xr
+
+    dims, coords = _dims_and_coords(program)
+    dims_for_numpyro = {k: v for k, v in dims.items() if k != "parameters"}
+    prior_predictive = {"y": prior.pop("y")} if prior is not None and "y" in prior else None
+    idata = az.from_numpyro(
+        mcmc,
+        prior=prior,
+        posterior_predictive=posterior_predictive,
+        coords=coords,
+        dims=dims_for_numpyro,
+        log_likelihood=True,
+    )
+    if prior_predictive is not None:
+        idata.add_groups({"prior_predictive": {"y": np.asarray(prior_predictive["y"])[None]}}, coords=coords, dims=dims_for_numpyro)
+    posterior = idata.posterior
+    stacked = [
+        posterior[var].values[(Ellipsis, *index)] if index else posterior[var].values
+        for _, var, index in common_names(program)
+    ]
+    parameters = xr.DataArray(
+        np.stack(stacked, axis=-1),
+        dims=("chain", "draw", "parameter"),
+        coords={"chain": posterior.chain, "draw": posterior.draw, "parameter": coords["parameter"]},
+    )
+    posterior = posterior.drop_vars([v for v in posterior.data_vars if v.startswith(DROPPED)])
+    idata.posterior = posterior.assign(parameters=parameters)
+    return idata

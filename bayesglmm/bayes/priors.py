@@ -1,0 +1,171 @@
+"""Priors of the Bayesian engine: a small text syntax, named sets, overrides per class and term.
+
+A prior is written as text, the same in Python and TOML::
+
+    normal(0, 10)          student_t(3, 0, 2.5)     cauchy(0, 2.5)
+    half_normal(2.5)       half_student_t(3, 2.5)   half_cauchy(1)     exponential(1)
+    lkj(1)                 (correlations only: LKJ(eta) on the correlation matrix)
+
+Classes and their names (the common parameterisation):
+
+    beta, beta[TERM]             fixed effects (every coefficient, the intercept included)
+    sd, sd[GROUP], sd[GROUP,TERM] random-effect standard deviations (positive priors only)
+    corr, corr[GROUP]            LKJ prior of each correlated block
+    sigma                        residual SD (Gaussian family; positive priors only)
+
+Named sets: ``default`` and ``brms`` (brms's proper defaults: every coefficient Normal(0, 10),
+SDs Student-t(3, 0, 2.5) folded at zero, correlations LKJ(1), sigma Student-t(3, 0, 2.5)
+folded at zero).  Overrides are applied over the set, the most specific name winning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import SpecError
+
+PRIOR_SETS = {
+    "default": {
+        "beta": "normal(0, 5)",
+        "sd": "half_student_t(3, 2.5)",
+        "corr": "lkj(2)",
+        "sigma": "half_student_t(3, 2.5)",
+    },
+    "brms": {
+        "beta": "normal(0, 10)",
+        "sd": "half_student_t(3, 2.5)",
+        "corr": "lkj(1)",
+        "sigma": "half_student_t(3, 2.5)",
+    },
+}
+
+_ARITY = {
+    "normal": 2,
+    "student_t": 3,
+    "cauchy": 2,
+    "half_normal": 1,
+    "half_student_t": 2,
+    "half_cauchy": 1,
+    "exponential": 1,
+    "lkj": 1,
+}
+_POSITIVE = {"half_normal", "half_student_t", "half_cauchy", "exponential"}
+_REAL = {"normal", "student_t", "cauchy"}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A parsed prior: family name and numeric arguments."""
+
+    family: str
+    args: tuple[float, ...]
+
+    def __str__(self) -> str:
+        return f"{self.family}({', '.join(f'{a:g}' for a in self.args)})"
+
+    def distribution(self):
+        """The NumPyro distribution."""
+        import numpyro.distributions as dist
+
+        a = self.args
+        return {
+            "normal": lambda: dist.Normal(a[0], a[1]),
+            "student_t": lambda: dist.StudentT(a[0], a[1], a[2]),
+            "cauchy": lambda: dist.Cauchy(a[0], a[1]),
+            "half_normal": lambda: dist.HalfNormal(a[0]),
+            "half_student_t": lambda: dist.FoldedDistribution(dist.StudentT(a[0], 0.0, a[1])),
+            "half_cauchy": lambda: dist.HalfCauchy(a[0]),
+            "exponential": lambda: dist.Exponential(a[0]),
+        }[self.family]()
+
+
+def parse_prior(text: str, name: str = "prior") -> Prior:
+    """Parse ``family(a, b, ...)``; errors say what is accepted."""
+    match = re.fullmatch(r"\s*([a-z_]+)\s*\(([^()]*)\)\s*", str(text))
+    if not match or match.group(1) not in _ARITY:
+        raise SpecError(
+            f"cannot read the prior {text!r} for {name}; write family(args) with family one of "
+            f"{', '.join(_ARITY)}, e.g. 'normal(0, 10)'"
+        )
+    family = match.group(1)
+    try:
+        args = tuple(float(part) for part in match.group(2).split(",") if part.strip())
+    except ValueError:
+        raise SpecError(f"prior {text!r} for {name}: arguments must be numbers") from None
+    if len(args) != _ARITY[family]:
+        raise SpecError(f"prior {family} for {name} takes {_ARITY[family]} argument(s), got {len(args)}")
+    scales = {"normal": [1], "student_t": [0, 2], "cauchy": [1], "lkj": [0]}.get(family, list(range(len(args))))
+    if any(args[i] <= 0 for i in scales):
+        raise SpecError(f"prior {text!r} for {name}: scale, degrees of freedom and eta must be positive")
+    return Prior(family, args)
+
+
+@dataclass(frozen=True)
+class PriorSet:
+    """Resolved priors: one per fixed effect, per random-effect SD, per correlated block, sigma."""
+
+    beta: tuple[Prior, ...]
+    sd: dict  # group -> tuple[Prior, ...] (one per term)
+    corr: dict  # group -> tuple[Prior, ...] (one per correlated block)
+    sigma: Prior | None
+    source: str  # "brms", "default + overrides", ...
+
+    def table(self, fixed_names, factors) -> list[tuple[str, str]]:
+        """(parameter, prior) rows for printing with a fit."""
+        rows = [(f"beta[{name}]", str(prior)) for name, prior in zip(fixed_names, self.beta)]
+        for factor in factors:
+            rows += [(f"sd[{factor.group},{term}]", str(p)) for term, p in zip(factor.terms, self.sd[factor.group])]
+            for block, prior in zip(_correlated_blocks(factor), self.corr[factor.group]):
+                terms = ",".join(factor.terms[i] for i in block)
+                rows.append((f"corr[{factor.group}] ({terms})", str(prior)))
+        if self.sigma is not None:
+            rows.append(("sigma", str(self.sigma)))
+        return rows
+
+
+def _correlated_blocks(factor):
+    return [block for block in factor.blocks if len(block) > 1]
+
+
+def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = None) -> PriorSet:
+    """The priors of every parameter of ``spec`` from a named set and overrides.
+
+    Unknown names (a term or group that is not in the model) and priors of the
+    wrong kind (a real-line prior for an SD, LKJ for a coefficient) are errors.
+    """
+    if prior_set not in PRIOR_SETS:
+        raise SpecError(f"unknown prior set {prior_set!r}; choose one of {', '.join(PRIOR_SETS)}")
+    base = dict(PRIOR_SETS[prior_set])
+    overrides = dict(overrides or {})
+    valid = {"beta", "sd", "corr", "sigma"}
+    valid |= {f"beta[{name}]" for name in spec.fixed.names}
+    for factor in spec.random:
+        valid |= {f"sd[{factor.group}]", f"corr[{factor.group}]"}
+        valid |= {f"sd[{factor.group},{term}]" for term in factor.terms}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise SpecError(f"no parameter named {', '.join(unknown)} in this model; priors can be set for: {', '.join(sorted(valid))}")
+    if "sigma" in overrides and not spec.family.has_dispersion:
+        raise SpecError(f"family {spec.family.name!r} has no sigma parameter")
+
+    def pick(*names):
+        for name in names:
+            if name in overrides:
+                return parse_prior(overrides[name], name), name
+        return parse_prior(base[names[-1]], names[-1]), names[-1]
+
+    def check(prior: Prior, name: str, allowed: set, what: str) -> Prior:
+        if prior.family not in allowed:
+            raise SpecError(f"prior {prior} for {name}: {what} needs one of {', '.join(sorted(allowed))}")
+        return prior
+
+    beta = tuple(check(*pick(f"beta[{n}]", "beta"), _REAL, "a coefficient") for n in spec.fixed.names)
+    sd, corr = {}, {}
+    for factor in spec.random:
+        g = factor.group
+        sd[g] = tuple(check(*pick(f"sd[{g},{t}]", f"sd[{g}]", "sd"), _POSITIVE, "a standard deviation") for t in factor.terms)
+        corr[g] = tuple(check(*pick(f"corr[{g}]", "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor))
+    sigma = check(*pick("sigma"), _POSITIVE, "a residual SD") if spec.family.has_dispersion else None
+    source = prior_set + (" + overrides" if overrides else "")
+    return PriorSet(beta, sd, corr, sigma, source)

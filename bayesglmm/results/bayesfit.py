@@ -1,0 +1,169 @@
+"""BayesFit: posterior draws as ArviZ InferenceData, with tables in the common parameterisation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConvergenceWarning
+
+RHAT_LIMIT = 1.01
+ESS_LIMIT = 400
+
+
+@dataclass(frozen=True)
+class BayesFit:
+    """A Bayesian GLMM fit: ``idata`` (ArviZ) plus how it was obtained."""
+
+    formula: str
+    family: str
+    link: str
+    idata: object
+    sampler: str
+    chains: int
+    draws: int
+    warmup: int
+    thin: int
+    seed: int
+    target_accept: float
+    divergences: int
+    seconds: float
+    priors: tuple  # (parameter, prior) rows
+    nobs: int
+    ngroups: dict
+
+    warning_category = ConvergenceWarning
+
+    @classmethod
+    def from_run(cls, spec, program, **values) -> "BayesFit":
+        return cls(
+            formula=spec.formula,
+            family=spec.family.name,
+            link=spec.family.link,
+            priors=tuple(program.priors.table(spec.fixed.names, spec.random)),
+            nobs=spec.nobs,
+            ngroups={factor.group: len(factor.levels) for factor in spec.random},
+            **values,
+        )
+
+    def params(self) -> pd.DataFrame:
+        """Posterior summaries of the common parameterisation (``beta[..]``, ``sd[..]``, ``corr[..]``).
+
+        mean, sd, 2.5/50/97.5% quantiles, R-hat (rank-normalised), bulk and tail ESS, MCSE of the mean.
+        """
+        import arviz as az
+
+        draws = self.idata.posterior["parameters"]
+        stats = az.summary(self.idata, var_names=["parameters"], kind="diagnostics", round_to="none")
+        values = draws.values.reshape(-1, draws.shape[-1])
+        table = pd.DataFrame(
+            {
+                "mean": values.mean(axis=0),
+                "sd": values.std(axis=0, ddof=1),
+                "q2.5": np.quantile(values, 0.025, axis=0),
+                "q50": np.quantile(values, 0.5, axis=0),
+                "q97.5": np.quantile(values, 0.975, axis=0),
+                "r_hat": stats["r_hat"].to_numpy(),
+                "ess_bulk": stats["ess_bulk"].to_numpy(),
+                "ess_tail": stats["ess_tail"].to_numpy(),
+                "mcse_mean": stats["mcse_mean"].to_numpy(),
+            },
+            index=pd.Index(list(draws["parameter"].values), name="name"),
+        )
+        return table
+
+    def diagnostic_messages(self) -> list[str]:
+        """Warnings a user must see, each saying what to try."""
+        table = self.params()
+        messages = []
+        worst_rhat = table["r_hat"].max()
+        if worst_rhat > RHAT_LIMIT:
+            messages.append(
+                f"R-hat up to {worst_rhat:.3f} (> {RHAT_LIMIT}) for {', '.join(table.index[table['r_hat'] > RHAT_LIMIT][:4])}: "
+                "the chains disagree; run more warm-up and draws, or check the model"
+            )
+        low_ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
+        if low_ess.min() < ESS_LIMIT:
+            messages.append(
+                f"effective sample size down to {low_ess.min():.0f} (< {ESS_LIMIT}) for "
+                f"{', '.join(low_ess.index[low_ess < ESS_LIMIT][:4])}: run more draws"
+            )
+        if self.divergences:
+            messages.append(
+                f"{self.divergences} divergent transitions after warm-up: the posterior is poorly explored. "
+                "Raise target_accept (e.g. 0.95), lengthen warm-up, or use tighter priors on the SDs"
+            )
+        return messages
+
+    def to_dict(self) -> dict:
+        """The documented machine-readable form (``bayesglmm fit --engine bayes --json``)."""
+        table = self.params()
+        return {
+            "engine": "bayes",
+            "sampler": self.sampler,
+            "formula": self.formula,
+            "family": self.family,
+            "link": self.link,
+            "chains": self.chains,
+            "draws": self.draws,
+            "warmup": self.warmup,
+            "thin": self.thin,
+            "seed": self.seed,
+            "target_accept": self.target_accept,
+            "divergences": self.divergences,
+            "seconds": self.seconds,
+            "nobs": self.nobs,
+            "ngroups": self.ngroups,
+            "priors": [{"name": name, "prior": prior} for name, prior in self.priors],
+            "params": [{"name": name, **{k: float(v) for k, v in row.items()}} for name, row in table.iterrows()],
+        }
+
+    def to_json(self, path=None, indent: int = 2) -> str:
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            with open(path, "w") as handle:
+                handle.write(text + "\n")
+        return text
+
+    def summary(self) -> str:
+        from .format import bayes_summary
+
+        return bayes_summary(self)
+
+    def save(self, path) -> None:
+        """Write the fit to NetCDF (the InferenceData with the fit's record in its attributes)."""
+        record = {k: v for k, v in self.to_dict().items() if k != "params"}
+        self.idata.posterior.attrs["bayesglmm"] = json.dumps(record)
+        self.idata.to_netcdf(str(path))
+
+    @classmethod
+    def load(cls, path) -> "BayesFit":
+        """Read a fit written by :meth:`save`."""
+        import arviz as az
+
+        idata = az.from_netcdf(str(path))
+        record = json.loads(idata.posterior.attrs["bayesglmm"])
+        return cls(
+            formula=record["formula"],
+            family=record["family"],
+            link=record["link"],
+            idata=idata,
+            sampler=record["sampler"],
+            chains=record["chains"],
+            draws=record["draws"],
+            warmup=record["warmup"],
+            thin=record["thin"],
+            seed=record["seed"],
+            target_accept=record["target_accept"],
+            divergences=record["divergences"],
+            seconds=record["seconds"],
+            priors=tuple((row["name"], row["prior"]) for row in record["priors"]),
+            nobs=record["nobs"],
+            ngroups=record["ngroups"],
+        )
+
+    def __repr__(self) -> str:
+        return f"<BayesFit {self.sampler} {self.formula!r} {self.chains}x{self.draws} draws>"
