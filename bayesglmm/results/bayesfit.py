@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConvergenceWarning
+from .io import dump_json
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
@@ -122,11 +123,8 @@ class BayesFit:
         }
 
     def to_json(self, path=None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            with open(path, "w") as handle:
-                handle.write(text + "\n")
-        return text
+        """:meth:`to_dict` as JSON, written to ``path`` when given."""
+        return dump_json(self.to_dict(), path, indent)
 
     def summary(self) -> str:
         from .format import bayes_summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ import pandas as pd
 from ..design import RandomFactor
 from ..ml.inference import Inference, ReportedParameter
 from ..spec import ModelSpec
+from .io import dump_json
 from .stats import Z_975, chi2_upper_p, two_sided_normal_p
 
 
@@ -313,11 +313,8 @@ class MLFit:
         }
 
     def to_json(self, path=None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, default=float)
-        if path is not None:
-            with open(path, "w") as handle:
-                handle.write(text + "\n")
-        return text
+        """:meth:`to_dict` as JSON, written to ``path`` when given."""
+        return dump_json(self.to_dict(), path, indent)
 
     def summary(self) -> str:
         from .format import ml_summary
