@@ -10,6 +10,7 @@ from .errors import ConvergenceWarning, DataWarning, FormulaError, SingularFitWa
 from .families import Family, make_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
+from .ml.lrt import likelihood_ratio_test
 from .spec import ModelSpec
 from .toml_spec import load_spec_file
 
@@ -17,6 +18,7 @@ __all__ = [
     "ModelSpec",
     "fit_ml",
     "loglik_at",
+    "likelihood_ratio_test",
     "load_spec_file",
     "datasets",
     "Family",
