@@ -54,8 +54,8 @@ def single_factor(spec: ModelSpec):
     return spec.random[0]
 
 
-def grouped_data(spec: ModelSpec) -> tuple[GroupedData, np.ndarray]:
-    """Sort the rows of ``spec`` by group; returns the data and the sorting permutation."""
+def grouped_data(spec: ModelSpec) -> GroupedData:
+    """The rows of ``spec`` sorted by group (results are per group, so no row order is kept)."""
     factor = single_factor(spec)
     order = np.argsort(factor.index, kind="stable")
     # device_put, not jnp.asarray: no eager XLA program per array on the way in
@@ -68,4 +68,4 @@ def grouped_data(spec: ModelSpec) -> tuple[GroupedData, np.ndarray]:
         group=jax.device_put(factor.index[order].astype(np.int32)),
         n_groups=len(factor.levels),
     )
-    return data, order
+    return data

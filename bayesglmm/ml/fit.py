@@ -62,7 +62,7 @@ def fit_ml(
     _check_method(method, qpoints)
     started = time.perf_counter()
     factor = single_factor(spec)
-    data, _ = grouped_data(spec)
+    data = grouped_data(spec)
     structure = CovarianceStructure(factor.q, factor.blocks)
     p = spec.fixed.X.shape[1]
 

@@ -54,7 +54,7 @@ def test_more_quadrature_points_converge(amenorrhea_spec, amenorrhea_agq11):
 def test_gradient_matches_finite_differences(epilepsy_spec):
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
-    data, _ = grouped_data(epilepsy_spec)
+    data = grouped_data(epilepsy_spec)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
     for method, qpoints in (("laplace", 1), ("agq", 7)):
         objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, method), data, qpoints)
@@ -74,7 +74,7 @@ def test_gradient_matches_finite_differences(epilepsy_spec):
 def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec):
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
-    data, _ = grouped_data(epilepsy_spec)
+    data = grouped_data(epilepsy_spec)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
     objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), data, 5)
     _, modes = objective.evaluate(phi, objective.initial_modes())
