@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .errors import FormulaError
 
 _IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+_QUOTED = re.compile(r"(['\"]).*?\1")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class ParsedFormula:
     def columns(self) -> list[str]:
         """Identifiers that must be data columns (function names such as ``log(`` excluded)."""
         names = []
-        for match in _IDENT.finditer(self.text):
-            following = self.text[match.end():].lstrip()[:1]
+        text = _QUOTED.sub("''", self.text)  # level names inside C(x, Treatment('b')) are not columns
+        for match in _IDENT.finditer(text):
+            following = text[match.end():].lstrip()[:1]
             if following != "(" and match.group() not in names:
                 names.append(match.group())
         return names
@@ -50,7 +52,7 @@ class ParsedFormula:
     def variable_order(self) -> list[str]:
         """Identifiers in order of first appearance, as R orders variables in term labels."""
         seen: list[str] = []
-        for name in _IDENT.findall(self.text):
+        for name in _IDENT.findall(_QUOTED.sub("''", self.text)):
             if name not in seen:
                 seen.append(name)
         return seen

@@ -47,6 +47,10 @@ def test_cbind_response_and_minus_one():
     assert parsed.columns() == ["k", "n", "x", "g"]
 
 
+def test_quoted_levels_are_not_columns():
+    assert parse_formula("y ~ C(dose, Treatment('low')) + (1 | g)").columns() == ["y", "dose", "g"]
+
+
 @pytest.mark.parametrize("text", ["", "~ x", "y ~", "y ~ x ~ z", "y ~ (x", "y ~ x)", "y ~ -(1 | g)"])
 def test_malformed_formulas_raise(text):
     with pytest.raises(FormulaError):
