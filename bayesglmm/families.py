@@ -123,11 +123,6 @@ class Family:
         first = jax.grad(lambda e: jnp.sum(self.loglik(y, e, trials, log_dispersion)))
         return jax.jvp(first, (eta,), (jnp.ones_like(eta),))
 
-    def mean(self, eta, trials=1.0):
-        """Expected response: n g^{-1}(eta) for binomial, g^{-1}(eta) otherwise."""
-        mu = inverse_link(self.link, eta)
-        return trials * mu if self.name == "binomial" else mu
-
     def start_eta(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
         """A linear predictor close to the data, to start the GLM fit (as R's mustart)."""
         if self.is_binomial:
