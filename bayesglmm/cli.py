@@ -43,9 +43,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="tests and intervals from the empirical (sandwich) covariance")
     bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
     bayes.add_argument("--priors", help="prior set: default | brms (overrides go in the spec's [bayes.priors])")
+    bayes.add_argument("--sampler", choices=["full", "marginal", "laplace"],
+                       help="full: NUTS on every random effect (default); marginal: NUTS with the random effects "
+                            "integrated out by quadrature (--qpoints, default the ML rule's); laplace: Gaussian "
+                            "approximation at the posterior mode")
     bayes.add_argument("--chains", type=int, help="number of chains (default 4)")
     bayes.add_argument("--draws", type=int, help="draws kept per chain (default 1000)")
-    bayes.add_argument("--warmup", type=int, help="warm-up iterations per chain (default 1000)")
+    bayes.add_argument("--warmup", type=int, help="warm-up iterations per chain (default 1000; marginal 500)")
     bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
     bayes.add_argument("--seed", type=int, help="random seed (default 0)")
     bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
@@ -98,16 +102,26 @@ def _fit(args) -> int:
 
 
 def _fit_bayes(args) -> int:
-    from .bayes import fit_bayes, set_cpu_devices
+    from .bayes import fit_bayes, laplace_fit, set_cpu_devices
 
     spec, options = _load(args)
     chosen = {
-        "prior_set": args.priors, "chains": args.chains, "draws": args.draws, "warmup": args.warmup,
-        "thin": args.thin, "seed": args.seed, "target_accept": args.target_accept,
+        "prior_set": args.priors, "sampler": args.sampler, "qpoints": args.qpoints, "chains": args.chains,
+        "draws": args.draws, "warmup": args.warmup, "thin": args.thin, "seed": args.seed,
+        "target_accept": args.target_accept,
     }
     settings = {**options, **{k: v for k, v in chosen.items() if v is not None}}
+    if settings.get("qpoints") == "auto":
+        settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
     set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
-    fit = fit_bayes(spec, **settings)
+    if settings.get("sampler") == "laplace":
+        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept"})
+        if unused:
+            raise SpecError(f"the Laplace posterior draws independently; {', '.join(unused)} do not apply")
+        settings.pop("sampler")
+        fit = laplace_fit(spec, **settings)
+    else:
+        fit = fit_bayes(spec, **settings)
     if args.save:
         fit.save(args.save)
     if args.json:

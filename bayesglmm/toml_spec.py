@@ -22,6 +22,8 @@
 
     [bayes]
     prior_set = "brms"            # default | brms
+    sampler = "marginal"          # full | marginal | laplace
+    qpoints = 15                  # marginal and laplace: points per dimension, or "auto" (the ML rule)
     chains = 4
     draws = 1000
     warmup = 1000
@@ -54,7 +56,8 @@ _SECTIONS = {"model", "data", "ml", "bayes"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical"}
-_BAYES_KEYS = {"prior_set", "priors", "chains", "draws", "warmup", "thin", "seed", "target_accept"}
+_BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",
+               "target_accept"}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ posterior_predictive, observed_data (and prior, prior_predictive when drawn).  B
 model's own variables, the posterior holds ``parameters`` with dimension ``parameter``
 whose coordinates are the common parameterisation shared with the ML engine:
 ``beta[TERM]``, ``sd[GROUP,TERM]``, ``corr[GROUP,TERM1,TERM2]`` (and ``sigma``).
-Written for ArviZ 0.x's ``from_numpyro``; moving to ArviZ 1.x changes only this module.
+Written for ArviZ 0.x's ``from_dict``; moving to ArviZ 1.x changes only this module.
 """
 
 from __future__ import annotations
@@ -47,34 +47,41 @@ def _dims_and_coords(program: Program):
     return dims, coords
 
 
-def to_inference_data(program: Program, mcmc, posterior_predictive=None, prior=None):
-    """InferenceData of a NUTS run, with the ``parameters`` variable in the common names."""
+def to_inference_data(program: Program, posterior: dict, sample_stats: dict | None, log_likelihood, posterior_predictive=None,
+                      prior=None):
+    """InferenceData with the ``parameters`` variable in the common names.
+
+    ``posterior``: the program's sites and deterministics, arrays (chain, draw, ...);
+    ``sample_stats``: sampler statistics (chain, draw) or None (independent draws);
+    ``log_likelihood``: pointwise conditional log-likelihood (chain, draw, n);
+    ``posterior_predictive``: response draws (chain, draw, n); ``prior``: prior draws of every
+    site and of ``y``, flat (draws, ...).
+    """
     import arviz as az
     import xarray as xr
 
     dims, coords = _dims_and_coords(program)
-    dims_for_numpyro = {k: v for k, v in dims.items() if k != "parameters"}
-    prior_predictive = {"y": prior.pop("y")} if prior is not None and "y" in prior else None
-    idata = az.from_numpyro(
-        mcmc,
-        prior=prior,
-        posterior_predictive=posterior_predictive,
-        coords=coords,
-        dims=dims_for_numpyro,
-        log_likelihood=True,
-    )
-    if prior_predictive is not None:
-        idata.add_groups({"prior_predictive": {"y": np.asarray(prior_predictive["y"])[None]}}, coords=coords, dims=dims_for_numpyro)
-    posterior = idata.posterior
-    stacked = [
-        posterior[var].values[(Ellipsis, *index)] if index else posterior[var].values
-        for _, var, index in common_names(program)
-    ]
+    site_dims = {k: v for k, v in dims.items() if k != "parameters"}
+    kept = {name: np.asarray(value) for name, value in posterior.items() if not name.startswith(DROPPED)}
+    groups = {
+        "posterior": kept,
+        "log_likelihood": {"y": np.asarray(log_likelihood)},
+        "observed_data": {"y": np.asarray(program.data["y"])},
+    }
+    if sample_stats is not None:
+        groups["sample_stats"] = sample_stats
+    if posterior_predictive is not None:
+        groups["posterior_predictive"] = {"y": np.asarray(posterior_predictive)}
+    if prior is not None:
+        prior = {name: np.asarray(value)[None] for name, value in prior.items()}
+        groups["prior_predictive"] = {"y": prior.pop("y")}
+        groups["prior"] = {name: value for name, value in prior.items() if not name.startswith(DROPPED)}
+    idata = az.from_dict(**groups, coords=coords, dims=site_dims)
+    stacked = [posterior[var][(Ellipsis, *index)] if index else posterior[var] for _, var, index in common_names(program)]
     parameters = xr.DataArray(
-        np.stack(stacked, axis=-1),
+        np.stack([np.asarray(value) for value in stacked], axis=-1),
         dims=("chain", "draw", "parameter"),
-        coords={"chain": posterior.chain, "draw": posterior.draw, "parameter": coords["parameter"]},
+        coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "parameter": coords["parameter"]},
     )
-    posterior = posterior.drop_vars([v for v in posterior.data_vars if v.startswith(DROPPED)])
-    idata.posterior = posterior.assign(parameters=parameters)
+    idata.posterior = idata.posterior.assign(parameters=parameters)
     return idata

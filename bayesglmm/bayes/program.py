@@ -37,6 +37,11 @@ class FactorMeta:
     levels: tuple[str, ...]
     blocks: tuple[tuple[int, ...], ...]
 
+    @property
+    def correlated_blocks(self) -> tuple[tuple[int, ...], ...]:
+        """Blocks with more than one effect: each has an LKJ-distributed correlation factor."""
+        return tuple(block for block in self.blocks if len(block) > 1)
+
 
 @dataclass(frozen=True)
 class Program:
@@ -76,22 +81,44 @@ def likelihood(family: Family, eta, trials, sigma=None):
     return dist.Normal(eta, sigma)
 
 
+def random_effect_scales(factor: FactorMeta, priors: PriorSet):
+    """Sample one factor's SDs and correlation Cholesky factors; return (σ (q,), L (q, q)).
+
+    L is the Cholesky factor of the correlation matrix, block diagonal over the factor's
+    covariance blocks (identity where effects are uncorrelated); G = diag(σ) L Lᵀ diag(σ).
+    Records ``corr_GROUP`` = L Lᵀ when some block is correlated.
+    """
+    g = factor.group
+    sd = numpyro.sample(f"sd_{g}", vector_distribution(priors.sd[g], f"sd[{g}]"))
+    factors = [
+        numpyro.sample(f"L_{g}_{k}", dist.LKJCholesky(len(block), concentration=prior.args[0]))
+        for k, (block, prior) in enumerate(zip(factor.correlated_blocks, priors.corr[g]))
+    ]
+    chol = correlation_cholesky(factor, factors)
+    if factors:
+        numpyro.deterministic(f"corr_{g}", chol @ chol.T)
+    return sd, chol
+
+
+def correlation_cholesky(factor: FactorMeta, block_factors):
+    """The factor's correlation Cholesky factor (..., q, q) from those of its correlated blocks."""
+    q = len(factor.terms)
+    batch = block_factors[0].shape[:-2] if block_factors else ()
+    chol = jnp.broadcast_to(jnp.eye(q), batch + (q, q))
+    for block, L in zip(factor.correlated_blocks, block_factors):
+        rows, cols = np.ix_(block, block)
+        chol = chol.at[..., rows, cols].set(L)
+    return chol
+
+
 def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors, family: Family):
     """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor."""
     beta = numpyro.sample("beta", vector_distribution(priors.beta, "beta"))
     eta = X @ beta + offset
     for factor, Z_g, index_g in zip(factors, Z, index):
-        g, q = factor.group, len(factor.terms)
-        sd = numpyro.sample(f"sd_{g}", vector_distribution(priors.sd[g], f"sd[{g}]"))
-        z = numpyro.sample(f"z_{g}", dist.Normal(0.0, 1.0).expand([len(factor.levels), q]).to_event(2))
-        chol = jnp.eye(q)
-        correlated = [block for block in factor.blocks if len(block) > 1]
-        for k, (block, prior) in enumerate(zip(correlated, priors.corr[g])):
-            L = numpyro.sample(f"L_{g}_{k}", dist.LKJCholesky(len(block), concentration=prior.args[0]))
-            chol = chol.at[np.ix_(block, block)].set(L)
-        if correlated:
-            numpyro.deterministic(f"corr_{g}", chol @ chol.T)
-        b = numpyro.deterministic(f"b_{g}", (z @ chol.T) * sd)
+        sd, chol = random_effect_scales(factor, priors)
+        z = numpyro.sample(f"z_{factor.group}", dist.Normal(0.0, 1.0).expand([len(factor.levels), len(factor.terms)]).to_event(2))
+        b = numpyro.deterministic(f"b_{factor.group}", (z @ chol.T) * sd)
         eta = eta + jnp.sum(Z_g * b[index_g], axis=-1)
     sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None
     numpyro.sample("y", likelihood(family, eta, trials, sigma), obs=y)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
+
 from .. import _jax  # noqa: F401
 import jax
 import numpyro
-from numpyro.infer import MCMC, NUTS, Predictive
+from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from .program import Program
 
@@ -30,8 +32,12 @@ def _default_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "potential_energy", "energy", "adapt_state.step_size")
+
+
 def run_nuts(
-    program: Program,
+    model,
+    data: dict,
     chains: int = 4,
     warmup: int = 1000,
     draws: int = 1000,
@@ -39,20 +45,24 @@ def run_nuts(
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
     progress: bool | None = None,
-    dense_global: bool = True,
+    dense_mass=True,
     thin: int = 1,
+    init_params: dict | None = None,
+    inverse_mass_matrix=None,
 ) -> MCMC:
-    """Sample the posterior of ``program`` by NUTS (Hoffman & Gelman 2014) with NumPyro's MCMC.
+    """Sample the posterior of ``model(**data)`` by NUTS (Hoffman & Gelman 2014) with NumPyro's MCMC.
 
     ``draws`` draws are kept per chain, every ``thin``-th of ``draws * thin`` iterations.
-    ``dense_global`` adapts a dense mass matrix over the population-level sites
-    (β, SDs, correlation factors), a diagonal one over the random effects.
+    ``dense_mass``: NumPyro's argument (True, or a list of site groups with a dense metric).
+    ``init_params`` (unconstrained, one row per chain) and ``inverse_mass_matrix`` start
+    the chains and the metric adaptation from a known approximation of the posterior.
     """
     kernel = NUTS(
-        program.model,
+        model,
         target_accept_prob=target_accept,
         max_tree_depth=max_tree_depth,
-        dense_mass=[global_sites(program)] if dense_global else False,
+        dense_mass=dense_mass,
+        inverse_mass_matrix=inverse_mass_matrix,
     )
     chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
     mcmc = MCMC(
@@ -64,8 +74,22 @@ def run_nuts(
         chain_method=chain_method,
         progress_bar=_default_progress() if progress is None else progress,
     )
-    mcmc.run(jax.random.PRNGKey(seed), **program.data, extra_fields=("diverging", "num_steps"))
+    mcmc.run(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=EXTRA_FIELDS, **data)
     return mcmc
+
+
+def sample_stats(mcmc: MCMC) -> dict:
+    """Per-draw sampler statistics (chain, draw) under ArviZ's names."""
+    extra = {key: np.asarray(value) for key, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    return {
+        "diverging": extra["diverging"],
+        "n_steps": extra["num_steps"],
+        "tree_depth": np.floor(np.log2(np.maximum(extra["num_steps"], 1))).astype(int) + 1,
+        "acceptance_rate": extra["accept_prob"],
+        "lp": -extra["potential_energy"],
+        "energy": extra["energy"],
+        "step_size": extra["adapt_state.step_size"],
+    }
 
 
 def global_sites(program: Program) -> tuple[str, ...]:
@@ -73,7 +97,7 @@ def global_sites(program: Program) -> tuple[str, ...]:
     sites = ["beta"]
     for factor in program.factors:
         sites.append(f"sd_{factor.group}")
-        sites += [f"L_{factor.group}_{k}" for k, block in enumerate(b for b in factor.blocks if len(b) > 1)]
+        sites += [f"L_{factor.group}_{k}" for k in range(len(factor.correlated_blocks))]
     if program.family.has_dispersion:
         sites.append("sigma")
     return tuple(sites)
@@ -83,10 +107,18 @@ def _without_response(program: Program) -> dict:
     return {key: value for key, value in program.data.items() if key != "y"}
 
 
-def posterior_predictive(program: Program, samples: dict, seed: int = 1) -> dict:
-    """Draws of the response at every posterior draw: {"y": (draws, n)}."""
-    predictive = Predictive(program.model, posterior_samples=samples, return_sites=["y"])
+def posterior_predictive(program: Program, samples: dict, seed: int = 1, return_sites=("y",)) -> dict:
+    """The program's ``return_sites`` at every posterior draw (default the response): {site: (draws, ...)}.
+
+    ``samples`` holds the program's latent sites (β, SDs, correlation factors, z, σ), flat over draws.
+    """
+    predictive = Predictive(program.model, posterior_samples=samples, return_sites=list(return_sites))
     return predictive(jax.random.PRNGKey(seed), **_without_response(program))
+
+
+def pointwise_log_likelihood(program: Program, samples: dict) -> np.ndarray:
+    """log p(y_r | draw) per draw and row (draws, n): the conditional log-likelihood, for LOO/WAIC."""
+    return np.asarray(log_likelihood(program.model, samples, **program.data)["y"])
 
 
 def prior_predictive(program: Program, draws: int = 500, seed: int = 2) -> dict:

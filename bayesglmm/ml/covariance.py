@@ -42,6 +42,13 @@ class CovarianceStructure:
         values = jnp.where(diagonal, jnp.exp(theta), theta)
         return jnp.zeros((self.q, self.q), dtype=theta.dtype).at[rows, cols].set(values)
 
+    def theta(self, chol_G):
+        """The inverse of :meth:`cholesky`: theta from a lower-triangular L with positive diagonal."""
+        rows, cols, diagonal = (np.array(v) for v in zip(*self._theta_positions()))
+        values = chol_G[rows, cols]
+        # log only where diagonal: a log of a negative off-diagonal would poison the gradient with NaN
+        return jnp.where(diagonal, jnp.log(jnp.where(diagonal, values, 1.0)), values)
+
     def start_theta(self, sd: np.ndarray) -> np.ndarray:
         """theta for a diagonal G with the given standard deviations."""
         return np.array([np.log(sd[row]) if diag else 0.0 for row, _, diag in self._theta_positions()])

@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import _jax  # noqa: F401
+import jax
 import jax.numpy as jnp
 
 from ..families import Family
 from .covariance import CovarianceStructure
 from .data import GroupedData
 from .laplace import laplace_log_integral
-from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_normal_density, refine_modes
+from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_normal_whitened, refine_modes
 from .quadrature import agq_log_integral
 
 METHODS = ("laplace", "agq")
@@ -77,7 +78,12 @@ def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weigh
         z_scaled = jnp.einsum("nq,nqj->nj", data.Z, scale[data.group])
         eta = eta_hat[:, None] + jnp.sqrt(2.0) * (z_scaled @ nodes.T)
         rows = family.loglik(data.y[:, None], eta, data.trials[:, None], log_dispersion)
-        points = b_hat[:, None, :] + jnp.sqrt(2.0) * jnp.einsum("mij,kj->mki", scale, nodes)
-        return group_sum(rows, data) + log_normal_density(points, chol_G)
+        # The prior at b_ik = b_hat_i + √2 L_i x_k, whitened per group rather than per node
+        # (a solve per node made the gradient four times slower):
+        # chol_G^{-1} b_ik = chol_G^{-1} b_hat_i + √2 (chol_G^{-1} L_i) x_k.
+        inverse_chol_G = jax.scipy.linalg.solve_triangular(chol_G, jnp.eye(chol_G.shape[0]), lower=True)
+        white_scale = jnp.einsum("ij,mjl->mil", inverse_chol_G, scale)
+        whitened = (b_hat @ inverse_chol_G.T)[:, None, :] + jnp.sqrt(2.0) * jnp.einsum("mil,kl->mki", white_scale, nodes)
+        return group_sum(jax.lax.optimization_barrier(rows), data) + log_normal_whitened(whitened, chol_G)
 
     return agq_log_integral(b_hat, hessian, nodes, log_weights, joint_at_nodes)

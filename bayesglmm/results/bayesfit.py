@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from .io import dump_json
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
+RE_ACCEPTANCE_LIMIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class BayesFit:
     priors: tuple  # (parameter, prior) rows
     nobs: int
     ngroups: dict
+    record: dict = field(default_factory=dict)  # sampler details: qpoints, random-effect acceptance, timings
 
     warning_category = ConvergenceWarning
 
@@ -80,6 +82,20 @@ class BayesFit:
         """Warnings a user must see, each saying what to try."""
         table = self.params()
         messages = []
+        acceptance = self.record.get("re_acceptance")
+        if acceptance is not None and acceptance < RE_ACCEPTANCE_LIMIT:
+            messages.append(
+                f"the random-effect draws accepted {acceptance:.0%} of their proposals (< {RE_ACCEPTANCE_LIMIT:.0%}): "
+                "the conditional posteriors are far from their Laplace approximations; raise re_steps"
+            )
+        if self.sampler == "laplace":
+            if not self.record.get("mode_converged", True) or not self.record.get("hessian_positive_definite", True):
+                messages.append(
+                    f"the posterior mode search did not converge (max |gradient| {self.record['mode_gradient_norm']:.2g}, "
+                    f"Hessian positive definite: {self.record['hessian_positive_definite']}): the Laplace posterior is "
+                    "not usable; use the marginal sampler or tighter priors"
+                )
+            return messages  # independent draws: R-hat, ESS and divergences do not apply
         worst_rhat = table["r_hat"].max()
         if worst_rhat > RHAT_LIMIT:
             messages.append(
@@ -118,6 +134,7 @@ class BayesFit:
             "seconds": self.seconds,
             "nobs": self.nobs,
             "ngroups": self.ngroups,
+            "record": self.record,
             "priors": [{"name": name, "prior": prior} for name, prior in self.priors],
             "params": [{"name": name, **{k: float(v) for k, v in row.items()}} for name, row in table.iterrows()],
         }
@@ -161,6 +178,7 @@ class BayesFit:
             priors=tuple((row["name"], row["prior"]) for row in record["priors"]),
             nobs=record["nobs"],
             ngroups=record["ngroups"],
+            record=record.get("record", {}),
         )
 
     def __repr__(self) -> str:

@@ -105,6 +105,27 @@ def ml_summary(fit) -> str:
     return "\n".join(text)
 
 
+def _sampler_label(fit) -> str:
+    if fit.sampler == "full":
+        return f"NUTS, every random effect sampled (full latent), target acceptance {fit.target_accept}"
+    if fit.sampler == "marginal":
+        return (
+            f"NUTS on the marginal likelihood (adaptive Gauss-Hermite, {fit.record['qpoints']} points per dimension), "
+            f"target acceptance {fit.target_accept}"
+        )
+    return f"Laplace posterior: Gaussian at the posterior mode ({fit.record['qpoints']} points per dimension), independent draws"
+
+
+def _random_effect_rows(fit) -> list:
+    if "re_acceptance" not in fit.record:
+        return []
+    return [(
+        "Random effects",
+        f"drawn afterwards: {fit.record['re_steps']} independence Metropolis steps per draw, "
+        f"acceptance {fit.record['re_acceptance']:.1%}",
+    )]
+
+
 def bayes_summary(fit) -> str:
     """Model, priors, sampler and the posterior table with diagnostics, then any warnings."""
     info = _pairs(
@@ -119,11 +140,12 @@ def bayes_summary(fit) -> str:
     priors = _pairs(list(fit.priors))
     sampler = _pairs(
         [
-            ("Sampler", f"{fit.sampler.upper()}, target acceptance {fit.target_accept}"),
+            ("Sampler", _sampler_label(fit)),
             ("Chains x draws", f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}"),
             ("Divergent transitions", f"{fit.divergences}"),
-            ("Seconds", f"{fit.seconds:.1f} (sampling, compilation included)"),
+            ("Seconds", f"{fit.seconds:.1f} (compilation included)"),
         ]
+        + _random_effect_rows(fit)
     )
     text = [
         _section("Model Information", info),

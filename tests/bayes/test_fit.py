@@ -99,7 +99,7 @@ def test_inference_data_groups_and_names(small_fit):
 def test_json_has_the_documented_keys(small_fit):
     record = json.loads(small_fit.to_json())
     assert {"engine", "sampler", "chains", "draws", "warmup", "divergences", "seconds", "params"} <= set(record)
-    assert record["engine"] == "bayes" and record["sampler"] == "nuts"
+    assert record["engine"] == "bayes" and record["sampler"] == "full"
     assert {"name", "mean", "sd", "q2.5", "q50", "q97.5", "r_hat", "ess_bulk", "ess_tail"} <= set(record["params"][0])
 
 

@@ -1,0 +1,127 @@
+"""The marginal sampler's pipeline: ML start -> quadrature points -> Laplace posterior -> NUTS.
+
+1. An ML fit (the ML engine; AGQ with its automatic rule unless ``qpoints`` is given) supplies
+   the default number of quadrature points, the start of the posterior mode search and the
+   conditional modes that start every Newton solve inside the likelihood.
+2. The Laplace posterior (:mod:`.laplace_posterior`) of the marginal program: the mode and
+   Hessian of the log-posterior over the unconstrained (β, log σ, LKJ coordinates).
+3. NUTS on the marginal program, each chain started at a draw of the Laplace posterior and the
+   dense metric adapted from its covariance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _jax  # noqa: F401
+import jax
+import jax.numpy as jnp
+
+from ..errors import SpecError
+from ..ml.data import grouped_data, single_factor
+from ..spec import ModelSpec
+from .laplace_posterior import LaplacePosterior, laplace_posterior
+from .marginal import MarginalProgram, compile_marginal_program
+from .program import Program, correlation_cholesky
+from .sampling import run_nuts
+
+
+@dataclass(frozen=True)
+class MarginalSetup:
+    """What the marginal sampler starts from."""
+
+    program: MarginalProgram
+    ml_fit: object  # MLFit
+    laplace: LaplacePosterior
+    seconds_ml: float
+    seconds_laplace: float
+
+
+def _site_values(ml_fit, program: Program, marginal) -> dict:
+    """The ML estimates as values of the program's sites (SDs, correlation factors, σ)."""
+    beta, chol_G, log_dispersion = marginal.unpack(jnp.asarray(ml_fit.optimization.final_parameters))
+    chol_G = np.asarray(chol_G)
+    (factor,) = program.factors
+    sd_raw = np.sqrt(np.sum(chol_G**2, axis=1))
+    values = {"beta": np.asarray(beta), f"sd_{factor.group}": np.maximum(sd_raw, 0.05)}
+    corr = (chol_G @ chol_G.T) / np.outer(sd_raw, sd_raw)
+    corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
+    for k, block in enumerate(factor.correlated_blocks):
+        values[f"L_{factor.group}_{k}"] = np.linalg.cholesky(corr[np.ix_(block, block)])
+    if program.family.has_dispersion:
+        values["sigma"] = float(np.exp(log_dispersion))
+    return values
+
+
+def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
+    """ML fit, quadrature points and Laplace posterior of the marginal program of ``spec``."""
+    from ..ml.fit import fit_ml
+
+    if len(spec.random) != 1:
+        raise SpecError(
+            f"the marginal sampler integrates one grouping factor out; this model has {len(spec.random)}. "
+            "Use sampler='full' for nested or crossed random effects"
+        )
+    if qpoints is not None and (not isinstance(qpoints, (int, np.integer)) or qpoints < 1):
+        raise SpecError(f"qpoints must be a positive whole number or None (the ML engine's rule), got {qpoints!r}")
+    started = time.perf_counter()
+    if ml_fit is None:
+        ml_fit = fit_ml(spec, "agq", "auto") if qpoints is None else fit_ml(spec, "laplace")
+    qpoints = int(ml_fit.qpoints if qpoints is None else qpoints)
+    seconds_ml = time.perf_counter() - started
+
+    single_factor(spec)
+    marginal_program = compile_marginal_program(
+        grouped_data(spec), program.factors[0], program.priors, spec.family, len(program.fixed_names), qpoints,
+        np.asarray(ml_fit.modes),
+    )
+    started = time.perf_counter()
+    laplace = laplace_posterior(marginal_program.model, marginal_program.data, _site_values(ml_fit, program, marginal_program.marginal))
+    return MarginalSetup(marginal_program, ml_fit, laplace, seconds_ml, time.perf_counter() - started)
+
+
+def sample_marginal(setup: MarginalSetup, chains, warmup, draws, seed, target_accept, max_tree_depth, progress, thin):
+    """NUTS on the marginal program, started from the Laplace posterior."""
+    starts = setup.laplace.chain_starts(jax.random.PRNGKey(seed + 3), chains)
+    return run_nuts(
+        setup.program.model,
+        setup.program.data,
+        chains=chains,
+        warmup=warmup,
+        draws=draws,
+        seed=seed,
+        target_accept=target_accept,
+        max_tree_depth=max_tree_depth,
+        progress=progress,
+        dense_mass=True,
+        thin=thin,
+        init_params=starts if chains > 1 else jax.tree_util.tree_map(lambda x: x[0], starts),
+        inverse_mass_matrix=jnp.asarray(setup.laplace.covariance),
+    )
+
+
+def population_to_latent(program: Program, population: dict, setup: MarginalSetup, seed: int, steps: int):
+    """Add random-effect draws to flat population draws, as the full-latent program's ``z`` sites.
+
+    Returns (sites for the full-latent program, mean acceptance rate of the conditional sampler).
+    """
+    from .conditional import conditional_draws
+
+    (factor,) = program.factors
+    g = factor.group
+    sd = jnp.asarray(population[f"sd_{g}"])
+    chol_corr = correlation_cholesky(factor, [jnp.asarray(population[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))])
+    chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
+    chol_G = sd[..., :, None] * chol_corr
+    log_dispersion = jnp.log(jnp.asarray(population["sigma"])) if program.family.has_dispersion else jnp.zeros(sd.shape[0])
+    b, acceptance = conditional_draws(
+        jax.random.PRNGKey(seed + 4), jnp.asarray(population["beta"]), chol_G, log_dispersion,
+        setup.program.data["data"], program.family, setup.program.data["mode_start"], steps,
+    )
+    # b = (z Lᵀ) ∘ σ  (the full-latent program's non-centred form)  =>  zᵀ = L⁻¹ (b / σ)ᵀ
+    scaled = jnp.swapaxes(b / sd[:, None, :], -1, -2)
+    z = jnp.swapaxes(jax.scipy.linalg.solve_triangular(chol_corr, scaled, lower=True), -1, -2)
+    return {**{k: jnp.asarray(v) for k, v in population.items()}, f"z_{g}": z}, float(acceptance)

@@ -1,0 +1,166 @@
+"""The marginal sampler, its random-effect draws and the Laplace posterior (epilepsy model)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import gammaln, logsumexp
+
+import jax
+import jax.numpy as jnp
+from numpyro.infer.util import log_density
+
+from bayesglmm.bayes import fit_bayes, laplace_fit
+from bayesglmm.bayes.conditional import conditional_draws
+from bayesglmm.bayes.marginal_sampler import prepare_marginal
+from bayesglmm.bayes.program import compile_program
+
+
+def _brute_force_group_integrals(spec, beta, G, half_width=8.0, points=161):
+    """log ∫ Π_r Poisson(y_r | exp(η_r)) N(b; 0, G) db per group, with posterior mean and SD of b.
+
+    A dense tensor grid over ±half_width conditional SDs around each group's mode (found by
+    Newton in numpy): independent of the package's quadrature.
+    """
+    factor = spec.random[0]
+    eta_fixed = spec.fixed.X @ beta + spec.offset
+    G_inv = np.linalg.inv(G)
+    t = np.linspace(-half_width, half_width, points)
+    grid = np.stack(np.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
+    cell = (t[1] - t[0]) ** 2
+    log_integrals, means, sds = [], [], []
+    for i in range(len(factor.levels)):
+        rows = factor.index == i
+        Z, y, e = factor.Z[rows], spec.y[rows], eta_fixed[rows]
+        b = np.zeros(2)
+        for _ in range(50):
+            mu = np.exp(e + Z @ b)
+            hessian = Z.T @ (Z * mu[:, None]) + G_inv
+            b = b + np.linalg.solve(hessian, Z.T @ (y - mu) - G_inv @ b)
+        scale = np.linalg.cholesky(np.linalg.inv(hessian))
+        points_b = b + grid @ scale.T
+        eta = e[None, :] + points_b @ Z.T
+        log_f = np.sum(y * eta - np.exp(eta) - gammaln(y + 1), axis=1) + stats.multivariate_normal(np.zeros(2), G).logpdf(points_b)
+        log_integrals.append(logsumexp(log_f) + np.log(cell) + np.log(np.linalg.det(scale)))
+        weights = np.exp(log_f - logsumexp(log_f))
+        mean = weights @ points_b
+        means.append(mean)
+        sds.append(np.sqrt(weights @ (points_b - mean) ** 2))
+    return np.array(log_integrals), np.array(means), np.array(sds)
+
+
+@pytest.fixture(scope="module")
+def epilepsy_setup(epilepsy_spec, epilepsy_laplace):
+    program = compile_program(epilepsy_spec, "brms")
+    return program, prepare_marginal(epilepsy_spec, program, qpoints=15, ml_fit=epilepsy_laplace)
+
+
+def test_marginal_log_density_is_priors_plus_integrated_likelihood(epilepsy_spec, epilepsy_setup):
+    # The compiled program's log joint at a point equals an independent computation: brms priors
+    # by scipy, the likelihood by brute-force integration on a dense grid.
+    _, setup = epilepsy_setup
+    beta = np.array([1.1, -0.02, 0.05, -0.1])
+    sd, r = np.array([0.8, 0.15]), 0.25
+    L = np.array([[1.0, 0.0], [r, np.sqrt(1 - r**2)]])
+    params = {"beta": jnp.asarray(beta), "sd_id": jnp.asarray(sd), "L_id_0": jnp.asarray(L)}
+    value, _ = log_density(setup.program.model, (), setup.program.data, params)
+    G = np.outer(sd, sd) * (L @ L.T)
+    log_lik = _brute_force_group_integrals(epilepsy_spec, beta, G)[0].sum()
+    log_prior = (
+        stats.norm(0, 10).logpdf(beta).sum()
+        + (np.log(2) + stats.t(3, 0, 2.5).logpdf(sd)).sum()
+        + np.log(0.5)  # LKJ(1) in two dimensions: the correlation is uniform on (-1, 1)
+    )
+    np.testing.assert_allclose(float(value), log_prior + log_lik, rtol=0, atol=1e-6)
+
+
+def test_random_effect_draws_follow_their_exact_conditional(epilepsy_spec, epilepsy_setup):
+    # 4000 draws at the same (β, G): per group, mean and SD equal the brute-force posterior moments.
+    _, setup = epilepsy_setup
+    fit = setup.ml_fit
+    beta, G = fit.beta.to_numpy(), fit.G
+    S = 4000
+    chol_G = np.linalg.cholesky(G)
+    b, acceptance = conditional_draws(
+        jax.random.PRNGKey(0), jnp.tile(beta, (S, 1)), jnp.tile(chol_G, (S, 1, 1)), jnp.zeros(S),
+        setup.program.data["data"], epilepsy_spec.family, setup.program.data["mode_start"], 20,
+    )
+    b = np.asarray(b)
+    _, means, sds = _brute_force_group_integrals(epilepsy_spec, beta, G)
+    assert 0.5 < float(acceptance) <= 1.0
+    standard_error = sds / np.sqrt(S)
+    assert np.max(np.abs(b.mean(axis=0) - means) / standard_error) < 4.5
+    np.testing.assert_allclose(b.std(axis=0), sds, rtol=0.1)
+
+
+@pytest.fixture(scope="module")
+def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = fit_bayes(epilepsy_spec, "brms", chains=4, warmup=1000, draws=1000, seed=1, predictive=False)
+        marginal = fit_bayes(epilepsy_spec, "brms", sampler="marginal", qpoints=5, chains=4, draws=1000, seed=2,
+                             ml_fit=epilepsy_laplace)
+    return full, marginal
+
+
+def test_marginal_and_full_latent_samplers_agree(epilepsy_both_samplers):
+    full, marginal = epilepsy_both_samplers
+    a, b = full.params(), marginal.params()
+    assert marginal.divergences == 0 and b["r_hat"].max() <= 1.01
+    for name in a.index:
+        sd = a.loc[name, "sd"]
+        assert abs(b.loc[name, "mean"] - a.loc[name, "mean"]) < 0.1 * sd, name
+        assert abs(b.loc[name, "sd"] / sd - 1) < 0.1, name
+        for q in ("q2.5", "q97.5"):
+            assert abs(b.loc[name, q] - a.loc[name, q]) < 0.15 * sd, (name, q)
+
+
+def test_marginal_fit_carries_random_effects_and_predictions(epilepsy_both_samplers):
+    full, marginal = epilepsy_both_samplers
+    for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"):
+        assert group in marginal.idata.groups(), group
+    b_full = full.idata.posterior["b_id"].values.reshape(-1, 59, 2)
+    b_marg = marginal.idata.posterior["b_id"].values.reshape(-1, 59, 2)
+    assert b_marg.shape == (4000, 59, 2)
+    for group in (0, 10, 25, 40, 58):  # a sample of patients
+        sd = b_full[:, group].std(axis=0)
+        np.testing.assert_array_less(np.abs(b_marg[:, group].mean(axis=0) - b_full[:, group].mean(axis=0)), 0.15 * sd)
+        np.testing.assert_allclose(b_marg[:, group].std(axis=0), sd, rtol=0.12)
+    assert marginal.record["qpoints"] == 5 and marginal.record["re_acceptance"] > 0.5
+    assert "NUTS on the marginal likelihood" in marginal.summary()
+    assert marginal.idata.log_likelihood["y"].shape[-1] == 295
+
+
+def test_laplace_posterior_is_close_to_the_sampled_one(epilepsy_spec, epilepsy_laplace, epilepsy_both_samplers):
+    _, marginal = epilepsy_both_samplers
+    fit = laplace_fit(epilepsy_spec, "brms", qpoints=5, draws=4000, ml_fit=epilepsy_laplace)
+    assert fit.sampler == "laplace" and fit.record["mode_converged"] and fit.diagnostic_messages() == []
+    a, b = marginal.params(), fit.params()
+    for name in a.index:
+        assert abs(b.loc[name, "mean"] - a.loc[name, "mean"]) < 0.2 * a.loc[name, "sd"], name
+        assert abs(b.loc[name, "sd"] / a.loc[name, "sd"] - 1) < 0.15, name
+
+
+def test_more_quadrature_points_do_not_move_the_posterior(epilepsy_spec, epilepsy_laplace, epilepsy_setup):
+    # Deterministic version of the check: the posterior mode and curvature at the rule's points
+    # (5 for this model) and at 15 points differ by < 0.02 posterior SDs.
+    program, at_15 = epilepsy_setup
+    at_5 = prepare_marginal(epilepsy_spec, program, qpoints=5, ml_fit=epilepsy_laplace)
+    sd = np.sqrt(np.diag(at_15.laplace.covariance))
+    assert np.max(np.abs(at_5.laplace.mode - at_15.laplace.mode) / sd) < 0.02
+    np.testing.assert_allclose(np.sqrt(np.diag(at_5.laplace.covariance)), sd, rtol=0.02)
+
+
+def test_marginal_sampler_needs_one_grouping_factor(amenorrhea):
+    from bayesglmm import ModelSpec
+    from bayesglmm.errors import SpecError
+
+    frame = amenorrhea.assign(site=amenorrhea["id"] % 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = ModelSpec.from_formula("y ~ time + (1 | id) + (1 | site)", frame, "bernoulli")
+    with pytest.raises(SpecError, match="sampler='full'"):
+        fit_bayes(spec, sampler="marginal")
+    with pytest.raises(SpecError, match="sampler must be one of"):
+        fit_bayes(spec, sampler="gibbs")
