@@ -40,12 +40,7 @@ def linear_predictor(eta_fixed, b, data: GroupedData):
 def log_normal_density(b, chol_G):
     """log N(b; 0, G), G = L L^T; b (..., q) -> (...)."""
     q = chol_G.shape[0]
-    return log_normal_whitened(smallmat.solve_lower(jnp.broadcast_to(chol_G, b.shape[:-1] + (q, q)), b), chol_G)
-
-
-def log_normal_whitened(whitened, chol_G):
-    """log N(b; 0, G) from the whitened point L^{-1} b (..., q) -> (...)."""
-    q = chol_G.shape[0]
+    whitened = smallmat.solve_lower(jnp.broadcast_to(chol_G, b.shape[:-1] + (q, q)), b)
     log_det = jnp.sum(jnp.log(jnp.diag(chol_G)))
     return -0.5 * q * jnp.log(2.0 * jnp.pi) - log_det - 0.5 * jnp.sum(whitened**2, axis=-1)
 
