@@ -18,7 +18,7 @@ engine's Newton solver (:mod:`bayesglmm.ml.modes`).
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache
 
 from .. import _jax  # noqa: F401
 import jax
@@ -29,7 +29,7 @@ from ..ml import smallmat
 from ..ml.data import GroupedData
 from ..ml.modes import find_modes, joint_log_density, refine_modes
 
-PROPOSAL_DF = 4.0
+PROPOSAL_DF = 4
 
 
 def _log_student_t_kernel(t, df):
@@ -38,12 +38,14 @@ def _log_student_t_kernel(t, df):
     return -0.5 * (df + q) * jnp.log1p(jnp.sum(t**2, axis=-1) / df)
 
 
-def _student_t(key, shape, df):
-    """Standard multivariate Student-t draws (shape) = (..., q), as a normal over sqrt(χ²_ν / ν)."""
-    normal_key, gamma_key = jax.random.split(key)
-    normal = jax.random.normal(normal_key, shape)
-    scale = jnp.sqrt(2.0 * jax.random.gamma(gamma_key, df / 2.0, shape[:-1]) / df)
-    return normal / scale[..., None]
+def _student_t(key, shape, df: int):
+    """Standard multivariate Student-t draws (shape) = (..., q): a normal over sqrt(χ²_ν / ν).
+
+    χ²_ν as a sum of ν squared normals (ν whole): no rejection loop as in a gamma sampler.
+    """
+    normal = jax.random.normal(key, shape[:-1] + (shape[-1] + df,))
+    chi2 = jnp.sum(normal[..., shape[-1]:] ** 2, axis=-1)
+    return normal[..., : shape[-1]] / jnp.sqrt(chi2 / df)[..., None]
 
 
 def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, family: Family, mode_start, steps: int):
@@ -73,19 +75,39 @@ def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, famil
     return b, jnp.mean(accepted)
 
 
-@partial(jax.jit, static_argnames=("family", "steps", "batch_size"))
 def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, family: Family, mode_start, steps: int = 20,
                       batch_size: int = 32):
     """Random-effect draws (S, n_groups, q) for S population draws, and the mean acceptance rate.
 
-    ``betas`` (S, p), ``chol_Gs`` (S, q, q), ``log_dispersions`` (S,).  Evaluated ``batch_size``
-    draws at a time to bound memory.
+    ``betas`` (S, p), ``chol_Gs`` (S, q, q), ``log_dispersions`` (S,).  The draws are split over
+    all local devices (CPU host devices run on separate cores) and evaluated ``batch_size`` at a
+    time on each to bound memory.
     """
-    keys = jax.random.split(key, betas.shape[0])
+    devices = jax.local_device_count()
+    total = betas.shape[0]
+    per_device = -(-total // devices)
+    keys = jax.random.split(key, per_device * devices)
 
-    def one(args):
-        key, beta, chol_G, log_dispersion = args
-        return conditional_draw(key, beta, chol_G, log_dispersion, data, family, mode_start, steps)
+    def shard(a):  # (S, ...) -> (devices, per_device, ...), padded with copies of the last draw
+        a = jnp.concatenate([a, jnp.repeat(a[-1:], per_device * devices - total, axis=0)])
+        return a.reshape((devices, per_device) + a.shape[1:])
 
-    b, acceptance = jax.lax.map(one, (keys, betas, chol_Gs, log_dispersions), batch_size=batch_size)
-    return b, jnp.mean(acceptance)
+    b, accepted = _sharded_draws(family, steps, batch_size)(
+        shard(keys), shard(betas), shard(chol_Gs), shard(log_dispersions), data, mode_start
+    )
+    b = b.reshape((-1,) + b.shape[2:])[:total]
+    return b, jnp.mean(accepted.reshape(-1)[:total])
+
+
+@lru_cache(maxsize=16)
+def _sharded_draws(family: Family, steps: int, batch_size: int):
+    """The per-device program: ``conditional_draw`` mapped over that device's draws."""
+
+    def per_device(keys, betas, chol_Gs, log_dispersions, data, mode_start):
+        def one(args):
+            key, beta, chol_G, log_dispersion = args
+            return conditional_draw(key, beta, chol_G, log_dispersion, data, family, mode_start, steps)
+
+        return jax.lax.map(one, (keys, betas, chol_Gs, log_dispersions), batch_size=batch_size)
+
+    return jax.pmap(per_device, in_axes=(0, 0, 0, 0, None, None))
