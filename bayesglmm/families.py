@@ -42,13 +42,21 @@ def inverse_link(link: str, eta):
     raise ValueError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
 
 
+@jax.custom_jvp
 def softplus(x):
     """log(1 + e^x) without overflow: max(x, 0) + log1p(e^{−|x|}).
 
     Four times faster on CPU than ``jax.nn.softplus`` (a ``logaddexp`` with NaN and infinity
-    checks), and its derivative reuses e^{−|x|}; it is the innermost operation of quadrature.
+    checks); it is the innermost operation of quadrature. The derivative is given explicitly
+    as the logistic function: autodiff of max and |x| would give 0 instead of 1/2 at x = 0.
     """
     return jnp.maximum(x, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    return softplus(x), jax.nn.sigmoid(x) * x_dot
 
 
 def _log_p_and_log_1mp(link: str, eta):
