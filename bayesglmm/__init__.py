@@ -2,16 +2,18 @@
 
 The handful of names a user needs::
 
-    from bayesglmm import ModelSpec, fit_ml, datasets, load_spec_file
+    from bayesglmm import ModelSpec, fit_ml, datasets, load_spec_file, compare
 """
 
 from . import datasets
+from .compare import compare, coverage_study
 from .errors import ConvergenceWarning, DataWarning, FormulaError, SingularFitWarning, SpecError
 from .families import Family, make_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
 from .spec import ModelSpec
+from .simulate import simulate_response
 from .toml_spec import load_spec_file
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "fit_ml",
     "loglik_at",
     "likelihood_ratio_test",
+    "compare",
+    "coverage_study",
+    "simulate_response",
     "load_spec_file",
     "datasets",
     "Family",

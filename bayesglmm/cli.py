@@ -1,4 +1,4 @@
-"""Command line: ``bayesglmm fit SPEC.toml`` or ``bayesglmm fit --formula ... --data FILE.csv``.
+"""Command line: ``bayesglmm fit|compare|coverage SPEC.toml`` (or ``--formula ... --data FILE.csv``).
 
 argparse (standard library) keeps start-up fast: the whole command is what a
 user waits for, and a CLI framework import would cost more than the fit.
@@ -7,6 +7,7 @@ user waits for, and a CLI framework import would cost more than the fit.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -26,40 +27,72 @@ def _qpoints(text: str):
     return value
 
 
+def _model_arguments(command) -> None:
+    command.add_argument("spec", nargs="?", help="TOML model file (models/*.toml)")
+    command.add_argument("--formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | g)' (instead of a spec file)")
+    command.add_argument("--data", help="CSV file with the data (with --formula)")
+    command.add_argument("--family", help="bernoulli | binomial | poisson | gaussian")
+    command.add_argument("--link", help="link function (default: canonical)")
+    command.add_argument("--trials", help="binomial: column holding the number of trials")
+
+
+def _sampler_arguments(group) -> None:
+    group.add_argument("--priors", help="prior set: default | brms (overrides go in the spec's [bayes.priors])")
+    group.add_argument("--chains", type=int, help="number of chains (default 4)")
+    group.add_argument("--draws", type=int, help="draws kept per chain (default 1000)")
+    group.add_argument("--warmup", type=int, help="warm-up iterations per chain (default 1000; marginal 500)")
+    group.add_argument("--seed", type=int, help="random seed (default 0)")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from .compare.engines import ENGINE_HELP
+
     parser = argparse.ArgumentParser(prog="bayesglmm", description="Generalized linear mixed models.")
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("fit", help="fit a model and print its summary")
-    fit.add_argument("spec", nargs="?", help="TOML model file (models/*.toml)")
+    _model_arguments(fit)
     fit.add_argument("--engine", default="ml", choices=["ml", "bayes"], help="fitting engine (default: ml)")
-    fit.add_argument("--formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | g)' (instead of a spec file)")
-    fit.add_argument("--data", help="CSV file with the data (with --formula)")
-    fit.add_argument("--family", help="bernoulli | binomial | poisson | gaussian")
-    fit.add_argument("--link", help="link function (default: canonical)")
-    fit.add_argument("--trials", help="binomial: column holding the number of trials")
     fit.add_argument("--method", choices=["laplace", "agq"], help="laplace or agq (default: the spec's, else laplace)")
     fit.add_argument("--qpoints", type=_qpoints, help="points per dimension for agq, or 'auto'")
     fit.add_argument("--empirical", action=argparse.BooleanOptionalAction, default=None,
                      help="tests and intervals from the empirical (sandwich) covariance")
     bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
-    bayes.add_argument("--priors", help="prior set: default | brms (overrides go in the spec's [bayes.priors])")
     bayes.add_argument("--sampler", choices=["full", "marginal", "laplace"],
                        help="full: NUTS on every random effect (default); marginal: NUTS with the random effects "
                             "integrated out by quadrature (--qpoints, default the ML rule's); laplace: Gaussian "
                             "approximation at the posterior mode")
-    bayes.add_argument("--chains", type=int, help="number of chains (default 4)")
-    bayes.add_argument("--draws", type=int, help="draws kept per chain (default 1000)")
-    bayes.add_argument("--warmup", type=int, help="warm-up iterations per chain (default 1000; marginal 500)")
+    _sampler_arguments(bayes)
     bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
-    bayes.add_argument("--seed", type=int, help="random seed (default 0)")
     bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
     bayes.add_argument("--save", metavar="OUT.nc", help="save the posterior (ArviZ NetCDF)")
     fit.add_argument("--json", metavar="OUT", help="write the fit as JSON to OUT")
     fit.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
+
+    compare = commands.add_parser("compare", help="fit one model with several engines and print them side by side")
+    _model_arguments(compare)
+    compare.add_argument("--engines", default="laplace,agq,nuts", help=f"comma-separated: {ENGINE_HELP}")
+    compare.add_argument("--reference", help="fit the others are measured against (default: the ML fit with most points)")
+    compare.add_argument("--max-std-diff", type=float, default=0.5, help="flag |estimate - reference| / SE above this")
+    _sampler_arguments(compare.add_argument_group("Bayesian engines"))
+    compare.add_argument("--json", metavar="OUT", help="write the comparison table as JSON")
+    compare.add_argument("--plot", metavar="OUT.png", help="forest plot of every parameter and fit")
+    compare.add_argument("--density-plot", metavar="OUT.png", help="posterior densities with the ML normal approximations")
+    compare.add_argument("--quiet", action="store_true", help="print nothing")
+
+    coverage = commands.add_parser("coverage", help="simulate from the fitted model, refit, report bias and coverage")
+    _model_arguments(coverage)
+    coverage.add_argument("--engines", default="agq", help=f"comma-separated: {ENGINE_HELP}")
+    coverage.add_argument("--sims", type=int, default=200, help="number of simulated data sets (default 200)")
+    coverage.add_argument("--out", required=True, metavar="DIR", help="folder for the replicates (resumes if it exists)")
+    coverage.add_argument("--workers", type=int, help="processes (default: one per CPU core)")
+    _sampler_arguments(coverage.add_argument_group("Bayesian engines"))
+    coverage.add_argument("--json", metavar="OUT", help="write the coverage table as JSON")
+    coverage.add_argument("--plot", metavar="OUT.png", help="coverage per parameter and engine")
+    coverage.add_argument("--quiet", action="store_true", help="print nothing, no progress bar")
     return parser
 
 
-def _load(args):
+def _load(args, section: str = "ml"):
     import pandas as pd
 
     from .spec import ModelSpec
@@ -69,7 +102,7 @@ def _load(args):
         spec_file = load_spec_file(args.spec)
         spec = spec_file.spec(family=args.family, link=args.link, trials=args.trials,
                               **({"formula": args.formula} if args.formula else {}))
-        return spec, spec_file.ml if args.engine == "ml" else spec_file.bayes
+        return spec, getattr(spec_file, section)
     if not (args.formula and args.data):
         raise SpecError("give a spec file, or --formula and --data (and --family)")
     path = Path(args.data)
@@ -104,7 +137,7 @@ def _fit(args) -> int:
 def _fit_bayes(args) -> int:
     from .bayes import fit_bayes, laplace_fit, set_cpu_devices
 
-    spec, options = _load(args)
+    spec, options = _load(args, "bayes")
     chosen = {
         "prior_set": args.priors, "sampler": args.sampler, "qpoints": args.qpoints, "chains": args.chains,
         "draws": args.draws, "warmup": args.warmup, "thin": args.thin, "seed": args.seed,
@@ -131,12 +164,62 @@ def _fit_bayes(args) -> int:
     return 0
 
 
+def _bayes_settings(args, options: dict):
+    from .compare.engines import BayesSettings
+
+    chosen = {"prior_set": args.priors, "chains": args.chains, "warmup": args.warmup, "draws": args.draws, "seed": args.seed}
+    settings = {**{k: options[k] for k in ("prior_set", "priors", "chains", "warmup", "draws", "seed") if k in options},
+                **{k: v for k, v in chosen.items() if v is not None}}
+    return BayesSettings(**settings)
+
+
+def _compare(args) -> int:
+    from .bayes import set_cpu_devices
+    from .compare import compare, fit_engine, parse_engines
+
+    engines = parse_engines(args.engines)
+    spec, options = _load(args, "bayes")
+    bayes = _bayes_settings(args, options)
+    set_cpu_devices(bayes.chains)  # before JAX's first computation: chains in parallel
+    fits = [fit_engine(spec, engine, bayes) for engine in engines]
+    comparison = compare(*fits, labels=list(engines), reference=args.reference, max_std_diff=args.max_std_diff)
+    if args.json:
+        Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=2))
+    if args.plot:
+        comparison.plot(args.plot)
+    if args.density_plot:
+        comparison.plot_densities(args.density_plot)
+    if not args.quiet:
+        print(comparison.summary())
+    return 0
+
+
+def _coverage(args) -> int:
+    from .compare import coverage_study, parse_engines
+
+    engines = parse_engines(args.engines)
+    spec, options = _load(args, "bayes")
+    bayes = _bayes_settings(args, options)
+    study = coverage_study(spec, args.out, engines, sims=args.sims, seed=args.seed or 0, workers=args.workers,
+                           bayes=bayes, progress=not args.quiet)
+    if args.json:
+        Path(args.json).write_text(json.dumps(study.to_dict(), indent=2))
+    if args.plot:
+        study.plot(args.plot)
+    if not args.quiet:
+        print(study.summary())
+    return 0
+
+
+COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage}
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}\n"
     try:
-        return _fit(args)
+        return COMMANDS[args.command](args)
     except (SpecError, FileNotFoundError) as error:
         print(f"bayesglmm: error: {error}", file=sys.stderr)
         return 2

@@ -155,3 +155,55 @@ def bayes_summary(fit) -> str:
     ]
     text += [f"WARNING: {message}\n" for message in fit.diagnostic_messages()]
     return "\n".join(text)
+
+
+def comparison_text(comparison) -> str:
+    """Fits side by side: per parameter and fit the estimate, uncertainty, interval and the
+    standardised difference from the reference fit, with a mark where they disagree."""
+    fits = _pairs(
+        [(c.label, f"{c.kind}, {c.scale}; interval: {c.interval}" + ("   <- reference" if c.label == comparison.reference else ""))
+         for c in comparison.fits.values()]
+    )
+    table = comparison.table[["estimate", "median", "se", "se_empirical", "lower", "upper", "std_diff", "se_ratio"]].copy()
+    table["flag"] = comparison.table["flag"].map({True: "*", False: ""})
+    low, high = comparison.se_ratio_range
+    rule = (
+        f"std_diff = (estimate - reference) / reference SE; se_ratio = SE or posterior SD / reference SE.\n"
+        f"* : |std_diff| > {comparison.max_std_diff} or se_ratio outside [{low}, {high}]"
+    )
+    averaged = [c.label for c in comparison.fits.values() if c.scale != "conditional"]
+    if averaged:
+        rule += (
+            f"\n{', '.join(averaged)}: population-averaged coefficients, not compared with the conditional "
+            "(subject-specific) GLMM coefficients; they are smaller in absolute value by design"
+        )
+    text = _section("Fits", fits) + "\n" + _section("Parameters", table.to_string(float_format=lambda v: f"{v:.4f}", na_rep=""))
+    flagged = comparison.flagged()
+    verdict = (
+        "every conditional fit agrees with the reference within the thresholds"
+        if flagged.empty
+        else "\n".join(f"  {fit}: {name} (std_diff {row.std_diff:+.2f}, se_ratio {row.se_ratio:.2f})"
+                       for (name, fit), row in flagged.iterrows())
+    )
+    return text + "\n" + rule + "\n\n" + _section("Disagreements", verdict)
+
+
+def coverage_text(study) -> str:
+    """A coverage study's plan and, per engine and parameter, bias, RMSE and 95% coverage ± MCSE."""
+    plan = study.plan
+    done = study.replicates["replicate"].nunique()
+    failed = len(study.failures())
+    info = _pairs(
+        [("Model", f"{plan.formula}  ({plan.family}, {plan.link}); {plan.nobs} observations"),
+         ("Engines", ", ".join(plan.engines)),
+         ("Replicates", f"{done} of {plan.sims} done; {failed} fits raised an error (left out) or did not converge "
+                        "(kept: see not_converged)"),
+         ("Seed", f"{plan.seed}")]
+    )
+    table = study.table.copy()
+    table["coverage"] = [f"{c:.3f} ± {m:.3f}" for c, m in zip(table["coverage"], table["coverage_mcse"])]
+    table = table.drop(columns="coverage_mcse")
+    return _section("Coverage study", info) + "\n" + _section(
+        "Per engine and parameter (coverage of the 95% interval ± its Monte Carlo SE)",
+        table.to_string(float_format=lambda v: f"{v:.4f}"),
+    )

@@ -216,7 +216,8 @@ class MLFit:
                 lower, upper = est - Z_975 * se[i], est + Z_975 * se[i]
             elif p.kind in ("sd", "sigma"):
                 half = Z_975 * se[i] / est if est > 0 else np.inf
-                lower, upper = est * np.exp(-half), est * np.exp(half)
+                with np.errstate(over="ignore"):  # an SD at the boundary: the interval reaches infinity
+                    lower, upper = est * np.exp(-half), est * np.exp(half)
             else:
                 z, half = np.arctanh(np.clip(est, -0.999999, 0.999999)), Z_975 * se[i] / max(1 - est**2, 1e-12)
                 lower, upper = np.tanh(z - half), np.tanh(z + half)

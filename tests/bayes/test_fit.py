@@ -25,12 +25,8 @@ BRMS_AMENORRHEA = {
 }
 
 
-def test_amenorrhea_posterior_matches_brms(amenorrhea_spec):
-    # 4 chains x 1000 kept draws; full-latent NUTS mixes slowly in sd(time) (brms alike: 796 ESS
-    # from 4 x 5000), so every 4th of 4000 iterations is kept to reach R-hat <= 1.01.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = fit_bayes(amenorrhea_spec, "brms", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False)
+def test_amenorrhea_posterior_matches_brms(amenorrhea_brms_posterior):
+    fit = amenorrhea_brms_posterior
     table = fit.params()
     assert fit.divergences == 0
     assert table["r_hat"].max() <= 1.01
