@@ -207,3 +207,39 @@ def coverage_text(study) -> str:
         "Per engine and parameter (coverage of the 95% interval ± its Monte Carlo SE)",
         table.to_string(float_format=lambda v: f"{v:.4f}"),
     )
+
+
+GEE_CORRELATIONS = {
+    "independence": "independent", "exchangeable": "exchangeable", "ar1": "first-order autoregressive",
+    "unstructured": "unstructured", "alr-exch": "alternating logistic regression, one log odds ratio",
+    "alr-fullclust": "alternating logistic regression, a log odds ratio per pair of occasions (logor=fullclust)",
+}
+
+
+def gee_summary(fit) -> str:
+    """GENMOD-style text: model and GEE information, parameter estimates with empirical SEs,
+    the association parameters or working correlation, and type III Wald tests."""
+    dropped = ", ".join(f"{k}: {v}" for k, v in fit.dropped.items())
+    info = _pairs(
+        [("Formula", fit.formula), ("Distribution", FAMILY_LABELS[fit.family]), ("Link function", fit.link),
+         ("Observations read", f"{fit.nobs_read}"),
+         ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
+         ("Subject effect", f"{fit.cluster} ({fit.n_clusters} levels)"),
+         ("Within-subject effect", f"{fit.within} ({len(fit.occasion_labels)} levels)" if fit.within else "row order"),
+         ("Cluster size", f"min {fit.cluster_sizes.min()}, max {fit.cluster_sizes.max()}"),
+         ("Correlation structure", GEE_CORRELATIONS[fit.corr]),
+         ("Scale", f"{fit.scale:.4f}" + ("" if fit.corr.startswith("alr") else " (Pearson, sum r^2 / N)")),
+         ("Iterations", f"{fit.iterations} ({'converged' if fit.converged else 'NOT converged'})")]
+    )
+    text = _section("GEE model information", info) + "\n"
+    text += _section("Parameter estimates (empirical SE; model-based in se_model)", _table(fit.fixed_effects())) + "\n"
+    if len(fit.association):
+        text += _section("Association parameters", _table(fit.association)) + "\n"
+    working = fit.working_correlation_frame()
+    if working is not None and fit.corr != "independence":
+        text += _section("Working correlation (by occasion)", _table(working)) + "\n"
+    if fit.link == "logit":
+        text += _section("Odds ratios (population-averaged)", _table(fit.odds_ratios())) + "\n"
+    if len(fit.type3()):
+        text += _section("Type III Wald tests (empirical covariance)", _table(fit.type3()))
+    return text

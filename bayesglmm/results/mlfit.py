@@ -12,7 +12,7 @@ from ..design import RandomFactor
 from ..ml.inference import Inference, ReportedParameter
 from ..spec import ModelSpec
 from .io import dump_json
-from .stats import Z_975, chi2_upper_p, two_sided_normal_p
+from .stats import Z_975, two_sided_normal_p, wald_type3
 
 
 @dataclass(frozen=True)
@@ -236,24 +236,12 @@ class MLFit:
         )
 
     def type3(self, empirical: bool | None = None) -> pd.DataFrame:
-        """Wald tests that all coefficients of a model term are zero (chi-square and F = chi2/df).
-
-        Equals SAS's type III Wald tests when the term's columns are not
-        contained in a higher-order term with treatment-coded factors; with
-        such factors it tests the term at the reference level of the others.
-        """
+        """Wald tests that all coefficients of a model term are zero (chi-square and F = chi2/df);
+        see :func:`~bayesglmm.results.stats.wald_type3`."""
         use_empirical = self.empirical if empirical is None else empirical
         cov = self.inference.cov_empirical if use_empirical else self.inference.cov_model
         idx = self._index("beta")
-        beta, cov_beta = self.inference.estimates[idx], cov[np.ix_(idx, idx)]
-        rows = []
-        for label, columns in self.fixed_terms:
-            if label == "(Intercept)":
-                continue
-            cols = list(columns)
-            b = beta[cols]
-            chi2 = float(b @ np.linalg.solve(cov_beta[np.ix_(cols, cols)], b))
-            rows.append({"term": label, "df": len(cols), "chi2": chi2, "F": chi2 / len(cols), "p": float(chi2_upper_p(chi2, len(cols)))})
+        rows = wald_type3(self.inference.estimates[idx], cov[np.ix_(idx, idx)], self.fixed_terms)
         return pd.DataFrame(rows).set_index("term")
 
     def conditional_modes(self) -> pd.DataFrame:

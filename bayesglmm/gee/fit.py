@@ -1,0 +1,121 @@
+"""``fit_gee``: GEE (Liang & Zeger 1986) and alternating logistic regression (Carey, Zeger & Diggle 1993).
+
+The mean model comes from the fixed part of an lme4-style formula (random-effect bars
+are not allowed: a marginal model has none); ``cluster`` names the independent units and
+``within`` the occasion of each row (needed for ar1, unstructured and ALR fullclust when
+clusters have missing occasions).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .. import _jax  # noqa: F401  (float64)
+import jax.numpy as jnp
+
+from ..errors import ConvergenceWarning, DataWarning, SpecError
+from ..spec import ModelSpec
+from .correlation import STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
+from .estimating import mean_pieces, score_pieces, variance_name
+from .layout import cluster_layout
+
+ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
+CORRELATIONS = STRUCTURES + ALR_STRUCTURES
+
+
+def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster: str, within: str | None):
+    """The fixed-effects spec plus the cluster and within values of its rows (rows missing either dropped)."""
+    if not isinstance(data, pd.DataFrame):
+        raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if "|" in formula:
+        raise SpecError("GEE is a marginal model: give the fixed part only (no '(... | group)' terms) and the "
+                        "cluster as cluster=")
+    for role, column in (("cluster", cluster), ("within", within)):
+        if column is not None and column not in data.columns:
+            raise SpecError(f"{role} column {column!r} not in the data; columns: {', '.join(map(str, data.columns))}")
+    keys = [c for c in (cluster, within) if c is not None]
+    missing = data[keys].isna().any(axis=1)
+    if missing.any():
+        warnings.warn(f"{int(missing.sum())} rows dropped for a missing {' or '.join(keys)}", DataWarning, stacklevel=3)
+    kept = data.loc[~missing]
+    spec = ModelSpec.from_formula(formula, kept, family, link=link, trials=trials)
+    rows = spec.data.row_labels
+    return spec, kept.loc[rows, cluster], None if within is None else kept.loc[rows, within], int(missing.sum())
+
+
+def _working_covariance(structure, alpha, scale, v, T):
+    R = jnp.asarray(correlation_matrix(structure, alpha, T))
+    root = jnp.sqrt(v)
+    return scale * root[:, :, None] * R * root[:, None, :]
+
+
+def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str = None, within: str | None = None,
+            corr: str = "independence", link: str | None = None, trials: str | None = None,
+            max_iter: int = 100, tol: float = 1e-10):
+    """Marginal (population-averaged) model by generalized estimating equations.
+
+    Parameters
+    ----------
+    formula : ``y ~ fixed terms`` (``offset(x)`` allowed).
+    family : ``bernoulli``, ``binomial`` (with ``trials``), ``poisson`` or ``gaussian``.
+    cluster : column of the independent units (SAS ``subject=``).
+    within : column of the occasion inside a cluster (SAS ``withinsubject=``, geepack ``waves``).
+    corr : working correlation ``independence``, ``exchangeable``, ``ar1``, ``unstructured``, or
+        alternating logistic regression ``alr-exch`` (one log odds ratio) / ``alr-fullclust``
+        (one per pair of occasions; SAS ``logor=fullclust``), binary responses only.
+    """
+    from ..results.geefit import GEEFit
+
+    started = time.perf_counter()
+    if corr not in CORRELATIONS:
+        raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
+    if cluster is None:
+        raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
+    spec, cluster_values, within_values, dropped = _model_data(formula, data, family, link, trials, cluster, within)
+    layout = cluster_layout(spec, cluster_values, within_values, within)
+    if corr in ALR_STRUCTURES:
+        from .alr import solve_alr
+
+        solution = solve_alr(spec, layout, corr, max_iter, tol)
+    else:
+        solution = solve_gee(spec, layout, corr, max_iter, tol)
+    return GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
+                                dropped_cluster=dropped, seconds=time.perf_counter() - started)
+
+
+def solve_gee(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
+    """Alternate a Fisher-scoring step for β with moment estimates of φ and α until β settles."""
+    family = spec.family
+    arrays = [jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask)]
+    X, offset, trials_, mask = arrays
+    y = jnp.asarray(layout.y)
+    variance, T = variance_name(family), layout.n_occasions
+    beta = jnp.zeros(layout.X.shape[-1])
+    alpha, scale, converged = np.zeros(0), 1.0, False
+    for iteration in range(1, max_iter + 1):
+        mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
+        # the first iterations run at independence: from β = 0 they are the GLM fit's scoring steps
+        V = _working_covariance(structure if iteration > 1 else "independence", alpha, scale, v, T)
+        U, H = score_pieces(X, dmu, V, y - mu, mask)
+        step = jnp.linalg.solve(H, U.sum(axis=0))
+        beta = beta + step
+        mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
+        residuals = np.asarray((y - mu) / jnp.sqrt(v))
+        scale = estimate_scale(residuals, layout.mask)  # estimated for every family, as geepack does
+        alpha = estimate_alpha(structure, residuals, layout.mask, scale)
+        if float(jnp.max(jnp.abs(step))) < tol * (1.0 + float(jnp.max(jnp.abs(beta)))) and iteration > 1:
+            converged = True
+            break
+    mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
+    V = _working_covariance(structure, alpha, scale, v, T)
+    U, H = score_pieces(X, dmu, V, y - mu, mask)
+    if not converged:
+        warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
+                      "correlation", ConvergenceWarning, stacklevel=3)
+    return {"beta": np.asarray(beta), "H": np.asarray(H), "U": np.asarray(U), "scale": scale,
+            "association": pd.DataFrame({"estimate": alpha, "se": np.nan}, index=alpha_names(structure, layout.occasion_labels)),
+            "working_correlation": correlation_matrix(structure, alpha, T), "iterations": iteration, "converged": converged}
