@@ -85,3 +85,49 @@ def test_bad_input_is_a_clear_error(amenorrhea):
         fit_gee(AMENORRHEA_MEAN + " + (1 | id)", amenorrhea, "bernoulli", cluster="id")
     with pytest.raises(SpecError, match="unknown working correlation"):
         fit_gee(AMENORRHEA_MEAN, amenorrhea, "bernoulli", cluster="id", corr="toeplitz")
+
+
+def _two_by_two_log_or(y1, y2):
+    table = pd.crosstab(y1, y2).to_numpy()
+    return np.log(table[1, 1] * table[0, 0] / (table[1, 0] * table[0, 1])), np.sqrt((1.0 / table).sum())
+
+
+def test_alr_with_one_pair_per_cluster_is_the_sample_log_odds_ratio():
+    rng = np.random.default_rng(0)
+    n = 500
+    y1 = rng.integers(0, 2, n)
+    y2 = np.where(rng.random(n) < 0.7, y1, 1 - y1)
+    frame = pd.DataFrame({"id": np.repeat(np.arange(n), 2), "occ": np.tile([0, 1], n), "y": np.column_stack([y1, y2]).ravel()})
+    fit = _quiet_gee("y ~ C(occ)", frame, "bernoulli", cluster="id", within="occ", corr="alr-exch")
+    log_or, woolf_se = _two_by_two_log_or(y1, y2)
+    assert fit.association.loc["logor", "estimate"] == pytest.approx(log_or, abs=1e-8)
+    assert fit.association.loc["logor", "se"] == pytest.approx(woolf_se, rel=1e-6)  # the sandwich is Woolf's SE
+
+
+def test_alr_recovers_known_exchangeable_odds_ratios():
+    # latent exchangeable probit: y_j = 1{z_j < c}, corr(z_j, z_k) = 0.5, P(y = 1) = 0.4; every pair has
+    # the same odds ratio p11 p00 / (p10 p01) with p11 = Phi2(c, c; 0.5)
+    from scipy.stats import multivariate_normal, norm
+
+    n, T, rho, p = 1500, 4, 0.5, 0.4
+    c = norm.ppf(p)
+    p11 = multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([c, c])
+    true_log_or = np.log(p11 * (1 - 2 * p + p11) / (p - p11) ** 2)
+    rng = np.random.default_rng(4)
+    z = rng.multivariate_normal(np.zeros(T), np.full((T, T), rho) + (1 - rho) * np.eye(T), size=n)
+    frame = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n), "y": (z < c).astype(int).ravel()})
+    frame = frame.drop(index=rng.choice(len(frame), 500, replace=False))  # some missing occasions
+    exch = _quiet_gee("y ~ 1", frame, "bernoulli", cluster="id", within="t", corr="alr-exch")
+    full = _quiet_gee("y ~ 1", frame, "bernoulli", cluster="id", within="t", corr="alr-fullclust")
+    estimate, se = exch.association.loc["logor"]
+    assert abs(estimate - true_log_or) < 2.58 * se
+    assert len(full.association) == 6 and full.association.index[0] == "logor[0,1]"
+    assert (np.abs(full.association["estimate"] - true_log_or) < 3 * full.association["se"]).all()
+    # the six pair-wise estimates scatter around the exchangeable one, and the means agree
+    assert (np.abs(full.association["estimate"] - estimate) < 2.58 * full.association["se"]).all()
+    assert abs(full.beta[0] - exch.beta[0]) < 0.1 * np.sqrt(exch.cov_robust[0, 0])
+
+
+def test_alr_needs_binary_responses(epilepsy):
+    with pytest.raises(SpecError, match="binary response"):
+        _quiet_gee(EPILEPSY_MEAN, epilepsy, "poisson", cluster="id", corr="alr-exch")
