@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("fit", help="fit a model and print its summary")
     _model_arguments(fit)
-    fit.add_argument("--engine", default="ml", choices=["ml", "bayes"], help="fitting engine (default: ml)")
+    fit.add_argument("--engine", default="ml", choices=["ml", "bayes", "gee"], help="fitting engine (default: ml)")
     fit.add_argument("--method", choices=["laplace", "agq"], help="laplace or agq (default: the spec's, else laplace)")
     fit.add_argument("--qpoints", type=_qpoints, help="points per dimension for agq, or 'auto'")
     fit.add_argument("--empirical", action=argparse.BooleanOptionalAction, default=None,
@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
     bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
     bayes.add_argument("--save", metavar="OUT.nc", help="save the posterior (ArviZ NetCDF)")
+    gee = fit.add_argument_group("marginal model (--engine gee)")
+    gee.add_argument("--cluster", help="column of the independent units (default: the formula's grouping factor)")
+    gee.add_argument("--within", help="column of the occasion inside a cluster (SAS withinsubject=)")
+    gee.add_argument("--corr", help="independence | exchangeable | ar1 | unstructured | alr-exch | alr-fullclust "
+                                    "(default: the spec's [gee] corr, else exchangeable)")
     fit.add_argument("--json", metavar="OUT", help="write the fit as JSON to OUT")
     fit.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
 
@@ -116,6 +121,8 @@ def _load(args, section: str = "ml"):
 def _fit(args) -> int:
     if args.engine == "bayes":
         return _fit_bayes(args)
+    if args.engine == "gee":
+        return _fit_gee(args)
     from ._jax import enable_compilation_cache
     from .ml import fit_ml
 
@@ -157,6 +164,35 @@ def _fit_bayes(args) -> int:
         fit = fit_bayes(spec, **settings)
     if args.save:
         fit.save(args.save)
+    if args.json:
+        fit.to_json(args.json)
+    if not args.quiet:
+        print(fit.summary())
+    return 0
+
+
+def _fit_gee(args) -> int:
+    """GEE on the spec's data: the [gee] section, else the model formula without its bars."""
+    import pandas as pd
+
+    from .formula import mean_model_formula
+    from .gee import fit_gee
+    from .toml_spec import load_spec_file
+
+    if args.spec:
+        spec_file = load_spec_file(args.spec)
+        options, data, model = spec_file.gee, spec_file.data, spec_file.model
+    elif args.formula and args.data:
+        if not Path(args.data).is_file():
+            raise SpecError(f"data file {args.data} not found")
+        options, data, model = {}, pd.read_csv(args.data), {}
+    else:
+        raise SpecError("give a spec file, or --formula and --data (and --family, --cluster)")
+    formula, group = mean_model_formula(args.formula or options.get("formula") or model["formula"])
+    cluster = args.cluster or options.get("cluster") or group
+    fit = fit_gee(formula, data, family=args.family or model.get("family", "bernoulli"), cluster=cluster,
+                  within=args.within or options.get("within"), corr=args.corr or options.get("corr", "exchangeable"),
+                  link=args.link or model.get("link"), trials=args.trials or model.get("trials"))
     if args.json:
         fit.to_json(args.json)
     if not args.quiet:

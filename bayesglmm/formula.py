@@ -150,3 +150,15 @@ def parse_formula(formula: str) -> ParsedFormula:
     if fixed_text.startswith("- "):
         fixed_text = "1 " + fixed_text
     return ParsedFormula(formula, response, cbind, fixed_text, tuple(offsets), tuple(bars))
+
+
+def mean_model_formula(text: str) -> tuple[str, str | None]:
+    """The formula without its random-effect bars, and the grouping factor when there is one bar.
+
+    ``y ~ time + offset(t) + (1 + time | id)`` → (``y ~ time + offset(t)``, ``id``): the mean
+    model and cluster a marginal (GEE) fit of the same analysis uses.
+    """
+    parsed = parse_formula(text)
+    rhs = " + ".join([parsed.fixed] + [f"offset({name})" for name in parsed.offsets])
+    groups = {bar.group for bar in parsed.bars}
+    return f"{text.split('~', 1)[0].strip()} ~ {rhs}", groups.pop() if len(groups) == 1 else None

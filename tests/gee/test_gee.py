@@ -131,3 +131,31 @@ def test_alr_recovers_known_exchangeable_odds_ratios():
 def test_alr_needs_binary_responses(epilepsy):
     with pytest.raises(SpecError, match="binary response"):
         _quiet_gee(EPILEPSY_MEAN, epilepsy, "poisson", cluster="id", corr="alr-exch")
+
+
+def test_cli_reproduces_the_seed_genmod_step(tmp_path):
+    import json
+
+    from bayesglmm.cli import main
+
+    out = tmp_path / "gee.json"
+    assert main(["fit", "models/amenorrhea.toml", "--engine", "gee", "--json", str(out), "--quiet"]) == 0
+    result = json.loads(out.read_text())
+    assert (result["engine"], result["corr"], result["nobs"], result["nclusters"]) == ("gee", "alr-fullclust", 3616, 1151)
+    assert [a["name"] for a in result["association"]][:2] == ["logor[0,1]", "logor[0,2]"]
+    fixed = {row["term"]: row for row in result["fixed"]}
+    assert set(fixed["time:trt"]) >= {"estimate", "se", "se_model"}
+    assert main(["fit", "models/amenorrhea.toml", "--engine", "gee", "--corr", "exchangeable", "--json", str(out),
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["association"][0]["name"] == "alpha"
+
+
+def test_compare_marks_gee_as_population_averaged(amenorrhea, amenorrhea_agq11):
+    from bayesglmm import compare
+
+    gee = _quiet_gee(AMENORRHEA_MEAN, amenorrhea, "bernoulli", cluster="id", within="time", corr="exchangeable")
+    table = compare(amenorrhea_agq11, gee)
+    rows = table.table.xs("gee-exchangeable", level="fit")
+    assert (rows["scale"] == "population-averaged").all() and rows["std_diff"].isna().all() and not rows["flag"].any()
+    assert rows.loc["beta[time:trt]", "estimate"] == gee.fixed_effects().loc["time:trt", "estimate"]
+    assert "population-averaged coefficients" in table.summary()
