@@ -1,4 +1,4 @@
-"""Command line: ``bayesglmm fit|compare|coverage SPEC.toml`` (or ``--formula ... --data FILE.csv``).
+"""Command line: ``bayesglmm fit|compare|coverage|predict SPEC.toml`` (or ``--formula ... --data FILE.csv``).
 
 argparse (standard library) keeps start-up fast: the whole command is what a
 user waits for, and a CLI framework import would cost more than the fit.
@@ -83,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--plot", metavar="OUT.png", help="forest plot of every parameter and fit")
     compare.add_argument("--density-plot", metavar="OUT.png", help="posterior densities with the ML normal approximations")
     compare.add_argument("--quiet", action="store_true", help="print nothing")
+
+    predict = commands.add_parser("predict", help="predicted means on the spec's [predict] grid, table and plot")
+    predict.add_argument("spec", help="TOML model file with a [predict] section")
+    predict.add_argument("--engine", default="ml", choices=["ml", "bayes", "gee"], help="fitting engine (default: ml)")
+    predict.add_argument("--kind", choices=["conditional", "typical", "marginal"],
+                         help="GLMM: typical subject (b = 0) or population-averaged (default: both); GEE: marginal")
+    predict.add_argument("--scale", default="response", choices=["response", "link"])
+    _sampler_arguments(predict.add_argument_group("Bayesian engine"))
+    predict.add_argument("--json", metavar="OUT", help="write the predictions as JSON")
+    predict.add_argument("--plot", metavar="OUT.png", help="predicted trajectories, one line per group level")
+    predict.add_argument("--quiet", action="store_true", help="print nothing")
 
     coverage = commands.add_parser("coverage", help="simulate from the fitted model, refit, report bias and coverage")
     _model_arguments(coverage)
@@ -200,6 +211,61 @@ def _fit_gee(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from .predict import trajectory_grid, trajectory_plot
+    from .toml_spec import load_spec_file
+
+    spec_file = load_spec_file(args.spec)
+    grid_options = spec_file.predict
+    missing = sorted({"x", "values", "group", "levels"} - set(grid_options))
+    if missing:
+        raise SpecError(f"{args.spec} needs a [predict] section with {', '.join(missing)} (the grid to predict on)")
+    derive = {name: (lambda frame, e=expression: frame.eval(e)) for name, expression in grid_options.get("derive", {}).items()}
+    grid = trajectory_grid(grid_options["x"], grid_options["values"], grid_options["group"], grid_options["levels"], **derive)
+    fit = _fit_for_prediction(args, spec_file)
+    if args.engine == "gee":
+        kinds = ["marginal"]
+    else:
+        kinds = [args.kind] if args.kind else ["typical", "marginal"]
+    labels = {"marginal": "population-averaged" if args.engine != "gee" else "GEE", "typical": "typical subject",
+              "conditional": "conditional"}
+    fits = {f"{args.engine} {labels[kind]}" if args.engine != "gee" else "GEE": (fit, kind) for kind in kinds}
+    figure, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], path=args.plot, scale=args.scale,
+                                    ylabel=grid_options.get("ylabel"), group_labels=grid_options.get("group_labels"))
+    if args.json:
+        Path(args.json).write_text(table.to_json(orient="records", indent=2))
+    if not args.quiet:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _fit_for_prediction(args, spec_file):
+    """The spec's fit by the chosen engine, with the spec's options for that engine."""
+    if args.engine == "gee":
+        from .formula import mean_model_formula
+        from .gee import fit_gee
+
+        options, model = spec_file.gee, spec_file.model
+        formula, group = mean_model_formula(options.get("formula") or model["formula"])
+        return fit_gee(formula, spec_file.data, family=model.get("family", "bernoulli"),
+                       cluster=options.get("cluster") or group, within=options.get("within"),
+                       corr=options.get("corr", "exchangeable"), link=model.get("link"), trials=model.get("trials"))
+    spec = spec_file.spec()
+    if args.engine == "ml":
+        from .ml import fit_ml
+
+        options = spec_file.ml
+        method = options.get("method", "laplace")
+        return fit_ml(spec, method, None if method == "laplace" else options.get("qpoints", "auto"),
+                      empirical=bool(options.get("empirical", False)))
+    from .bayes import set_cpu_devices
+    from .compare.engines import fit_engine
+
+    bayes = _bayes_settings(args, spec_file.bayes)
+    set_cpu_devices(bayes.chains)
+    return fit_engine(spec, "nuts" if spec_file.bayes.get("sampler", "full") == "full" else "marginal", bayes)
+
+
 def _bayes_settings(args, options: dict):
     from .compare.engines import BayesSettings
 
@@ -247,7 +313,7 @@ def _coverage(args) -> int:
     return 0
 
 
-COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage}
+COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage, "predict": _predict}
 
 
 def main(argv=None) -> int:

@@ -90,7 +90,7 @@ class ModelSpec:
         y, n_trials = _response(parsed, frame, fam, trials)
         offset = np.zeros(len(frame))
         for expression in parsed.offsets:
-            offset = offset + _evaluate(frame, expression, "offset")
+            offset = offset + evaluate_expression(frame, expression, "offset")
         fixed = fixed_design(parsed, frame)
         _check_rank(fixed)
         random = random_factors(parsed, frame)
@@ -119,7 +119,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _evaluate(frame: pd.DataFrame, expression: str, role: str) -> np.ndarray:
+def evaluate_expression(frame: pd.DataFrame, expression: str, role: str) -> np.ndarray:
     if expression in frame.columns:
         values = frame[expression]
     else:
@@ -182,8 +182,8 @@ def _categoricals(frame: pd.DataFrame, parsed: ParsedFormula, reference: dict) -
 
 def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials: str | None):
     if parsed.cbind is not None:
-        successes = _evaluate(frame, parsed.cbind[0], "successes")
-        failures = _evaluate(frame, parsed.cbind[1], "failures")
+        successes = evaluate_expression(frame, parsed.cbind[0], "successes")
+        failures = evaluate_expression(frame, parsed.cbind[1], "failures")
         n = successes + failures
         _check_counts(successes, parsed.cbind[0], "successes")
         _check_counts(failures, parsed.cbind[1], "failures")

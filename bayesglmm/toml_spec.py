@@ -52,11 +52,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_SECTIONS = {"model", "data", "ml", "bayes", "gee"}
+_SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical"}
 _GEE_KEYS = {"formula", "cluster", "within", "corr"}
+_PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
 _BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",
                "target_accept"}
 
@@ -71,6 +72,7 @@ class SpecFile:
     ml: dict = field(default_factory=dict)
     bayes: dict = field(default_factory=dict)
     gee: dict = field(default_factory=dict)  # formula (default: the model's without bars), cluster, within, corr
+    predict: dict = field(default_factory=dict)  # the trajectory grid: x, values, group, levels, derive
 
     def spec(self, **overrides) -> ModelSpec:
         """The :class:`ModelSpec`, with model-section keys overridden by ``overrides``."""
@@ -122,7 +124,7 @@ def load_spec_file(path) -> SpecFile:
         raise SpecError(f"model file {path} not found") from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML: {error}") from error
-    unknown = set(content) - _SECTIONS - {"predict"}  # a later section
+    unknown = set(content) - _SECTIONS
     if unknown:
         raise SpecError(f"unknown section(s) {sorted(unknown)} in {path}")
     if "model" not in content or "formula" not in content["model"]:
@@ -131,5 +133,7 @@ def load_spec_file(path) -> SpecFile:
     _check_keys("ml", content.get("ml", {}), _ML_KEYS)
     _check_keys("bayes", content.get("bayes", {}), _BAYES_KEYS)
     _check_keys("gee", content.get("gee", {}), _GEE_KEYS)
+    _check_keys("predict", content.get("predict", {}), _PREDICT_KEYS)
     frame = read_data(content.get("data", {}), path.parent)
-    return SpecFile(path, content["model"], frame, content.get("ml", {}), content.get("bayes", {}), content.get("gee", {}))
+    return SpecFile(path, content["model"], frame, content.get("ml", {}), content.get("bayes", {}), content.get("gee", {}),
+                    content.get("predict", {}))

@@ -115,6 +115,13 @@ class BayesFit:
             )
         return messages
 
+    def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
+        """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
+        see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
+        from ..predict import predict
+
+        return predict(self, data, scale, kind, **options)
+
     def to_dict(self) -> dict:
         """The documented machine-readable form (``bayesglmm fit --engine bayes --json``)."""
         table = self.params()

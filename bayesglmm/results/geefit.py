@@ -118,6 +118,13 @@ class GEEFit:
             "type3": [{"term": term, **row.to_dict()} for term, row in self.type3().iterrows()],
         }
 
+    def predict(self, data, scale: str = "response", kind: str = "marginal", **options):
+        """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
+        see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
+        from ..predict import predict
+
+        return predict(self, data, scale, kind, **options)
+
     def to_json(self, path=None, indent: int = 2) -> str:
         return dump_json(self.to_dict(), path, indent)
 

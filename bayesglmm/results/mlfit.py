@@ -301,6 +301,13 @@ class MLFit:
             "versions": self.optimization.versions,
         }
 
+    def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
+        """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
+        see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
+        from ..predict import predict
+
+        return predict(self, data, scale, kind, **options)
+
     def to_json(self, path=None, indent: int = 2) -> str:
         """:meth:`to_dict` as JSON, written to ``path`` when given."""
         return dump_json(self.to_dict(), path, indent)

@@ -1,0 +1,150 @@
+"""``predict`` for each fit type: ML GLMM, Bayesian GLMM and GEE (see :mod:`bayesglmm.predict.core`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import _jax  # noqa: F401  (float64)
+import jax
+import jax.numpy as jnp
+
+from ..errors import SpecError
+from ..families import inverse_link
+from ..results.stats import Z_975
+from .core import QPOINTS, covariance_from, link, population_average
+from .design import prediction_design
+
+KINDS = ("conditional", "typical", "marginal")
+SCALES = ("link", "response")
+
+
+def _check(scale: str, kind: str, kinds=KINDS) -> None:
+    if scale not in SCALES:
+        raise SpecError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    if kind not in kinds:
+        raise SpecError(f"kind must be one of {', '.join(kinds)}, not {kind!r}")
+
+
+def _wald_table(index, eta, se_eta, link_name: str, scale: str) -> pd.DataFrame:
+    """estimate, se, lower, upper on the chosen scale from η and se(η) (delta method, g⁻¹ of the η limits)."""
+    eta, se_eta = np.asarray(eta), np.asarray(se_eta)
+    lower, upper = eta - Z_975 * se_eta, eta + Z_975 * se_eta
+    if scale == "link":
+        return pd.DataFrame({"estimate": eta, "se": se_eta, "lower": lower, "upper": upper}, index=index)
+    mu, slope = jax.jvp(lambda e: inverse_link(link_name, e), (jnp.asarray(eta),), (jnp.ones_like(jnp.asarray(eta)),))
+    return pd.DataFrame({"estimate": np.asarray(mu), "se": np.abs(np.asarray(slope)) * se_eta,
+                         "lower": np.asarray(inverse_link(link_name, lower)),
+                         "upper": np.asarray(inverse_link(link_name, upper))}, index=index)
+
+
+def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray) -> np.ndarray:
+    """Each row's random effects: its group's where the group was fitted, zero for a new or missing group."""
+    if group not in data.columns:
+        return np.zeros((len(data), effects.shape[-1]))
+    position = {level: i for i, level in enumerate(levels)}
+    index = np.array([position.get(str(value), -1) for value in data[group]])
+    return np.where((index >= 0)[:, None], effects[np.maximum(index, 0)], 0.0)
+
+
+def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = QPOINTS):
+    """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
+
+    ``kind``: ``conditional`` (each row's group at its conditional mode; zero for a group not in the
+    fit), ``typical`` (b = 0), ``marginal`` (population-averaged over N(0, G)). Conditional SEs
+    count the uncertainty of β, not of the modes.
+    """
+    _check(scale, kind)
+    design = prediction_design(fit.formula, data, fit.fixed_names, fit.group, fit.re_terms)
+    kinds = [p.kind for p in fit.parameters]
+    beta_idx = [i for i, k in enumerate(kinds) if k == "beta"]
+    sd_idx = [i for i, k in enumerate(kinds) if k == "sd"]
+    corr_idx = [i for i, k in enumerate(kinds) if k == "corr"]
+    cov = fit.inference.cov_empirical if fit.empirical else fit.inference.cov_model
+    used = beta_idx + sd_idx + corr_idx
+    theta, cov = fit.inference.estimates[used], cov[np.ix_(used, used)]
+    p, q = len(beta_idx), len(sd_idx)
+    corr_pairs = [fit.parameters[i].indices for i in corr_idx]
+    X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
+    b = jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes)) if kind == "conditional" else 0.0
+
+    def eta_star(parameters):
+        beta = parameters[:p]
+        eta = X @ beta + offset
+        if kind != "marginal":
+            return eta + jnp.sum(Z * b, axis=1)
+        G = covariance_from(parameters[p : p + q], parameters[p + q :], q, corr_pairs)
+        return link(fit.link, population_average(eta, Z, G, fit.link, qpoints))
+
+    theta = jnp.asarray(theta)
+    eta = eta_star(theta)
+    jacobian = np.asarray(jax.jacfwd(eta_star)(theta))
+    se = np.sqrt(np.einsum("np,pq,nq->n", jacobian, cov, jacobian))
+    return _wald_table(data.index, eta, se, fit.link, scale)
+
+
+def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "marginal"):
+    """GEE predictions (population-averaged by construction) with robust delta-method intervals
+    (SAS ``proc plm ... score ... / ilink``)."""
+    _check(scale, kind, ("marginal",))
+    design = prediction_design(fit.formula, data, fit.fixed_names)
+    eta = design.X @ fit.beta + design.offset
+    se = np.sqrt(np.einsum("np,pq,nq->n", design.X, fit.cov_robust, design.X))
+    return _wald_table(data.index, eta, se, fit.link, scale)
+
+
+def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = 20):
+    """Posterior predictions: mean, SD and equal-tailed 95% interval of η or μ over the draws.
+
+    ``conditional`` uses each row's group's random-effect draws (zero for a new group), ``typical``
+    b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every draw (``qpoints`` per dimension).
+    """
+    _check(scale, kind)
+    post = fit.idata.posterior
+    random_vars = [name for name in post.data_vars if name.startswith("sd_")]
+    if len(random_vars) > 1:
+        raise SpecError("Bayesian predictions support one grouping factor so far")
+    group = random_vars[0][3:] if random_vars else None
+    re_terms = tuple(post[f"{group}_term"].values) if group else ()
+    design = prediction_design(fit.formula, data, tuple(post["term"].values), group, re_terms)
+    beta = jnp.asarray(post["beta"].values.reshape(-1, post["beta"].shape[-1]))
+    X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
+    eta_fixed = beta @ X.T + offset  # (S, n)
+    if kind == "typical" or group is None:
+        draws = eta_fixed
+    elif kind == "conditional":
+        b = post[f"b_{group}"].values.reshape(-1, *post[f"b_{group}"].shape[-2:])  # (S, m, q)
+        levels = [str(v) for v in post[group].values]
+        position = {level: i for i, level in enumerate(levels)}
+        index = np.array([position.get(str(v), -1) for v in data[group]]) if group in data.columns else np.full(len(data), -1)
+        row_b = np.where((index >= 0)[None, :, None], b[:, np.maximum(index, 0)], 0.0)  # (S, n, q)
+        draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
+    else:
+        sd = post[f"sd_{group}"].values.reshape(-1, len(re_terms))
+        corr = post[f"corr_{group}"].values.reshape(-1, len(re_terms), len(re_terms))
+        G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
+        mu = jax.lax.map(lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G),
+                         batch_size=64)
+        draws = link(fit.link, mu)
+    values = np.asarray(draws if scale == "link" else inverse_link(fit.link, draws))
+    return pd.DataFrame({"estimate": values.mean(axis=0), "se": values.std(axis=0, ddof=1),
+                         "lower": np.quantile(values, 0.025, axis=0), "upper": np.quantile(values, 0.975, axis=0)},
+                        index=data.index)
+
+
+def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
+    """Predictions of any fit on ``data`` (see :func:`predict_ml`, :func:`predict_bayes`, :func:`predict_gee`).
+
+    ``kind`` defaults to ``conditional`` for GLMMs and ``marginal`` for GEE.
+    """
+    from ..results.bayesfit import BayesFit
+    from ..results.geefit import GEEFit
+    from ..results.mlfit import MLFit
+
+    if isinstance(fit, GEEFit):
+        return predict_gee(fit, data, scale, kind or "marginal")
+    if isinstance(fit, MLFit):
+        return predict_ml(fit, data, scale, kind or "conditional", **options)
+    if isinstance(fit, BayesFit):
+        return predict_bayes(fit, data, scale, kind or "conditional", **options)
+    raise TypeError(f"predict() takes an MLFit, BayesFit or GEEFit, not {type(fit).__name__}")
