@@ -53,7 +53,7 @@ def _working_covariance(structure, alpha, scale, v, T):
     return scale * root[:, :, None] * R * root[:, None, :]
 
 
-def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str = None, within: str | None = None,
+def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
             max_iter: int = 100, tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.

@@ -159,3 +159,17 @@ def test_compare_marks_gee_as_population_averaged(amenorrhea, amenorrhea_agq11):
     assert (rows["scale"] == "population-averaged").all() and rows["std_diff"].isna().all() and not rows["flag"].any()
     assert rows.loc["beta[time:trt]", "estimate"] == gee.fixed_effects().loc["time:trt", "estimate"]
     assert "population-averaged coefficients" in table.summary()
+
+
+def test_cli_formula_form(amenorrhea, tmp_path):
+    import json
+
+    from bayesglmm.cli import main
+
+    data, out = tmp_path / "amenorrhea.csv", tmp_path / "gee.json"
+    amenorrhea.to_csv(data, index=False)
+    assert main(["fit", "--engine", "gee", "--formula", AMENORRHEA_MEAN, "--data", str(data), "--family", "bernoulli",
+                 "--cluster", "id", "--within", "time", "--corr", "unstructured", "--json", str(out), "--quiet"]) == 0
+    result = json.loads(out.read_text())
+    assert result["corr"] == "unstructured" and len(result["association"]) == 6
+    assert main(["fit", "--engine", "gee", "--formula", AMENORRHEA_MEAN, "--data", str(data), "--cluster", "nope"]) == 2
