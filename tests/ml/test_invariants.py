@@ -4,6 +4,7 @@ import warnings
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from bayesglmm.ml import fit_ml
 from bayesglmm.ml.covariance import CovarianceStructure
@@ -102,3 +103,51 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
     next_k = ks[ks.index(fit.qpoints) + 1]
     assert abs(table[fit.qpoints] - table[next_k]) < 0.01
     assert all(abs(table[k] - table[next]) >= 0.01 for k, next in zip(ks, ks[1:]) if k < fit.qpoints)
+
+
+
+class _BoundaryAtInfinity:
+    """f(x) = −tanh(x₀) + (x₁ − 1)²: the optimum of x₀ is at +∞, as a correlation of ±1 is in
+    unconstrained coordinates; f flattens long before its gradient reaches an absolute tolerance."""
+
+    def evaluate(self, x, aux):
+        return -np.tanh(x[0]) + (x[1] - 1) ** 2, aux
+
+    def value_and_gradient(self, x, aux):
+        return self.evaluate(x, aux)[0], np.array([-1 / np.cosh(x[0]) ** 2, 2 * (x[1] - 1)])
+
+    def derivatives(self, x, aux):
+        value, gradient = self.value_and_gradient(x, aux)
+        hessian = np.diag([2 * np.tanh(x[0]) / np.cosh(x[0]) ** 2, 2.0])
+        return value, gradient, hessian, None
+
+
+def test_a_flat_optimum_at_a_boundary_counts_as_converged():
+    from bayesglmm.ml.optimise import minimize
+
+    result = minimize(_BoundaryAtInfinity(), np.array([0.5, 0.0]), None, gtol=1e-8)
+    assert result.status == 4 and result.converged  # flat: not "iteration limit" or "line search failed"
+    assert np.max(np.abs(result.gradient)) > 1e-8 and abs(result.x[1] - 1) < 1e-8
+    assert result.value + 1 < 1e-4  # within the flat tolerance of the supremum
+
+
+@pytest.mark.slow  # 20,000 groups, about a minute; the default run checks the rule on the function above
+def test_boundary_fit_at_scale_converges_and_warns_singular():
+    # 20,000 subjects x 5 visits; the slope SD is weakly identified (visits span 0.8) and the
+    # fit drifts to a correlation of +-1, where the log-likelihood stops moving (changes of 1e-6)
+    # while the gradient in unconstrained coordinates wanders up to 0.04: before the flat-optimum
+    # rule this ran 28 iterations (80 s) and ended in "line search failed".
+    import pandas as pd
+
+    from bayesglmm import ModelSpec, SingularFitWarning, simulate_response
+
+    n, visits = 20000, 5
+    frame = pd.DataFrame({"id": np.repeat(np.arange(n), visits), "time": np.tile(np.arange(visits) / visits, n),
+                          "trt": np.repeat(np.arange(n) % 2, visits), "y": np.tile([0, 1], n * visits // 2)})
+    truth = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4, "sd[id,(Intercept)]": 1.5,
+             "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
+    spec = simulate_response(ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), truth, 1)
+    with pytest.warns(SingularFitWarning):
+        fit = fit_ml(spec, "laplace")
+    assert fit.converged and fit.optimization.status == 4 and fit.optimization.iterations < 25
+    assert abs(fit.params().loc["sd[id,(Intercept)]", "estimate"] - 1.5) < 0.15

@@ -1,0 +1,66 @@
+"""Laplace ML fits as the data grow: seconds and peak memory per size (issue 9).
+
+    python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace]
+
+Simulated Bernoulli data, y ~ time + trt:time + (1 + time | id), groups x visits rows
+(glmmTMB on this 2-core machine: 20,000 x 5 in 23.5 s, 100,000 x 5 in 156.5 s). Each size
+runs in its own process so its peak resident memory is its own; the seconds are the whole
+fit, compilation included, and the spec construction is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+TRUTH = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4,
+         "sd[id,(Intercept)]": 1.5, "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
+
+
+def one_size(n_groups: int, visits: int, method: str) -> dict:
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from bayesglmm import ModelSpec, fit_ml, simulate_response
+
+    started = time.perf_counter()
+    frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits) / visits, n_groups),
+                          "trt": np.repeat(np.arange(n_groups) % 2, visits), "y": np.tile([0, 1], n_groups * visits // 2 + 1)[: n_groups * visits]})
+    spec = simulate_response(ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), TRUTH, 1)
+    spec_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_ml(spec, method, None if method == "laplace" else "auto")
+    return {"rows": spec.nobs, "groups": n_groups, "spec_seconds": spec_seconds, "fit_seconds": time.perf_counter() - started,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "converged": fit.converged,
+            "estimates": {k: float(v) for k, v in fit.params()["estimate"].items()}}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
+    parser.add_argument("--visits", type=int, default=5)
+    parser.add_argument("--method", default="laplace")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_size(args.one, args.visits, args.method)))
+        return
+    for n_groups in map(int, args.sizes.split(",")):
+        run = subprocess.run([sys.executable, __file__, "--one", str(n_groups), "--visits", str(args.visits), "--method",
+                              args.method], capture_output=True, text=True, check=True)
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        print(f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
+              f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
+              f"converged {result['converged']}, sd(Intercept) {result['estimates']['sd[id,(Intercept)]']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
