@@ -230,7 +230,7 @@ def _predict(args) -> int:
     labels = {"marginal": "population-averaged" if args.engine != "gee" else "GEE", "typical": "typical subject",
               "conditional": "conditional"}
     fits = {f"{args.engine} {labels[kind]}" if args.engine != "gee" else "GEE": (fit, kind) for kind in kinds}
-    figure, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], path=args.plot, scale=args.scale,
+    _, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], path=args.plot, scale=args.scale,
                                     ylabel=grid_options.get("ylabel"), group_labels=grid_options.get("group_labels"))
     if args.json:
         Path(args.json).write_text(table.to_json(orient="records", indent=2))
