@@ -135,21 +135,26 @@ def _fit(args) -> int:
     if args.engine == "gee":
         return _fit_gee(args)
     from ._jax import enable_compilation_cache
-    from .ml import fit_ml
 
     enable_compilation_cache()
     spec, options = _load(args)
-    method = args.method or options.get("method", "laplace")
-    qpoints = args.qpoints if args.qpoints is not None else options.get("qpoints")
-    if method == "laplace":
-        qpoints = None
-    empirical = args.empirical if args.empirical is not None else bool(options.get("empirical", False))
-    fit = fit_ml(spec, method=method, qpoints=qpoints, empirical=empirical)
+    fit = _ml_fit(spec, options, args)
     if args.json:
         fit.to_json(args.json)
     if not args.quiet:
         print(fit.summary())
     return 0
+
+
+def _ml_fit(spec, options: dict, args=None):
+    """ML fit with the spec's [ml] options, command-line options (when given) first."""
+    from .ml import fit_ml
+
+    given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no ML options)
+    method = given("method") or options.get("method", "laplace")
+    qpoints = given("qpoints") if given("qpoints") is not None else options.get("qpoints")
+    empirical = given("empirical") if given("empirical") is not None else bool(options.get("empirical", False))
+    return fit_ml(spec, method=method, qpoints=None if method == "laplace" else qpoints, empirical=empirical)
 
 
 def _fit_bayes(args) -> int:
@@ -186,29 +191,39 @@ def _fit_gee(args) -> int:
     """GEE on the spec's data: the [gee] section, else the model formula without its bars."""
     import pandas as pd
 
-    from .formula import mean_model_formula
-    from .gee import fit_gee
     from .toml_spec import load_spec_file
 
     if args.spec:
         spec_file = load_spec_file(args.spec)
-        options, data, model = spec_file.gee, spec_file.data, spec_file.model
+        fit = _gee_fit(spec_file.data, spec_file.model, spec_file.gee, args)
     elif args.formula and args.data:
         if not Path(args.data).is_file():
             raise SpecError(f"data file {args.data} not found")
-        options, data, model = {}, pd.read_csv(args.data), {}
+        fit = _gee_fit(pd.read_csv(args.data), {}, {}, args)
     else:
         raise SpecError("give a spec file, or --formula and --data (and --family, --cluster)")
-    formula, group = mean_model_formula(args.formula or options.get("formula") or model["formula"])
-    cluster = args.cluster or options.get("cluster") or group
-    fit = fit_gee(formula, data, family=args.family or model.get("family", "bernoulli"), cluster=cluster,
-                  within=args.within or options.get("within"), corr=args.corr or options.get("corr", "exchangeable"),
-                  link=args.link or model.get("link"), trials=args.trials or model.get("trials"))
     if args.json:
         fit.to_json(args.json)
     if not args.quiet:
         print(fit.summary())
     return 0
+
+
+def _gee_fit(data, model: dict, options: dict, args=None):
+    """GEE from a spec's [model] and [gee] sections, command-line options (when given) first.
+
+    The mean model is the [gee] formula, else the model formula without its bars; the cluster
+    defaults to the formula's grouping factor.
+    """
+    from .formula import mean_model_formula
+    from .gee import fit_gee
+
+    given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no GEE options)
+    formula, group = mean_model_formula(given("formula") or options.get("formula") or model["formula"])
+    return fit_gee(formula, data, family=given("family") or model.get("family", "bernoulli"),
+                   cluster=given("cluster") or options.get("cluster") or group,
+                   within=given("within") or options.get("within"), corr=given("corr") or options.get("corr", "exchangeable"),
+                   link=given("link") or model.get("link"), trials=given("trials") or model.get("trials"))
 
 
 def _predict(args) -> int:
@@ -224,12 +239,10 @@ def _predict(args) -> int:
     grid = trajectory_grid(grid_options["x"], grid_options["values"], grid_options["group"], grid_options["levels"], **derive)
     fit = _fit_for_prediction(args, spec_file)
     if args.engine == "gee":
-        kinds = ["marginal"]
+        fits = {"GEE": (fit, "marginal")}
     else:
-        kinds = [args.kind] if args.kind else ["typical", "marginal"]
-    labels = {"marginal": "population-averaged" if args.engine != "gee" else "GEE", "typical": "typical subject",
-              "conditional": "conditional"}
-    fits = {f"{args.engine} {labels[kind]}" if args.engine != "gee" else "GEE": (fit, kind) for kind in kinds}
+        labels = {"marginal": "population-averaged", "typical": "typical subject", "conditional": "conditional"}
+        fits = {f"{args.engine} {labels[kind]}": (fit, kind) for kind in ([args.kind] if args.kind else ["typical", "marginal"])}
     _, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], path=args.plot, scale=args.scale,
                                     ylabel=grid_options.get("ylabel"), group_labels=grid_options.get("group_labels"))
     if args.json:
@@ -242,22 +255,10 @@ def _predict(args) -> int:
 def _fit_for_prediction(args, spec_file):
     """The spec's fit by the chosen engine, with the spec's options for that engine."""
     if args.engine == "gee":
-        from .formula import mean_model_formula
-        from .gee import fit_gee
-
-        options, model = spec_file.gee, spec_file.model
-        formula, group = mean_model_formula(options.get("formula") or model["formula"])
-        return fit_gee(formula, spec_file.data, family=model.get("family", "bernoulli"),
-                       cluster=options.get("cluster") or group, within=options.get("within"),
-                       corr=options.get("corr", "exchangeable"), link=model.get("link"), trials=model.get("trials"))
+        return _gee_fit(spec_file.data, spec_file.model, spec_file.gee)
     spec = spec_file.spec()
     if args.engine == "ml":
-        from .ml import fit_ml
-
-        options = spec_file.ml
-        method = options.get("method", "laplace")
-        return fit_ml(spec, method, None if method == "laplace" else options.get("qpoints", "auto"),
-                      empirical=bool(options.get("empirical", False)))
+        return _ml_fit(spec, spec_file.ml)
     from .bayes import set_cpu_devices
     from .compare.engines import fit_engine
 

@@ -15,7 +15,7 @@ import numpy as np
 from . import _jax  # noqa: F401  (float64)
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammaln, log_ndtr, ndtr
+from jax.scipy.special import gammaln, log_ndtr, ndtr, ndtri
 
 LINKS = ("logit", "probit", "cloglog", "log", "identity")
 DEFAULT_LINK = {"bernoulli": "logit", "binomial": "logit", "poisson": "log", "gaussian": "identity"}
@@ -39,6 +39,21 @@ def inverse_link(link: str, eta):
         return jnp.exp(eta)
     if link == "identity":
         return eta
+    raise ValueError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
+
+
+def link_function(link: str, mu):
+    """The link itself, eta = g(mu): the inverse of :func:`inverse_link`, differentiable in JAX."""
+    if link == "logit":
+        return jnp.log(mu) - jnp.log1p(-mu)
+    if link == "probit":
+        return ndtri(mu)
+    if link == "cloglog":
+        return jnp.log(-jnp.log1p(-mu))
+    if link == "log":
+        return jnp.log(mu)
+    if link == "identity":
+        return mu
     raise ValueError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
 
 
@@ -144,24 +159,10 @@ class Family:
         """A linear predictor close to the data, to start the GLM fit (as R's mustart)."""
         if self.is_binomial:
             p = (y + 0.5) / (trials + 1.0)
-            return np.asarray(_link_numpy(self.link, p))
+            return np.asarray(link_function(self.link, p))
         if self.name == "poisson":
             return np.log(y + 0.1)
         return np.asarray(y, dtype=float)
-
-
-def _link_numpy(link: str, mu: np.ndarray) -> np.ndarray:
-    from scipy.special import logit, ndtri
-
-    if link == "logit":
-        return logit(mu)
-    if link == "probit":
-        return ndtri(mu)
-    if link == "cloglog":
-        return np.log(-np.log1p(-mu))
-    if link == "log":
-        return np.log(mu)
-    return mu
 
 
 def make_family(name: str, link: str | None = None) -> Family:

@@ -127,7 +127,7 @@ class CoverageStudy:
 
     def to_dict(self) -> dict:
         table = self.table.reset_index()
-        return {"plan": self.plan.to_json(), "table": json.loads(table.to_json(orient="records"))}
+        return {"plan": self.plan.to_json(), "table": json.loads(table.to_json(orient="records", double_precision=15))}
 
     def summary(self) -> str:
         from ..results.format import coverage_text

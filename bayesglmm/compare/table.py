@@ -18,7 +18,8 @@ their coefficients answer a different question.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -158,14 +159,7 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """Machine-readable form (``bayesglmm compare --json``)."""
-        rows = []
-        for (name, fit), row in self.table.iterrows():
-            record = {"name": name, "fit": fit}
-            for key, value in row.items():
-                record[key] = None if isinstance(value, float) and np.isnan(value) else (
-                    bool(value) if isinstance(value, (bool, np.bool_)) else value.item() if hasattr(value, "item") else value
-                )
-            rows.append(record)
+        rows = json.loads(self.table.reset_index().to_json(orient="records", double_precision=15))  # NaN -> null
         return {
             "reference": self.reference,
             "max_std_diff": self.max_std_diff,
@@ -215,7 +209,7 @@ def compare(*fits, labels=None, reference: str | None = None, max_std_diff: floa
         raise ValueError(f"{len(labels)} labels for {len(fits)} fits")
     columns = [fit_columns(fit, None if labels is None else labels[i]) for i, fit in enumerate(fits)]
     unique = _unique_labels([c.label for c in columns])
-    columns = [FitColumns(label, c.kind, c.method, c.scale, c.interval, c.table, c.fit) for label, c in zip(unique, columns)]
+    columns = [replace(c, label=label) for label, c in zip(unique, columns)]
     if not any(c.scale == CONDITIONAL for c in columns):
         raise ValueError("compare() needs at least one GLMM fit (ML or Bayesian); GEE fits are compared with those")
     _check_same_model(columns)

@@ -75,14 +75,15 @@ def alpha_scores(beta, alpha, X, offset, y, pair_mask, Z):
 
 
 @jax.jit
-def working_covariance(beta, alpha, X, offset, Z):
-    """V_i of the β step: μ(1 − μ) on the diagonal, p11 − μ_j μ_k off it."""
+def working_covariance(beta, alpha, X, offset, mask, Z):
+    """V_i of the β step (μ(1 − μ) on the diagonal, p11 − μ_j μ_k off it), μ, and dμ/dη (0 in empty slots)."""
     T = X.shape[1]
     j, k = _pairs(T)
     mu = _means(beta, X, offset)
     cov = joint_success(mu[:, j], mu[:, k], Z @ alpha) - mu[:, j] * mu[:, k]
     V = jnp.zeros((X.shape[0], T, T)).at[:, j, k].set(cov).at[:, k, j].set(cov)
-    return V + jax.vmap(jnp.diag)(mu * (1.0 - mu)), mu, mu * (1.0 - mu)
+    slope = mu * (1.0 - mu)  # logit link: dμ/dη = v(μ)
+    return V + jax.vmap(jnp.diag)(slope), mu, jnp.where(mask, slope, 0.0)
 
 
 def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
@@ -103,8 +104,7 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
     Z = jnp.asarray(_association_design(structure, T))
     beta, alpha, converged = jnp.zeros(X.shape[-1]), jnp.zeros(Z.shape[1]), False
     for iteration in range(1, max_iter + 1):
-        V, mu, _ = working_covariance(beta, alpha, X, offset, Z)
-        dmu = jnp.where(mask, mu * (1.0 - mu), 0.0)
+        V, mu, dmu = working_covariance(beta, alpha, X, offset, mask, Z)
         U, H = score_pieces(X, dmu, V, y - mu, mask)
         beta_step = jnp.linalg.solve(H, U.sum(axis=0))
         beta = beta + beta_step
@@ -119,8 +119,7 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
         warnings.warn(f"alternating logistic regression did not converge in {max_iter} iterations: "
                       "an odds ratio may be at 0 or infinity (a pair of occasions with an empty 2x2 cell); "
                       "try alr-exch", ConvergenceWarning, stacklevel=3)
-    V, mu, _ = working_covariance(beta, alpha, X, offset, Z)
-    dmu = jnp.where(mask, mu * (1.0 - mu), 0.0)
+    V, mu, dmu = working_covariance(beta, alpha, X, offset, mask, Z)
     U_beta, H_beta = score_pieces(X, dmu, V, y - mu, mask)
     U_alpha = alpha_scores(beta, alpha, X, offset, y, pair_mask, Z)[0]
     # the α equation's full derivative: α and β enter ζ through ψ and through the offsets (p11)

@@ -89,30 +89,25 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
 
 def solve_gee(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
     """Alternate a Fisher-scoring step for β with moment estimates of φ and α until β settles."""
-    family = spec.family
-    arrays = [jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask)]
-    X, offset, trials_, mask = arrays
-    y = jnp.asarray(layout.y)
-    variance, T = variance_name(family), layout.n_occasions
+    family, variance, T = spec.family, variance_name(spec.family), layout.n_occasions
+    X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
     beta = jnp.zeros(layout.X.shape[-1])
+    mu, dmu, v = mean_pieces(beta, X, offset, trials, mask, family.link, variance)
     alpha, scale, converged = np.zeros(0), 1.0, False
     for iteration in range(1, max_iter + 1):
-        mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
-        # the first iterations run at independence: from β = 0 they are the GLM fit's scoring steps
+        # the first step runs at independence: from β = 0 it is the GLM fit's first scoring step
         V = _working_covariance(structure if iteration > 1 else "independence", alpha, scale, v, T)
         U, H = score_pieces(X, dmu, V, y - mu, mask)
         step = jnp.linalg.solve(H, U.sum(axis=0))
         beta = beta + step
-        mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
+        mu, dmu, v = mean_pieces(beta, X, offset, trials, mask, family.link, variance)
         residuals = np.asarray((y - mu) / jnp.sqrt(v))
         scale = estimate_scale(residuals, layout.mask)  # estimated for every family, as geepack does
         alpha = estimate_alpha(structure, residuals, layout.mask, scale)
-        if float(jnp.max(jnp.abs(step))) < tol * (1.0 + float(jnp.max(jnp.abs(beta)))) and iteration > 1:
+        if iteration > 1 and float(jnp.max(jnp.abs(step))) < tol * (1.0 + float(jnp.max(jnp.abs(beta)))):
             converged = True
             break
-    mu, dmu, v = mean_pieces(beta, X, offset, trials_, mask, family.link, variance)
-    V = _working_covariance(structure, alpha, scale, v, T)
-    U, H = score_pieces(X, dmu, V, y - mu, mask)
+    U, H = score_pieces(X, dmu, _working_covariance(structure, alpha, scale, v, T), y - mu, mask)
     if not converged:
         warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
                       "correlation", ConvergenceWarning, stacklevel=3)

@@ -31,21 +31,6 @@ from ..ml.quadrature import gauss_hermite_grid
 QPOINTS = 30
 
 
-def link(link_name: str, mu):
-    """g(μ) in JAX (the fits' inverse_link inverted)."""
-    if link_name == "logit":
-        return jnp.log(mu) - jnp.log1p(-mu)
-    if link_name == "log":
-        return jnp.log(mu)
-    if link_name == "identity":
-        return mu
-    if link_name == "probit":
-        return jax.scipy.special.ndtri(mu)
-    if link_name == "cloglog":
-        return jnp.log(-jnp.log1p(-mu))
-    raise ValueError(f"unknown link {link_name!r}")
-
-
 def covariance_root(G):
     """C with C Cᵀ = G, valid for a singular G (symmetric square root from the eigendecomposition)."""
     values, vectors = jnp.linalg.eigh(G)

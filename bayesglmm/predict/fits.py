@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import SpecError
-from ..families import inverse_link
+from ..families import inverse_link, link_function
 from ..results.stats import Z_975
-from .core import QPOINTS, covariance_from, link, population_average
+from .core import QPOINTS, covariance_from, population_average
 from .design import prediction_design
 
 KINDS = ("conditional", "typical", "marginal")
@@ -39,12 +39,12 @@ def _wald_table(index, eta, se_eta, link_name: str, scale: str) -> pd.DataFrame:
 
 
 def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray) -> np.ndarray:
-    """Each row's random effects: its group's where the group was fitted, zero for a new or missing group."""
-    if group not in data.columns:
-        return np.zeros((len(data), effects.shape[-1]))
-    position = {level: i for i, level in enumerate(levels)}
-    index = np.array([position.get(str(value), -1) for value in data[group]])
-    return np.where((index >= 0)[:, None], effects[np.maximum(index, 0)], 0.0)
+    """Each row's random effects, (..., m, q) → (..., n, q): its group's where the group was fitted,
+    zero for a new or missing group (leading dimensions, e.g. draws, are kept)."""
+    position = {str(level): i for i, level in enumerate(levels)}
+    values = data[group] if group in data.columns else [None] * len(data)
+    index = np.array([position.get(str(value), -1) for value in values])
+    return np.where((index >= 0)[:, None], np.take(effects, np.maximum(index, 0), axis=-2), 0.0)
 
 
 def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = QPOINTS):
@@ -74,11 +74,11 @@ def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "co
         if kind != "marginal":
             return eta + jnp.sum(Z * b, axis=1)
         G = covariance_from(parameters[p : p + q], parameters[p + q :], q, corr_pairs)
-        return link(fit.link, population_average(eta, Z, G, fit.link, qpoints))
+        return link_function(fit.link, population_average(eta, Z, G, fit.link, qpoints))
 
-    theta = jnp.asarray(theta)
-    eta = eta_star(theta)
-    jacobian = np.asarray(jax.jacfwd(eta_star)(theta))
+    value_twice = lambda parameters: (eta_star(parameters),) * 2  # noqa: E731  (the value rides along as aux)
+    jacobian, eta = jax.jacfwd(value_twice, has_aux=True)(jnp.asarray(theta))
+    jacobian = np.asarray(jacobian)
     se = np.sqrt(np.einsum("np,pq,nq->n", jacobian, cov, jacobian))
     return _wald_table(data.index, eta, se, fit.link, scale)
 
@@ -114,10 +114,7 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
         draws = eta_fixed
     elif kind == "conditional":
         b = post[f"b_{group}"].values.reshape(-1, *post[f"b_{group}"].shape[-2:])  # (S, m, q)
-        levels = [str(v) for v in post[group].values]
-        position = {level: i for i, level in enumerate(levels)}
-        index = np.array([position.get(str(v), -1) for v in data[group]]) if group in data.columns else np.full(len(data), -1)
-        row_b = np.where((index >= 0)[None, :, None], b[:, np.maximum(index, 0)], 0.0)  # (S, n, q)
+        row_b = _group_effects(data, group, post[group].values, b)  # (S, n, q)
         draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
     else:
         sd = post[f"sd_{group}"].values.reshape(-1, len(re_terms))
@@ -125,7 +122,7 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
         G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
         mu = jax.lax.map(lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G),
                          batch_size=64)
-        draws = link(fit.link, mu)
+        draws = link_function(fit.link, mu)
     values = np.asarray(draws if scale == "link" else inverse_link(fit.link, draws))
     return pd.DataFrame({"estimate": values.mean(axis=0), "se": values.std(axis=0, ddof=1),
                          "lower": np.quantile(values, 0.025, axis=0), "upper": np.quantile(values, 0.975, axis=0)},

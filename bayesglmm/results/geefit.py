@@ -44,6 +44,7 @@ class GEEFit:
         """Collect the solver's output; robust cov = H⁻¹ (Σ U_i U_iᵀ) H⁻¹, model-based = H⁻¹."""
         H_inv = np.linalg.inv(solution["H"])
         U = solution["U"]
+        cov_robust = solution["cov_robust"] if "cov_robust" in solution else H_inv @ (U.T @ U) @ H_inv
         dropped = dict(spec.data.dropped_missing)
         if dropped_cluster:
             dropped[f"{cluster}{'' if within is None else '/' + within}"] = dropped_cluster
@@ -52,7 +53,7 @@ class GEEFit:
             within=within, fixed_names=spec.fixed_names, fixed_terms=spec.fixed.terms,
             nobs_read=spec.data.nobs_read + dropped_cluster, nobs=spec.nobs, dropped=dropped,
             n_clusters=layout.n_clusters, cluster_sizes=layout.mask.sum(axis=1), occasion_labels=layout.occasion_labels,
-            beta=solution["beta"], cov_robust=solution.get("cov_robust", H_inv @ (U.T @ U) @ H_inv), cov_model=H_inv,
+            beta=solution["beta"], cov_robust=cov_robust, cov_model=H_inv,
             scale=solution["scale"], association=solution["association"],
             working_correlation=solution.get("working_correlation"), iterations=solution["iterations"],
             converged=solution["converged"], seconds=seconds,
