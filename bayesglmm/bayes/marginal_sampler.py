@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import SpecError
-from ..ml.data import grouped_data, single_factor
+from ..ml.data import grouped_data
 from ..spec import ModelSpec
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .marginal import MarginalProgram, compile_marginal_program
@@ -73,7 +73,6 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     qpoints = int(ml_fit.qpoints if qpoints is None else qpoints)
     seconds_ml = time.perf_counter() - started
 
-    single_factor(spec)
     marginal_program = compile_marginal_program(
         grouped_data(spec), program.factors[0], program.priors, spec.family, len(program.fixed_names), qpoints,
         np.asarray(ml_fit.modes),
