@@ -18,4 +18,4 @@ class ConvergenceWarning(UserWarning):
 
 
 class SingularFitWarning(ConvergenceWarning):
-    """The random-effects covariance is on the boundary (a zero variance or |corr| = 1)."""
+    """The random-effects covariance is on the boundary (a zero variance or a correlation of ±1)."""

@@ -200,7 +200,7 @@ def compare(*fits, labels=None, reference: str | None = None, max_std_diff: floa
     labels : optional names for the fits (default: the method, e.g. ``agq11``, ``nuts``).
     reference : label of the fit the others are measured against (default: the ML
         fit with the most quadrature points).
-    max_std_diff : flag |estimate − reference| / reference SE above this.
+    max_std_diff : flag a row when the absolute difference (estimate − reference) / reference SE exceeds this.
     se_ratio_range : flag uncertainty / reference SE outside this range.
     """
     if not fits:

@@ -33,7 +33,7 @@ import numpy as np
 
 STATUS_MESSAGES = {
     0: "converged: gradient below tolerance",
-    1: "converged: no further decrease (gradient small; possibly at a boundary)",
+    1: "converged: no step decreases the objective further, gradient small (numerical precision reached)",
     2: "iteration limit reached",
     3: "line search failed: no step decreases the objective",
     4: "converged: the log-likelihood stopped changing (flat optimum; possibly at a boundary)",

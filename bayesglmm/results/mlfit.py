@@ -150,7 +150,7 @@ class MLFit:
 
     @property
     def is_singular(self) -> bool:
-        """True at a boundary: a random-effect SD near 0 or |correlation| near 1 (lme4's isSingular)."""
+        """True at a boundary: a random-effect SD near 0 or a correlation near ±1 (lme4's isSingular)."""
         sd = self.random_sd
         corr = self.inference.estimates[self._index("corr")]
         return bool(np.any(sd < 1e-4) or np.any(np.abs(corr) > 0.999))

@@ -113,9 +113,10 @@ def test_save_and_load_round_trip(small_fit, tmp_path):
     assert loaded.priors == small_fit.priors and loaded.divergences == small_fit.divergences
 
 
-def test_same_seed_same_draws(epilepsy_spec):
+def test_same_seed_same_draws(epilepsy_spec, small_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first = fit_bayes(epilepsy_spec, chains=1, warmup=50, draws=20, seed=5, predictive=False)
-        second = fit_bayes(epilepsy_spec, chains=1, warmup=50, draws=20, seed=5, predictive=False)
-    np.testing.assert_array_equal(first.idata.posterior["beta"].values, second.idata.posterior["beta"].values)
+        again = fit_bayes(epilepsy_spec, "brms", chains=2, warmup=200, draws=200, seed=3, prior_draws=50)
+    for group in ("posterior", "posterior_predictive", "prior"):
+        for name, values in small_fit.idata[group].data_vars.items():
+            np.testing.assert_array_equal(values.values, again.idata[group][name].values, err_msg=f"{group}.{name}")
