@@ -13,7 +13,7 @@ from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
 from .spec import ModelSpec
-from .simulate import simulate_response
+from .simulate import simulate, simulate_response
 from .toml_spec import load_spec_file
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "likelihood_ratio_test",
     "compare",
     "coverage_study",
+    "simulate",
     "simulate_response",
     "load_spec_file",
     "datasets",

@@ -1,6 +1,7 @@
-"""New responses from a fitted or stated GLMM, keeping the spec's design.
+"""New responses from a fitted or stated GLMM: on the spec's own design (:func:`simulate_response`)
+or on a new one (:func:`simulate`).
 
-Everything but the response is kept: rows used (so a dropout pattern stays),
+:func:`simulate_response` keeps everything but the response: rows used (so a dropout pattern stays),
 groups and cluster sizes, covariates, offsets and binomial trials. Random
 effects are drawn afresh per group, b_g ~ N(0, G(θ)), and
 
@@ -10,13 +11,16 @@ effects are drawn afresh per group, b_g ~ N(0, G(θ)), and
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 from .design import RandomFactor
-from .errors import SpecError
+from .errors import DataWarning, SpecError
 from .families import inverse_link
+from .formula import parse_formula
 from .spec import ModelSpec
 
 
@@ -67,3 +71,33 @@ def simulate_response(spec: ModelSpec, params: Mapping, seed: int | np.random.Ge
         y = rng.normal(eta, _value(params, "sigma"))
     y.setflags(write=False)
     return dataclasses.replace(spec, y=y)
+
+
+def simulate(spec: ModelSpec | str, params: Mapping, design: pd.DataFrame, seed: int | np.random.Generator = 0,
+             family: str | None = None, link: str | None = None, trials: str | None = None) -> pd.DataFrame:
+    """A new data set: ``design`` (covariates, grouping columns, offsets; any number of rows and
+    groups, any cluster sizes) with a response drawn from the model at ``params``.
+
+    ``spec`` is a :class:`ModelSpec` (its formula, family and link are used; its data are not) or a
+    formula, with ``family`` (default ``bernoulli``) and ``link``; binomial models need ``trials``,
+    the design's column of numbers of trials. ``params`` maps the common parameter names to values
+    (see :func:`simulate_response`). Returns a copy of ``design`` with the response column filled in;
+    the design must have no missing values in the columns the model uses.
+    """
+    if isinstance(spec, ModelSpec):
+        formula, family, link = spec.formula, spec.family.name, spec.family.link
+    else:
+        formula, family = spec, family or "bernoulli"
+    response = parse_formula(formula).response
+    if not response:
+        raise SpecError("simulate needs a response column name on the left of the formula, not cbind(...)")
+    frame = design.copy()
+    frame[response] = 0.0  # a placeholder every family accepts; replaced below
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        try:
+            model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)
+        except DataWarning as warning:
+            raise SpecError(f"the design has missing values: {warning}") from None
+    frame[response] = simulate_response(model, params, seed).y
+    return frame

@@ -11,7 +11,7 @@ from bayesglmm import ModelSpec, SpecError
 from bayesglmm.cli import main
 from bayesglmm.compare import coverage_study, load_study
 from bayesglmm.compare.coverage import summarise_replicates
-from bayesglmm.simulate import simulate_response
+from bayesglmm.simulate import simulate, simulate_response
 
 TRUTH = {"beta[(Intercept)]": -0.5, "beta[time]": 0.3, "beta[time:trt]": 0.4,
          "sd[id,(Intercept)]": 1.0, "sd[id,time]": 0.5, "corr[id,(Intercept),time]": 0.0}
@@ -42,6 +42,29 @@ def test_simulation_keeps_the_design_and_follows_the_model():
     # both visits share the subject's intercept: the within-subject correlation is clearly positive
     pairs = simulated.y.reshape(-1, 2)
     assert np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1] > 0.2
+
+
+def test_simulation_on_a_new_design():
+    # cluster sizes from 1 to 100, as registries have; the design's own y column is not needed
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 101, 300)
+    frame = pd.DataFrame({"id": np.repeat(np.arange(300), sizes), "trt": np.repeat(np.arange(300) % 2, sizes)})
+    frame["time"] = frame.groupby("id").cumcount() / 10.0
+    formula = "y ~ time + trt:time + (1 + time | id)"
+    simulated = simulate(formula, TRUTH, frame, seed=11)
+    assert list(simulated.columns) == ["id", "trt", "time", "y"] and "y" not in frame.columns
+    assert set(np.unique(simulated["y"])) <= {0.0, 1.0}
+    # the same draws as simulate_response on the spec of that design, and from a ModelSpec as from a formula
+    spec = ModelSpec.from_formula(formula, simulated, "bernoulli")
+    np.testing.assert_array_equal(simulated["y"], simulate_response(spec, TRUTH, 11).y)
+    np.testing.assert_array_equal(simulated["y"], simulate(spec, TRUTH, frame, seed=11)["y"])
+    # with the random effects switched off, P(y = 1) = expit(eta) row by row: the mean within 4 Monte Carlo SEs
+    flat = {**TRUTH, "sd[id,(Intercept)]": 0.0, "sd[id,time]": 0.0}
+    y = simulate(formula, flat, frame, seed=12)["y"].to_numpy()
+    p = 1 / (1 + np.exp(-(-0.5 + 0.3 * frame["time"] + 0.4 * frame["time"] * frame["trt"]).to_numpy()))
+    assert abs(y.mean() - p.mean()) < 4 * np.sqrt(np.sum(p * (1 - p))) / len(p)
+    with pytest.raises(SpecError, match="missing values"):
+        simulate(formula, TRUTH, frame.assign(time=frame["time"].where(frame["id"] != 0)))
 
 
 def test_simulation_needs_every_parameter(design):

@@ -49,8 +49,12 @@ def commands(code: str) -> list[list[str]]:
             if line.strip().startswith("bayesglmm ") and not any(skip in line for skip in _NOT_RUN)]
 
 
+def runnable(page: Path) -> bool:
+    return any(language == "python" or commands(code) for language, code in blocks(page))
+
+
 def test_every_page_with_code_is_checked():
-    assert sum(bool(blocks(page)) for page in PAGES) >= 5
+    assert sum(runnable(page) for page in PAGES) >= 4
 
 
 @pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda path: path.name)
@@ -68,7 +72,7 @@ def test_docs_build_without_warnings(tmp_path):
     assert (tmp_path / "html" / "api.html").is_file()
 
 
-@pytest.mark.parametrize("page", [page for page in PAGES if blocks(page)], ids=lambda page: page.name)
+@pytest.mark.parametrize("page", [page for page in PAGES if runnable(page)], ids=lambda page: page.name)
 def test_code_blocks_run(page, amenorrhea, tmp_path, monkeypatch):
     from bayesglmm.cli import main
 
