@@ -94,10 +94,9 @@ def simulate(spec: ModelSpec | str, params: Mapping, design: pd.DataFrame, seed:
     frame = design.copy()
     frame[response] = 0.0  # a placeholder every family accepts; replaced below
     with warnings.catch_warnings():
-        warnings.simplefilter("error", DataWarning)
-        try:
-            model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)
-        except DataWarning as warning:
-            raise SpecError(f"the design has missing values: {warning}") from None
+        warnings.simplefilter("ignore", DataWarning)  # dropped rows are an error here, raised below
+        model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)
+    if model.nobs != len(frame):
+        raise SpecError(f"the design has missing values in {len(frame) - model.nobs} rows of the columns the model uses")
     frame[response] = simulate_response(model, params, seed).y
     return frame

@@ -19,6 +19,7 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -87,4 +88,4 @@ def test_code_blocks_run(page, amenorrhea, tmp_path, monkeypatch):
         else:
             for argv in commands(shorten(code)):
                 assert main(argv) == 0, f"{where}: bayesglmm {shlex.join(argv)}"
-    matplotlib.pyplot.close("all")
+    plt.close("all")
