@@ -47,9 +47,8 @@ def single_factor(spec: ModelSpec):
     if len(spec.random) > 1:
         names = ", ".join(f"'{factor.group}'" for factor in spec.random)
         raise SpecError(
-            f"the maximum-likelihood engine handles one grouping factor; this model has {len(spec.random)} "
-            f"({names}). Nested and crossed random effects are not supported by the ML engine yet; "
-            "use a single grouping factor"
+            f"adaptive quadrature and this step need one grouping factor; this model has {len(spec.random)} "
+            f"({names}). Fit nested and crossed random effects with fit_ml(spec, method='laplace')"
         )
     return spec.random[0]
 

@@ -19,6 +19,7 @@ from ..errors import ConvergenceWarning, SingularFitWarning, SpecError
 from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
 from .covariance import CovarianceStructure
+from .crossed_fit import fit_crossed
 from .data import grouped_data, single_factor
 from .inference import infer, reported_parameters
 from .marginal import MarginalModel
@@ -37,6 +38,20 @@ def _check_method(method: str, qpoints):
             raise SpecError(f"qpoints must be a positive whole number or 'auto', got {qpoints!r}")
 
 
+def _check_several_factors(spec: ModelSpec, method: str, empirical: bool):
+    names = ", ".join(f"'{factor.group}'" for factor in spec.random)
+    if method != "laplace":
+        raise SpecError(
+            f"adaptive quadrature integrates one grouping factor; this model has {len(spec.random)} ({names}). "
+            "Use method='laplace' for nested or crossed random effects"
+        )
+    if empirical:
+        raise SpecError(
+            f"empirical (sandwich) standard errors need independent clusters; the grouping factors {names} "
+            "are not one set of independent clusters. Use the model-based standard errors (empirical=False)"
+        )
+
+
 def fit_ml(
     spec: ModelSpec,
     method: str = "laplace",
@@ -46,7 +61,8 @@ def fit_ml(
     max_nodes: int = DEFAULT_MAX_NODES,
     gtol: float = 1e-6,
 ):
-    """Maximum-likelihood fit of a one-factor GLMM.
+    """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
+    or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
 
     Parameters
     ----------
@@ -57,9 +73,14 @@ def fit_ml(
     empirical : report tests and intervals with the empirical (sandwich)
         covariance, as GLIMMIX's ``empirical`` option; both SEs are always computed.
     """
-    from ..results.mlfit import MLFit, OptSummary
+    from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
     _check_method(method, qpoints)
+    if len(spec.random) > 1:
+        _check_several_factors(spec, method, empirical)
+        fit = fit_crossed(spec, gtol)
+        _warn_about(fit)
+        return fit
     started = time.perf_counter()
     factor = single_factor(spec)
     data = grouped_data(spec)
@@ -121,18 +142,17 @@ def fit_ml(
         qpoints_table=dict(sorted(qpoints_table.items())),
         path=tuple(result.path),
     )
+    conditional_sd = np.sqrt(np.diagonal(np.linalg.inv(final["mode_hessians"]), axis1=1, axis2=2))
     fit = MLFit.from_engine(
         spec=spec,
-        factor=factor,
+        factors=(FactorEstimates.of(factor, final["modes"], conditional_sd),),
         method=method,
         qpoints=used_qpoints,
         loglik=-final["value"],
-        parameters=reported_parameters(objective.model, spec.fixed.names, factor.group, factor.terms),
+        parameters=reported_parameters(objective.model, spec.fixed.names, [(factor.group, factor.terms)]),
         inference=inference,
         n_params=objective.model.n_params,
         empirical=empirical,
-        modes=final["modes"],
-        mode_hessians=final["mode_hessians"],
         optimization=optimization,
         seconds=seconds,
     )

@@ -20,7 +20,6 @@ from .. import _jax  # noqa: F401
 import jax.numpy as jnp
 
 from ..errors import ConvergenceWarning
-from .marginal import MarginalModel
 
 
 @dataclass(frozen=True)
@@ -30,39 +29,51 @@ class ReportedParameter:
     name: str  # beta[time], var[id,(Intercept)], cov[id,(Intercept),time], sd[...], corr[...], sigma
     kind: str  # beta | var | cov | sd | corr | sigma
     label: str  # GLIMMIX label: the term, UN(1,1), ..., Residual
-    indices: tuple[int, ...] = ()  # random-effect positions: (i,) for var/sd, (i, j) for cov/corr
+    indices: tuple[int, ...] = ()  # random-effect positions in the factor: (i,) for var/sd, (i, j) for cov/corr
+    group: str | None = None  # the grouping factor of a var/cov/sd/corr
 
 
-def reported_parameters(model: MarginalModel, fixed_names, group: str, terms) -> list[ReportedParameter]:
-    """The quantities :func:`report_values` returns, in its order."""
+def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
+    """The quantities :func:`report_values` returns, in its order.
+
+    ``model`` has ``covariances`` (one :class:`~.covariance.CovarianceStructure` per factor) and
+    ``family``; ``factors`` are (group name, random-effect terms) in the same order.
+    """
     params = [ReportedParameter(f"beta[{name}]", "beta", name) for name in fixed_names]
-    structure = model.covariance
-    un = len(structure.blocks) == 1 and structure.q > 1
-    for block in structure.blocks:
-        for a, i in enumerate(block):
-            for j in block[: a + 1]:
-                label = f"UN({i + 1},{j + 1})" if un else (terms[i] if i == j else f"{terms[i]},{terms[j]}")
-                if i == j:
-                    params.append(ReportedParameter(f"var[{group},{terms[i]}]", "var", label, (i,)))
-                else:
-                    params.append(ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j)))
-    params += [ReportedParameter(f"sd[{group},{term}]", "sd", term, (i,)) for i, term in enumerate(terms)]
-    for i, j in structure.covariance_pairs():
-        params.append(ReportedParameter(f"corr[{group},{terms[j]},{terms[i]}]", "corr", f"{terms[j]},{terms[i]}", (i, j)))
+    several = len(factors) > 1
+    for structure, (group, terms) in zip(model.covariances, factors):
+        un = len(structure.blocks) == 1 and structure.q > 1
+        for block in structure.blocks:
+            for a, i in enumerate(block):
+                for j in block[: a + 1]:
+                    label = f"UN({i + 1},{j + 1})" if un else (terms[i] if i == j else f"{terms[i]},{terms[j]}")
+                    label = f"{label} {group}" if several else label
+                    if i == j:
+                        params.append(ReportedParameter(f"var[{group},{terms[i]}]", "var", label, (i,), group))
+                    else:
+                        params.append(ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j), group))
+    for group, terms in factors:
+        params += [ReportedParameter(f"sd[{group},{term}]", "sd", term, (i,), group) for i, term in enumerate(terms)]
+    for structure, (group, terms) in zip(model.covariances, factors):
+        for i, j in structure.covariance_pairs():
+            label = f"{terms[j]},{terms[i]}"
+            params.append(ReportedParameter(f"corr[{group},{terms[j]},{terms[i]}]", "corr", label, (i, j), group))
     if model.family.has_dispersion:
         params.append(ReportedParameter("sigma", "sigma", "Residual SD"))
     return params
 
 
-def report_values(phi, model: MarginalModel):
+def report_values(phi, model):
     """φ -> the reported quantities (order of :func:`reported_parameters`)."""
-    beta, chol_G, log_dispersion = model.unpack(phi)
-    G = chol_G @ chol_G.T
-    structure = model.covariance
-    elements = [G[i, j] for block in structure.blocks for a, i in enumerate(block) for j in block[: a + 1]]
-    sd = jnp.sqrt(jnp.diag(G))
-    corr = [G[i, j] / (sd[i] * sd[j]) for i, j in structure.covariance_pairs()]
-    parts = [beta, jnp.stack(elements), sd]
+    beta, cholesky, log_dispersion = model.unpack_factors(phi)
+    covariances = [chol @ chol.T for chol in cholesky]
+    elements, sds, corr = [], [], []
+    for G, structure in zip(covariances, model.covariances):
+        elements += [G[i, j] for block in structure.blocks for a, i in enumerate(block) for j in block[: a + 1]]
+        sd = jnp.sqrt(jnp.diag(G))
+        sds.append(sd)
+        corr += [G[i, j] / (sd[i] * sd[j]) for i, j in structure.covariance_pairs()]
+    parts = [beta, jnp.stack(elements), *sds]
     if corr:
         parts.append(jnp.stack(corr))
     if model.family.has_dispersion:

@@ -44,6 +44,16 @@ class MarginalModel:
     def n_params(self) -> int:
         return self.n_fixed + self.covariance.n_theta + int(self.family.has_dispersion)
 
+    @property
+    def covariances(self) -> tuple[CovarianceStructure, ...]:
+        """The covariance structure of each grouping factor (one here)."""
+        return (self.covariance,)
+
+    def unpack_factors(self, phi):
+        """φ -> (β, (chol(G),), log σ): the several-factor form :func:`~.inference.report_values` reads."""
+        beta, chol_G, log_dispersion = self.unpack(phi)
+        return beta, (chol_G,), log_dispersion
+
     def unpack(self, phi):
         """φ -> (β, chol(G), log σ)."""
         p, nt = self.n_fixed, self.covariance.n_theta

@@ -25,6 +25,16 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     return frame.to_string(float_format=lambda v: f"{v:.{digits}f}")
 
 
+def _factor_rows(factor, several: bool) -> list:
+    """Dimensions rows of one grouping factor (GLIMMIX: subjects; with several factors, levels)."""
+    unit = "levels" if several else "Subjects"
+    return [
+        (f"{unit.capitalize()} ({factor.group})", f"{len(factor.levels)}"),
+        (f"Obs per {'level' if several else 'subject'}", f"min {factor.sizes.min()}, max {factor.sizes.max()}"),
+        ("Random effects", f"{', '.join(factor.terms)}  (type={factor.covariance_type})"),
+    ]
+
+
 def ml_summary(fit) -> str:
     """GLIMMIX-style text: model information, dimensions, optimisation, fit statistics,
     covariance parameters, fixed-effect solutions, odds ratios and type III tests."""
@@ -50,9 +60,7 @@ def ml_summary(fit) -> str:
         [
             ("Observations read", f"{fit.nobs_read}"),
             ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
-            (f"Subjects ({fit.group})", f"{fit.ngroups}"),
-            ("Obs per subject", f"min {fit.group_sizes.min()}, max {fit.group_sizes.max()}"),
-            ("Random effects", f"{', '.join(fit.re_terms)}  (type={fit.covariance_type})"),
+            *[row for factor in fit.factors for row in _factor_rows(factor, several=len(fit.factors) > 1)],
             ("Fixed-effect columns", f"{len(fit.fixed_names)}"),
             ("Parameters", f"{fit.n_params}"),
         ]
@@ -78,8 +86,10 @@ def ml_summary(fit) -> str:
         ]
     )
     covparms = fit.covariance_parameters().reset_index()
-    covparms.insert(1, "subject", fit.group)
-    covparms = covparms.set_index("label").drop(columns=["kind"])
+    groups = {p.name: p.group for p in fit.parameters}
+    covparms.insert(1, "subject", [groups[name] or "" for name in covparms["name"]])
+    # drop a column with nothing in it: the sandwich SEs of a crossed fit (no independent clusters)
+    covparms = covparms.set_index("label").drop(columns=["kind"]).dropna(axis=1, how="all")
     text = [
         _section("Model Information", info),
         _section("Dimensions", dims),
@@ -91,7 +101,7 @@ def ml_summary(fit) -> str:
         text.append(_section("Quadrature points (automatic rule, -2LL at the estimates)", _table(table)))
     text += [
         _section("Covariance Parameter Estimates", _table(covparms)),
-        _section("Solutions for Fixed Effects", _table(fit.fixed_effects())),
+        _section("Solutions for Fixed Effects", _table(fit.fixed_effects().dropna(axis=1, how="all"))),
     ]
     if fit.link == "logit":
         text.append(_section("Odds Ratio Estimates (exp(beta), 95% Wald limits)", _table(fit.odds_ratios(), 3)))

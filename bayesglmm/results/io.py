@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
+
+
+def _finite_or_null(value):
+    """NaN and infinities as null (JSON has neither), recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def dump_json(record: dict, path=None, indent: int = 2) -> str:
-    """The record as JSON text; also written to ``path`` when given. numpy scalars become floats."""
-    text = json.dumps(record, indent=indent, default=float)
+    """The record as JSON text; also written to ``path`` when given. numpy scalars become floats,
+    NaN and infinities (a quantity not available, e.g. sandwich SEs of a crossed fit) null."""
+    record = json.loads(json.dumps(record, default=float))  # numpy scalars -> Python floats first
+    text = json.dumps(_finite_or_null(record), indent=indent, allow_nan=False)
     if path is not None:
         with open(path, "w") as handle:
             handle.write(text + "\n")

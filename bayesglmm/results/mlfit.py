@@ -47,23 +47,48 @@ def _versions() -> dict:
 
 
 @dataclass(frozen=True)
+class FactorEstimates:
+    """One grouping factor of a fit: its random-effect terms, levels and conditional modes."""
+
+    group: str
+    terms: tuple[str, ...]
+    covariance_type: str
+    levels: tuple[str, ...]
+    sizes: np.ndarray  # rows per level
+    modes: np.ndarray  # (levels, q) conditional modes
+    conditional_sd: np.ndarray  # (levels, q) sqrt of the diagonal of the inverse of -Hessian of the joint log density
+
+    @classmethod
+    def of(cls, factor: RandomFactor, modes, conditional_sd) -> "FactorEstimates":
+        return cls(
+            group=factor.group,
+            terms=factor.terms,
+            covariance_type=factor.structure,
+            levels=factor.levels,
+            sizes=np.bincount(factor.index, minlength=len(factor.levels)),
+            modes=np.asarray(modes),
+            conditional_sd=np.asarray(conditional_sd),
+        )
+
+
+@dataclass(frozen=True)
 class MLFit:
-    """A maximum-likelihood GLMM fit (Laplace or adaptive Gauss–Hermite quadrature)."""
+    """A maximum-likelihood GLMM fit (Laplace or adaptive Gauss–Hermite quadrature).
+
+    ``factors`` holds each grouping factor's estimates; for a one-factor fit ``group``,
+    ``re_terms``, ``group_levels``, ``modes`` etc. are those of its factor.
+    """
 
     formula: str
     family: str
     link: str
     response: str
-    group: str
-    re_terms: tuple[str, ...]
-    covariance_type: str
+    factors: tuple[FactorEstimates, ...]
     fixed_names: tuple[str, ...]
     fixed_terms: tuple
     nobs_read: int
     nobs: int
     dropped: dict
-    group_levels: tuple[str, ...]
-    group_sizes: np.ndarray
     method: str
     qpoints: int
     loglik: float
@@ -71,13 +96,11 @@ class MLFit:
     parameters: tuple[ReportedParameter, ...]
     inference: Inference
     empirical: bool
-    modes: np.ndarray  # (n_groups, q)
-    mode_hessians: np.ndarray  # (n_groups, q, q)
     optimization: OptSummary
     seconds: float
 
     @classmethod
-    def from_engine(cls, spec: ModelSpec, factor: RandomFactor, **values) -> "MLFit":
+    def from_engine(cls, spec: ModelSpec, **values) -> "MLFit":
         optimization = values.pop("optimization")
         optimization = OptSummary(**{**optimization.__dict__, "versions": _versions()})
         return cls(
@@ -85,25 +108,57 @@ class MLFit:
             family=spec.family.name,
             link=spec.family.link,
             response=spec.response,
-            group=factor.group,
-            re_terms=factor.terms,
-            covariance_type=factor.structure,
             fixed_names=spec.fixed.names,
             fixed_terms=spec.fixed.terms,
             nobs_read=spec.data.nobs_read,
             nobs=spec.nobs,
             dropped=dict(spec.data.dropped_missing),
-            group_levels=factor.levels,
-            group_sizes=np.bincount(factor.index, minlength=len(factor.levels)),
             optimization=optimization,
             parameters=tuple(values.pop("parameters")),
             **values,
         )
 
+    # -- the grouping factor of a one-factor fit -------------------------------------------
+    def _only_factor(self) -> FactorEstimates:
+        if len(self.factors) != 1:
+            names = ", ".join(f.group for f in self.factors)
+            raise ValueError(f"this fit has {len(self.factors)} grouping factors ({names}); use fit.factors")
+        return self.factors[0]
+
+    @property
+    def group(self) -> str:
+        return self._only_factor().group
+
+    @property
+    def re_terms(self) -> tuple[str, ...]:
+        return self._only_factor().terms
+
+    @property
+    def covariance_type(self) -> str:
+        return self._only_factor().covariance_type
+
+    @property
+    def group_levels(self) -> tuple[str, ...]:
+        return self._only_factor().levels
+
+    @property
+    def group_sizes(self) -> np.ndarray:
+        return self._only_factor().sizes
+
+    @property
+    def modes(self) -> np.ndarray:
+        """Conditional modes (n_groups, q) of the one grouping factor."""
+        return self._only_factor().modes
+
     # -- fit statistics -------------------------------------------------------------------
     @property
     def ngroups(self) -> int:
         return len(self.group_levels)
+
+    @property
+    def has_independent_groups(self) -> bool:
+        """True with one grouping factor: only then are the groups independent (sandwich SEs need it)."""
+        return len(self.factors) == 1
 
     @property
     def deviance(self) -> float:
@@ -137,11 +192,19 @@ class MLFit:
 
     @property
     def G(self) -> np.ndarray:
-        """Random-effects covariance matrix (q, q), in the order of ``re_terms``."""
-        G = np.diag(self.random_sd**2)
-        for i in self._index("cov"):
-            j, k = self.parameters[i].indices
-            G[j, k] = G[k, j] = self.inference.estimates[i]
+        """Random-effects covariance matrix (q, q) of the one grouping factor, in the order of ``re_terms``."""
+        return self.covariance(self._only_factor().group)
+
+    def covariance(self, group: str) -> np.ndarray:
+        """The random-effects covariance matrix of grouping factor ``group``, in its terms' order."""
+        factor = next((f for f in self.factors if f.group == group), None)
+        if factor is None:
+            raise KeyError(f"no grouping factor {group!r}; the fit has {', '.join(f.group for f in self.factors)}")
+        G = np.zeros((len(factor.terms), len(factor.terms)))
+        for value, p in zip(self.inference.estimates, self.parameters):
+            if p.group == group and p.kind in ("var", "cov"):
+                i, j = p.indices * 2 if p.kind == "var" else p.indices
+                G[i, j] = G[j, i] = value
         return G
 
     @property
@@ -244,12 +307,13 @@ class MLFit:
         rows = wald_type3(self.inference.estimates[idx], cov[np.ix_(idx, idx)], self.fixed_terms)
         return pd.DataFrame(rows).set_index("term")
 
-    def conditional_modes(self) -> pd.DataFrame:
-        """Conditional modes of the random effects per group, with conditional SDs sqrt(diag H_i^{-1})."""
-        sds = np.sqrt(np.diagonal(np.linalg.inv(self.mode_hessians), axis1=1, axis2=2))
-        frame = pd.DataFrame(self.modes, columns=list(self.re_terms), index=pd.Index(self.group_levels, name=self.group))
-        for j, term in enumerate(self.re_terms):
-            frame[f"sd({term})"] = sds[:, j]
+    def conditional_modes(self, group: str | None = None) -> pd.DataFrame:
+        """Conditional modes of the random effects per level of ``group`` (default: the one factor),
+        with conditional SDs (square roots of the diagonal of the inverse of −∇² of the joint log density)."""
+        factor = self._only_factor() if group is None else next(f for f in self.factors if f.group == group)
+        frame = pd.DataFrame(factor.modes, columns=list(factor.terms), index=pd.Index(factor.levels, name=factor.group))
+        for j, term in enumerate(factor.terms):
+            frame[f"sd({term})"] = factor.conditional_sd[:, j]
         return frame
 
     # -- output -----------------------------------------------------------------------------------
@@ -257,9 +321,6 @@ class MLFit:
         """The documented machine-readable form (see the README's JSON section)."""
         fixed = self.fixed_effects()
         cov = self.covariance_parameters()
-        G = self.G
-        sd = self.random_sd
-        corr = G / np.outer(sd, sd)
         return {
             "engine": "ml",
             "method": self.method,
@@ -277,22 +338,13 @@ class MLFit:
             "gradient_norm": self.optimization.gradient_norm,
             "nobs": self.nobs,
             "nobs_read": self.nobs_read,
-            "ngroups": self.ngroups,
+            "ngroups": self.ngroups if self.has_independent_groups else {f.group: len(f.levels) for f in self.factors},
             "seconds": self.seconds,
             "fixed": [
                 {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical, "z": row.z, "p": row.p}
                 for term, row in fixed.iterrows()
             ],
-            "random": [
-                {
-                    "group": self.group,
-                    "terms": list(self.re_terms),
-                    "type": self.covariance_type,
-                    "covariance": G.tolist(),
-                    "sd": sd.tolist(),
-                    "corr": corr.tolist(),
-                }
-            ],
+            "random": [self._factor_dict(factor) for factor in self.factors],
             "covariance_parameters": [
                 {"name": name, "label": row.label, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical}
                 for name, row in cov.iterrows()
@@ -300,6 +352,12 @@ class MLFit:
             "qpoints_table": {str(k): v for k, v in self.optimization.qpoints_table.items()},
             "versions": self.optimization.versions,
         }
+
+    def _factor_dict(self, factor: FactorEstimates) -> dict:
+        G = self.covariance(factor.group)
+        sd = np.sqrt(np.diag(G))
+        return {"group": factor.group, "terms": list(factor.terms), "type": factor.covariance_type,
+                "covariance": G.tolist(), "sd": sd.tolist(), "corr": (G / np.outer(sd, sd)).tolist()}
 
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;

@@ -1,0 +1,381 @@
+"""The Laplace log-likelihood of a GLMM with several grouping factors (nested or crossed).
+
+With every random effect stacked in one vector b = (b₀, u) — b₀ the effects of the *primary*
+factor (the one with the most effects), u those of all other factors, m = dim u — the joint
+log density is
+    f(b) = Σ_r log p(y_r | η_r) + Σ_g Σ_j log N(b_gj; 0, G_g),   η_r = x_rᵀβ + o_r + Σ_g z_grᵀ b_g,level_g(r),
+and the Laplace approximation (lme4's ``glmer(nAGQ = 1)``, glmmTMB) is
+    ℓ(β, θ) ≈ f(b̂) + (Q/2) log 2π − ½ log|H|,   H = −∇²f(b̂) = ZᵀWZ + blockdiag(G_g⁻¹),  Q = dim b.
+
+H is sparse with an arrow structure:  H = [[A, C], [Cᵀ, D]]  with A block diagonal over the
+primary levels (q₀ × q₀ blocks), C coupling a primary level only to the secondary levels it
+meets, and D (m × m) small.  Eliminating b₀ first — the fill-reducing order a sparse Cholesky
+(CHOLMOD in lme4) picks for this pattern — leaves the Schur complement
+    S = D − Cᵀ A⁻¹ C,   log|H| = Σ_i log|A_i| + log|S|,
+and a Newton step for the joint mode needs only batched q₀ × q₀ solves, row-wise products with C
+and one dense m × m Cholesky of S.  Memory is linear in the rows plus m²; time is linear in the
+rows plus m³, so the secondary factors together may have a few thousand effects (sites, schools,
+raters), the primary any number (patients, classes).
+
+Written in JAX rather than with a sparse library (scikit-sparse's CHOLMOD, scipy.sparse): the
+objective must be differentiable twice in (β, θ) for the exact observed information, and neither
+library's factorisation is differentiable in JAX; the arrow structure gives the exact elimination
+without one.  As in :mod:`.modes`, the joint mode is found by damped Newton without gradients and
+then refined by two differentiable Newton steps, which makes the first and second derivatives
+through b̂ exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .. import _jax  # noqa: F401
+import jax
+import jax.numpy as jnp
+from jax.ops import segment_sum
+
+from ..errors import SpecError
+from ..families import Family
+from ..spec import ModelSpec
+from . import smallmat
+from .covariance import CovarianceStructure
+from .modes import log_normal_density, precision_matrix
+
+MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised at every Newton step
+
+
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["X", "y", "trials", "offset", "Z", "index", "cells", "cell_group", "cell_level", "pairs"],
+    meta_fields=["n_levels"],
+)
+@dataclass(frozen=True)
+class CrossedData:
+    """Model arrays, rows sorted by the primary factor (factor 0).
+
+    ``Z[g]`` (n, q_g) and ``index[g]`` (n,) per factor, ``n_levels[g]`` its number of levels.
+    For each secondary factor g ≥ 1, a *cell* is a (primary level, level of g) pair that occurs
+    in the data: ``cells[g-1]`` (n,) the cell of each row, ``cell_group[g-1]`` and
+    ``cell_level[g-1]`` the two levels of each cell.  ``pairs[(g, h)]`` holds the index arrays
+    (cells of g, cells of h) of every two cells in the same primary level, for S's Cᵀ A⁻¹ C term.
+    """
+
+    X: jax.Array
+    y: jax.Array
+    trials: jax.Array
+    offset: jax.Array
+    Z: tuple
+    index: tuple
+    cells: tuple
+    cell_group: tuple
+    cell_level: tuple
+    pairs: dict
+    n_levels: tuple
+
+    @property
+    def n_secondary(self) -> int:
+        """m, the number of secondary random effects."""
+        return sum(n * Z.shape[1] for n, Z in zip(self.n_levels[1:], self.Z[1:]))
+
+    def offsets(self) -> list[int]:
+        """Start of each secondary factor's effects in u."""
+        starts, position = [], 0
+        for n, Z in zip(self.n_levels[1:], self.Z[1:]):
+            starts.append(position)
+            position += n * Z.shape[1]
+        return starts
+
+
+def factor_order(spec: ModelSpec) -> list[int]:
+    """Factors of ``spec`` by decreasing number of effects (levels x terms), as lme4 orders its
+    random-effect terms; the first is the primary factor."""
+    sizes = [len(factor.levels) * factor.q for factor in spec.random]
+    return sorted(range(len(sizes)), key=lambda g: -sizes[g])
+
+
+def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
+    """Arrays of ``spec`` for :func:`laplace_loglik`, factors in ``order`` (primary first)."""
+    factors = [spec.random[g] for g in order]
+    m = sum(len(f.levels) * f.q for f in factors[1:])
+    if m > MAX_SECONDARY_EFFECTS:
+        names = ", ".join(f"'{f.group}'" for f in factors[1:])
+        raise SpecError(
+            f"the factors {names} have {m} random effects together beyond the largest factor "
+            f"'{factors[0].group}'; the Laplace engine handles at most {MAX_SECONDARY_EFFECTS} "
+            "(a dense matrix of that size is factorised at every step). Use the Bayesian engine "
+            "(fit_bayes) or fewer levels"
+        )
+    order_rows = np.argsort(factors[0].index, kind="stable")
+    primary = factors[0].index[order_rows]
+    cells, cell_group, cell_level = [], [], []
+    for factor in factors[1:]:
+        level = factor.index[order_rows]
+        keys, cell = np.unique(np.stack([primary, level], axis=1), axis=0, return_inverse=True)
+        cells.append(cell.reshape(-1).astype(np.int32))
+        cell_group.append(keys[:, 0].astype(np.int32))
+        cell_level.append(keys[:, 1].astype(np.int32))
+    pairs = {}
+    for g in range(len(cells)):
+        for h in range(len(cells)):
+            pairs[(g, h)] = tuple(jax.device_put(a) for a in _same_group_pairs(cell_group[g], cell_group[h]))
+    put = jax.device_put
+    return CrossedData(
+        X=put(spec.fixed.X[order_rows]),
+        y=put(spec.y[order_rows]),
+        trials=put(spec.trials[order_rows]),
+        offset=put(spec.offset[order_rows]),
+        Z=tuple(put(f.Z[order_rows]) for f in factors),
+        index=tuple(put(f.index[order_rows].astype(np.int32)) for f in factors),
+        cells=tuple(put(c) for c in cells),
+        cell_group=tuple(put(c) for c in cell_group),
+        cell_level=tuple(put(c) for c in cell_level),
+        pairs=pairs,
+        n_levels=tuple(len(f.levels) for f in factors),
+    )
+
+
+def _same_group_pairs(group_a: np.ndarray, group_b: np.ndarray):
+    """All (i, j) with group_a[i] == group_b[j] (both sorted by group)."""
+    starts_b = np.searchsorted(group_b, group_a, side="left")
+    ends_b = np.searchsorted(group_b, group_a, side="right")
+    counts = ends_b - starts_b
+    first = np.repeat(np.arange(group_a.size), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    second = np.repeat(starts_b, counts) + offsets
+    return first.astype(np.int32), second.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class CrossedModel:
+    """Static description of the several-factor objective (hashable, a ``jit`` static argument).
+
+    φ = (β (p), θ_g of each factor in the data's order (log-Cholesky), log σ (Gaussian only)).
+    """
+
+    family: Family
+    covariances: tuple[CovarianceStructure, ...]
+    n_fixed: int
+
+    @property
+    def n_params(self) -> int:
+        return self.n_fixed + sum(c.n_theta for c in self.covariances) + int(self.family.has_dispersion)
+
+    def unpack(self, phi):
+        """φ -> (β, tuple of chol(G_g), log σ)."""
+        position, cholesky = self.n_fixed, []
+        for covariance in self.covariances:
+            cholesky.append(covariance.cholesky(phi[position : position + covariance.n_theta]))
+            position += covariance.n_theta
+        log_dispersion = phi[position] if self.family.has_dispersion else jnp.zeros((), phi.dtype)
+        return phi[: self.n_fixed], tuple(cholesky), log_dispersion
+
+    unpack_factors = unpack  # the name :func:`~.inference.report_values` reads
+
+
+def _split(u, data: CrossedData):
+    """u (m,) -> per secondary factor (levels, q_g)."""
+    return [
+        u[start : start + n * Z.shape[1]].reshape(n, Z.shape[1])
+        for start, n, Z in zip(data.offsets(), data.n_levels[1:], data.Z[1:])
+    ]
+
+
+def _linear_predictor(eta_fixed, b0, u, data: CrossedData):
+    eta = eta_fixed + jnp.sum(data.Z[0] * b0[data.index[0]], axis=-1)
+    for Z, index, b in zip(data.Z[1:], data.index[1:], _split(u, data)):
+        eta = eta + jnp.sum(Z * b[index], axis=-1)
+    return eta
+
+
+def joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family):
+    """f(b) of the module docstring, a scalar."""
+    eta = _linear_predictor(eta_fixed, b0, u, data)
+    value = jnp.sum(family.loglik(data.y, eta, data.trials, log_dispersion))
+    value = value + jnp.sum(log_normal_density(b0, cholesky[0]))
+    for b, chol in zip(_split(u, data), cholesky[1:]):
+        value = value + jnp.sum(log_normal_density(b, chol))
+    return value
+
+
+@dataclass
+class _Curvature:
+    """H at the current b in factored form: Cholesky factors of A_i and of S, and the row weights."""
+
+    weights: jax.Array  # w_r = −∂² log p / ∂η², (n,)
+    chol_A: jax.Array  # (n_levels_0, q0, q0)
+    chol_S: jax.Array  # (m, m)
+    V: list  # per secondary factor, L_i⁻¹ C_cell for each cell, (cells, q0, q_g)
+
+    def log_det(self):
+        return jnp.sum(smallmat.log_det_from_cholesky(self.chol_A)) + 2.0 * jnp.sum(jnp.log(jnp.diag(self.chol_S)))
+
+
+def _C_times(u, weights, data: CrossedData):
+    """C u (n_levels_0, q0): Σ_{r in i} w_r z0_r (s_rᵀ u)."""
+    secondary = sum(jnp.sum(Z * b[index], axis=-1) for Z, index, b in zip(data.Z[1:], data.index[1:], _split(u, data)))
+    return segment_sum(data.Z[0] * (weights * secondary)[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True)
+
+
+def _C_transpose_times(v, weights, data: CrossedData):
+    """Cᵀ v (m,) for v (n_levels_0, q0): Σ_r w_r (z0_rᵀ v_i(r)) s_r."""
+    row = weights * jnp.sum(data.Z[0] * v[data.index[0]], axis=-1)
+    parts = [segment_sum(Z * row[:, None], index, n) for Z, index, n in zip(data.Z[1:], data.index[1:], data.n_levels[1:])]
+    return jnp.concatenate([p.reshape(-1) for p in parts])
+
+
+def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
+    """Factor H = [[A, C], [Cᵀ, D]] at row weights w: chol(A_i) and chol(S), S = D − Cᵀ A⁻¹ C."""
+    Z0, group = data.Z[0], data.index[0]
+    A = segment_sum(weights[:, None, None] * Z0[:, :, None] * Z0[:, None, :], group, data.n_levels[0],
+                    indices_are_sorted=True) + precisions[0]
+    chol_A = smallmat.cholesky(A)
+    m, starts = data.n_secondary, data.offsets()
+    S = jnp.zeros((m, m), dtype=weights.dtype)
+    # D: rows' w z_g z_hᵀ, and G_g⁻¹ on the diagonal blocks of each level.
+    columns = [
+        start + index[:, None] * Z.shape[1] + jnp.arange(Z.shape[1])
+        for start, index, Z in zip(starts, data.index[1:], data.Z[1:])
+    ]
+    for g, (Zg, cols_g) in enumerate(zip(data.Z[1:], columns)):
+        for Zh, cols_h in zip(data.Z[1:], columns):
+            S = S.at[cols_g[:, :, None], cols_h[:, None, :]].add(weights[:, None, None] * Zg[:, :, None] * Zh[:, None, :])
+        q = Zg.shape[1]
+        level_cols = starts[g] + jnp.arange(data.n_levels[g + 1])[:, None] * q + jnp.arange(q)
+        S = S.at[level_cols[:, :, None], level_cols[:, None, :]].add(precisions[g + 1])
+    # Cᵀ A⁻¹ C = Σ_i V_iᵀ V_i with V_i = L_i⁻¹ C_i, accumulated over cells (primary level, level of g).
+    whitened_rows = smallmat.solve_lower(chol_A[group], Z0) * weights[:, None]  # w_r L_i⁻¹ z0_r, (n, q0)
+    V = [
+        segment_sum(whitened_rows[:, :, None] * Z[:, None, :], cells, cell_level.shape[0])
+        for Z, cells, cell_level in zip(data.Z[1:], data.cells, data.cell_level)
+    ]  # per factor g: (cells_g, q0, q_g)
+    for g in range(len(V)):
+        qg = data.Z[g + 1].shape[1]
+        for h in range(len(V)):
+            qh = data.Z[h + 1].shape[1]
+            first, second = data.pairs[(g, h)]
+            block = jnp.einsum("pag,pah->pgh", V[g][first], V[h][second])
+            rows = starts[g] + data.cell_level[g][first][:, None] * qg + jnp.arange(qg)
+            cols = starts[h] + data.cell_level[h][second][:, None] * qh + jnp.arange(qh)
+            S = S.at[rows[:, :, None], cols[:, None, :]].add(-block)
+    return _Curvature(weights, chol_A, jnp.linalg.cholesky(0.5 * (S + S.T)), V)
+
+
+def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family):
+    eta = _linear_predictor(eta_fixed, b0, u, data)
+    d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
+    g0 = segment_sum(data.Z[0] * d1[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True) - b0 @ precisions[0]
+    gu = jnp.concatenate([
+        (segment_sum(Z * d1[:, None], index, n) - b @ precision).reshape(-1)
+        for Z, index, n, b, precision in zip(data.Z[1:], data.index[1:], data.n_levels[1:], _split(u, data), precisions[1:])
+    ])
+    return g0, gu, _curvature(-d2, precisions, data)
+
+
+def _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family):
+    """Solve H (δ₀, δu) = ∇f by block elimination: δu = S⁻¹(g_u − Cᵀ A⁻¹ g₀), δ₀ = A⁻¹(g₀ − C δu)."""
+    g0, gu, curvature = _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+    y0 = smallmat.cho_solve(curvature.chol_A, g0)
+    du = jax.scipy.linalg.cho_solve((curvature.chol_S, True), gu - _C_transpose_times(y0, curvature.weights, data))
+    d0 = smallmat.cho_solve(curvature.chol_A, g0 - _C_times(du, curvature.weights, data))
+    return d0, du
+
+
+def find_joint_mode(eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family, start, max_iter=100, tol=1e-10):
+    """The joint mode (b̂₀, û) by damped Newton from ``start``, without gradients.
+
+    The step is halved until f does not fall (one step length for all effects: they are coupled);
+    the iteration stops when no effect moves by more than ``tol``.
+    """
+    eta_fixed, cholesky, log_dispersion, start = jax.lax.stop_gradient((eta_fixed, cholesky, log_dispersion, start))
+    precisions = [precision_matrix(chol) for chol in cholesky]
+
+    def objective(b0, u):
+        return joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data, family)
+
+    def body(state):
+        (b0, u), value, iteration, _ = state
+        d0, du = _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+
+        def worse(candidate):
+            return ~jnp.isfinite(candidate) | (candidate < value - 1e-12 * (1.0 + jnp.abs(value)))
+
+        def halve(carry):
+            alpha, _, k = carry
+            alpha = 0.5 * alpha
+            return alpha, objective(b0 + alpha * d0, u + alpha * du), k + 1
+
+        alpha, candidate, _ = jax.lax.while_loop(
+            lambda carry: worse(carry[1]) & (carry[2] < 30), halve, (1.0, objective(b0 + d0, u + du), 0)
+        )
+        stay = worse(candidate)
+        alpha = jnp.where(stay, 0.0, alpha)
+        moved = jnp.maximum(jnp.max(jnp.abs(alpha * d0)), jnp.max(jnp.abs(alpha * du)))
+        return (b0 + alpha * d0, u + alpha * du), jnp.where(stay, value, candidate), iteration + 1, moved
+
+    state = (start, objective(*start), 0, jnp.inf)
+    mode, *_ = jax.lax.while_loop(lambda s: (s[2] < max_iter) & (s[3] > tol), body, state)
+    return mode
+
+
+def laplace_loglik(phi, data: CrossedData, model: CrossedModel, modes):
+    """ℓ(φ) by the Laplace approximation (module docstring), from converged modes ``(b̂₀, û)``.
+
+    Two differentiable Newton steps from the converged modes make the derivatives in φ exact.
+    Returns (ℓ, refined modes).
+    """
+    beta, cholesky, log_dispersion = model.unpack(phi)
+    eta_fixed = data.X @ beta + data.offset
+    precisions = [precision_matrix(chol) for chol in cholesky]
+    family = model.family
+    b0, u = jax.lax.stop_gradient(modes)
+    for _ in range(2):
+        d0, du = _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+        b0, u = b0 + d0, u + du
+    _, _, curvature = _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+    dimension = b0.size + u.size
+    f_hat = joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data, family)
+    return f_hat + 0.5 * dimension * jnp.log(2.0 * jnp.pi) - 0.5 * curvature.log_det(), (b0, u)
+
+
+def conditional_modes(modes, data: CrossedData):
+    """(b̂₀, û) -> one (levels, q_g) array per factor, in the data's factor order."""
+    b0, u = modes
+    return [b0, *_split(u, data)]
+
+
+def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes):
+    """Square roots of the diagonal of H⁻¹ at the modes, one (levels, q_g) array per factor.
+
+    Secondary effects: diag(S⁻¹).  Primary level i:
+        diag(A_i⁻¹ + Σ_{c, c' cells of i} W_c S⁻¹_{cc'} W_c'ᵀ),   W_c = A_i⁻¹ C_c = L_i⁻ᵀ V_c,
+    the block inverse of H = [[A, C], [Cᵀ, D]].
+    """
+    beta, cholesky, log_dispersion = model.unpack(phi)
+    precisions = [precision_matrix(chol) for chol in cholesky]
+    b0, u = modes
+    _, _, curvature = _gradient_and_curvature(b0, u, data.X @ beta + data.offset, precisions, log_dispersion, data, model.family)
+    S_inverse = jax.scipy.linalg.cho_solve((curvature.chol_S, True), jnp.eye(data.n_secondary))
+    q0 = data.Z[0].shape[1]
+    eye = jnp.broadcast_to(jnp.eye(q0), curvature.chol_A.shape)
+    A_inverse_diag = jnp.stack([smallmat.cho_solve(curvature.chol_A, eye[..., j])[..., j] for j in range(q0)], -1)
+    starts = data.offsets()
+    W = [
+        jnp.stack([smallmat.solve_upper_transposed(curvature.chol_A[cell_group], V[..., k]) for k in range(V.shape[-1])], -1)
+        for V, cell_group in zip(curvature.V, data.cell_group)
+    ]
+    primary = A_inverse_diag
+    for g in range(len(W)):
+        qg = W[g].shape[-1]
+        for h in range(len(W)):
+            qh = W[h].shape[-1]
+            first, second = data.pairs[(g, h)]
+            rows = starts[g] + data.cell_level[g][first][:, None] * qg + jnp.arange(qg)
+            cols = starts[h] + data.cell_level[h][second][:, None] * qh + jnp.arange(qh)
+            block = S_inverse[rows[:, :, None], cols[:, None, :]]
+            term = jnp.einsum("pag,pgh,pah->pa", W[g][first], block, W[h][second])
+            primary = primary + segment_sum(term, data.cell_group[g][first], data.n_levels[0])
+    secondary = _split(jnp.diag(S_inverse), data)
+    return [jnp.sqrt(primary), *[jnp.sqrt(v) for v in secondary]]
