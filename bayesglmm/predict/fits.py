@@ -55,6 +55,11 @@ def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "co
     count the uncertainty of β, not of the modes.
     """
     _check(scale, kind)
+    if not fit.has_independent_groups:
+        raise SpecError(
+            f"predictions from a fit with several grouping factors ({', '.join(f.group for f in fit.factors)}) "
+            "are not available yet; fit one grouping factor to predict"
+        )
     design = prediction_design(fit.formula, data, fit.fixed_names, fit.group, fit.re_terms)
     kinds = [p.kind for p in fit.parameters]
     beta_idx = [i for i, k in enumerate(kinds) if k == "beta"]

@@ -188,3 +188,8 @@ def test_too_many_secondary_effects_is_a_clear_error():
     spec = bg.ModelSpec.from_formula("y ~ 1 + (1 | a) + (1 | b)", frame, "bernoulli")
     with pytest.raises(SpecError, match="at most 4000"):
         bg.fit_ml(spec)
+
+
+def test_predictions_from_several_factors_say_they_are_not_available(nested_fit):
+    with pytest.raises(SpecError, match="several grouping factors"):
+        nested_fit.predict(nested_frame().head(3))
