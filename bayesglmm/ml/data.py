@@ -2,6 +2,13 @@
 
 Per-group sums use ``jax.ops.segment_sum`` over the sorted group index, so the
 memory is linear in rows whatever the cluster sizes (no padding).
+
+For the ML objective the groups are cut into K *chunks* of whole groups (:func:`chunked_data`),
+padded to one shape and stacked on a leading axis that the objective maps over and that is
+sharded across the JAX devices (several GPUs, or CPU host devices): one program, any number of
+devices.  Padding costs nothing in the sums: padded rows carry the group index G, out of range,
+which ``segment_sum`` drops; a padded group has no rows, and a group without rows has marginal
+log-likelihood exactly 0 (∫ N(b; 0, G) db = 1, and Laplace and AGQ are exact for it).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 import jax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import SpecError
 from ..spec import ModelSpec
@@ -68,3 +76,90 @@ def grouped_data(spec: ModelSpec) -> GroupedData:
         n_groups=len(factor.levels),
     )
     return data
+
+
+@dataclass(frozen=True)
+class ChunkedData:
+    """:class:`GroupedData` with a leading chunk axis (K, ...) and where each group went.
+
+    ``group_ids`` (K, G): the original group index held in each chunk's group slot, −1 for padding.
+    """
+
+    data: GroupedData
+    group_ids: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return int(np.sum(self.group_ids >= 0))
+
+    def gather(self, values) -> np.ndarray:
+        """Per-chunk values (K, G, ...) -> (n_groups, ...) in the original group order."""
+        values = np.asarray(values)
+        present = self.group_ids >= 0
+        out = np.empty((self.n_groups,) + values.shape[2:], dtype=values.dtype)
+        out[self.group_ids[present]] = values[present]
+        return out
+
+
+def chunk_mesh(chunks: int) -> Mesh | None:
+    """The mesh the chunk axis is split over: all devices when there are several and they divide
+    the chunks, else None (everything on the default device)."""
+    devices = jax.devices()
+    if len(devices) > 1 and chunks % len(devices) == 0:
+        return Mesh(np.array(devices), ("chunks",))
+    return None
+
+
+def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
+    """The rows of ``spec`` in ``chunks`` chunks of whole groups with about equal numbers of rows.
+
+    ``chunks`` defaults to the number of accelerators (GPUs), whose devices then each take a share
+    of the groups; on CPU to 1, since CPU "devices" are threads of the same cores: on 2 cores a
+    500,000-row Laplace fit took 36.7 s on 2 host devices vs 35.7 s on one, and small fits
+    compile slower when sharded.  Any value gives the same result (to rounding).
+    """
+    factor = single_factor(spec)
+    n_groups = len(factor.levels)
+    if chunks is None:
+        chunks = 1 if jax.default_backend() == "cpu" else jax.device_count()
+    chunks = int(chunks)
+    if not 1 <= chunks <= n_groups:
+        raise SpecError(f"chunks must be between 1 and the number of groups ({n_groups}), got {chunks}")
+    order = np.argsort(factor.index, kind="stable")
+    group = factor.index[order]
+    sizes = np.bincount(group, minlength=n_groups)
+    cumulative, ends = np.cumsum(sizes), []
+    for k in range(1, chunks):  # the group boundary nearest k/chunks of the rows, every chunk non-empty
+        end = int(np.searchsorted(cumulative, k * len(group) / chunks, side="left")) + 1
+        ends.append(min(max(end, (ends[-1] if ends else 0) + 1), n_groups - (chunks - k)))
+    bounds = np.array([0, *ends, n_groups])
+    row_bounds = np.concatenate([[0], np.cumsum(sizes)])[bounds]
+    rows_per_chunk = int(np.max(np.diff(row_bounds)))
+    groups_per_chunk = int(np.max(np.diff(bounds)))
+    group_ids = np.full((chunks, groups_per_chunk), -1)
+    row_index = np.full((chunks, rows_per_chunk), -1)
+    local_group = np.full((chunks, rows_per_chunk), groups_per_chunk, dtype=np.int32)  # padding: out of range
+    for k in range(chunks):
+        g0, g1, r0, r1 = bounds[k], bounds[k + 1], row_bounds[k], row_bounds[k + 1]
+        group_ids[k, : g1 - g0] = np.arange(g0, g1)
+        row_index[k, : r1 - r0] = order[r0:r1]
+        local_group[k, : r1 - r0] = group[r0:r1] - g0
+    present = row_index >= 0
+
+    def rows(values):
+        out = np.zeros((chunks, rows_per_chunk) + values.shape[1:], dtype=float)
+        out[present] = values[row_index[present]]
+        return out
+
+    mesh = chunk_mesh(chunks)
+    sharding = jax.devices()[0] if mesh is None else NamedSharding(mesh, PartitionSpec("chunks"))
+    data = GroupedData(
+        X=jax.device_put(rows(spec.fixed.X), sharding),
+        Z=jax.device_put(rows(factor.Z), sharding),
+        y=jax.device_put(rows(spec.y), sharding),
+        trials=jax.device_put(rows(spec.trials), sharding),
+        offset=jax.device_put(rows(spec.offset), sharding),
+        group=jax.device_put(local_group, sharding),
+        n_groups=groups_per_chunk,
+    )
+    return ChunkedData(data, group_ids)

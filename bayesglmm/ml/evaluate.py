@@ -6,7 +6,7 @@ import numpy as np
 
 from ..spec import ModelSpec
 from .covariance import CovarianceStructure
-from .data import grouped_data, single_factor
+from .data import chunked_data, single_factor
 from .marginal import MarginalModel
 from .objective import MarginalObjective
 
@@ -32,7 +32,7 @@ def loglik_at(spec: ModelSpec, beta, G, method: str = "agq", qpoints: int = 1, s
     """
     factor = single_factor(spec)
     structure = CovarianceStructure(factor.q, factor.blocks)
-    data = grouped_data(spec)
+    data = chunked_data(spec)
     model = MarginalModel(spec.family, structure, spec.fixed.X.shape[1], method)
     if spec.family.has_dispersion and sigma is None:
         raise ValueError("the Gaussian family needs sigma, the residual SD")

@@ -20,7 +20,7 @@ from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
 from .covariance import CovarianceStructure
 from .crossed_fit import fit_crossed
-from .data import grouped_data, single_factor
+from .data import chunked_data, single_factor
 from .inference import infer, reported_parameters
 from .marginal import MarginalModel
 from .objective import MarginalObjective
@@ -60,6 +60,7 @@ def fit_ml(
     auto_tol: float = DEFAULT_TOL,
     max_nodes: int = DEFAULT_MAX_NODES,
     gtol: float = 1e-6,
+    chunks: int | None = None,
 ):
     """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
     or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
@@ -72,6 +73,9 @@ def fit_ml(
         number whose −2 log-likelihood is within ``auto_tol`` of the next one's.
     empirical : report tests and intervals with the empirical (sandwich)
         covariance, as GLIMMIX's ``empirical`` option; both SEs are always computed.
+    chunks : the groups are cut into this many chunks of whole groups, evaluated as one batch
+        and sharded across the JAX devices (default: one per GPU, one on CPU; :func:`~.data.chunked_data`).
+        The estimates do not depend on it.
     """
     from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
@@ -83,7 +87,7 @@ def fit_ml(
         return fit
     started = time.perf_counter()
     factor = single_factor(spec)
-    data = grouped_data(spec)
+    data = chunked_data(spec, chunks)
     structure = CovarianceStructure(factor.q, factor.blocks)
     p = spec.fixed.X.shape[1]
 
@@ -101,7 +105,7 @@ def fit_ml(
     if method == "agq":
         agq_model = MarginalModel(spec.family, structure, p, "agq")
         if qpoints in (None, "auto"):
-            used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
+            used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data.data, laplace_model, auto_tol, max_nodes)
         else:
             used_qpoints = int(qpoints)
         if used_qpoints**factor.q > 50_000:
@@ -117,7 +121,7 @@ def fit_ml(
             if qpoints not in (None, "auto"):
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
-            chosen, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
+            chosen, qpoints_table = choose_qpoints(result.x, result.aux, data.data, laplace_model, auto_tol, max_nodes)
             if chosen <= used_qpoints:
                 break
             used_qpoints, hessian = chosen, result.hessian

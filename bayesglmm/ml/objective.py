@@ -14,48 +14,81 @@ import numpy as np
 from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec
 
 from .._compiled import compiled
-from .data import GroupedData
+from .data import ChunkedData, chunk_mesh
 from .inference import report_values
 from .marginal import MarginalModel, group_logliks
 from .modes import find_modes, refine_modes
 from .quadrature import gauss_hermite_grid
 
 
+def _map_chunks(function, shared, data, modes):
+    """``function(shared, chunk_data, chunk_modes)`` for every chunk, stacked on a leading axis.
+
+    The chunks of one device run one after the other (``lax.map``: the flat per-group code, no
+    batched scatter, memory of one chunk at a time); when the chunk axis is split over several
+    devices, ``shard_map`` runs each device's chunks on that device.  ``shared`` (parameters,
+    quadrature grid) is the same everywhere.
+    """
+
+    def local(shared, data, modes):
+        return jax.lax.map(lambda chunk: function(shared, *chunk), (data, modes))
+
+    mesh = chunk_mesh(modes.shape[0])
+    if mesh is not None:
+        split = PartitionSpec("chunks")
+        local = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), split, split), out_specs=split, check_vma=False)
+    return local(shared, data, modes)
+
+
+def _chunk_logliks(phi, data, model, nodes, log_weights, modes):
+    """Per-group marginal log-likelihoods (K, G) of every chunk."""
+    return _map_chunks(lambda shared, d, m: group_logliks(*shared[:1], d, model, *shared[1:], m),
+                       (phi, nodes, log_weights), data, modes)
+
+
 @compiled(static_argnames="model")
 def _evaluate(phi, modes, dynamic, model):
     data, nodes, log_weights = dynamic
-    beta, chol_G, log_dispersion = model.unpack(phi)
-    eta_fixed = data.X @ beta + data.offset
-    modes = find_modes(eta_fixed, chol_G, log_dispersion, data, model.family, modes)
-    return -jnp.sum(group_logliks(phi, data, model, nodes, log_weights, modes)), modes
+
+    def chunk_modes(phi, d, m):
+        beta, chol_G, log_dispersion = model.unpack(phi)
+        return find_modes(d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family, m)
+
+    modes = _map_chunks(chunk_modes, phi, data, modes)
+    return -jnp.sum(_chunk_logliks(phi, data, model, nodes, log_weights, modes)), modes
 
 
 @compiled(static_argnames="model")
 def _value_and_gradient(phi, modes, dynamic, model):
     data, nodes, log_weights = dynamic
-    return jax.value_and_grad(lambda x: -jnp.sum(group_logliks(x, data, model, nodes, log_weights, modes)))(phi)
+    return jax.value_and_grad(lambda x: -jnp.sum(_chunk_logliks(x, data, model, nodes, log_weights, modes)))(phi)
 
 
 @compiled(static_argnames="model")
 def _derivatives(phi, modes, dynamic, model):
     """Everything the optimiser and the inference step need at φ, in one compiled program.
 
-    −ℓ, its gradient and Hessian, the per-group scores ∂ℓ_i/∂φ (n_groups, P);
+    −ℓ, its gradient and Hessian, the per-group scores ∂ℓ_i/∂φ (K, G, P);
     the conditional modes and H_i at them; the reported quantities and their
     Jacobian in φ (:func:`~.inference.report_values`).
     """
     data, nodes, log_weights = dynamic
 
     def gradient_and_groups(x):
-        groups, pullback = jax.vjp(lambda x: group_logliks(x, data, model, nodes, log_weights, modes), x)
+        groups, pullback = jax.vjp(lambda x: _chunk_logliks(x, data, model, nodes, log_weights, modes), x)
         gradient = pullback(jnp.ones_like(groups))[0]
         return (gradient, groups), (groups, gradient)
 
     (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
-    beta, chol_G, log_dispersion = model.unpack(phi)
-    b_hat, mode_hessians = refine_modes(modes, data.X @ beta + data.offset, chol_G, log_dispersion, data, model.family)
+
+    def chunk_refine(phi, d, m):
+        beta, chol_G, log_dispersion = model.unpack(phi)
+        return refine_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family)
+
+    b_hat, mode_hessians = _map_chunks(chunk_refine, phi, data, modes)
     return {
         "value": -jnp.sum(groups),
         "gradient": -gradient,
@@ -70,20 +103,25 @@ def _derivatives(phi, modes, dynamic, model):
 
 @dataclass(frozen=True)
 class MarginalObjective:
-    """−ℓ(φ) of one model on one data set, by the model's method and quadrature grid."""
+    """−ℓ(φ) of one model on one data set, by the model's method and quadrature grid.
+
+    ``chunks`` holds the groups cut into chunks (:func:`~.data.chunked_data`); modes travel as
+    (K, G, q) arrays, and :meth:`derivatives_all` returns per-group results in the original order.
+    """
 
     model: MarginalModel
-    data: GroupedData
+    chunks: ChunkedData
     qpoints: int = 1
 
     @cached_property
     def _dynamic(self):
         nodes, log_weights = gauss_hermite_grid(self.qpoints, self.model.covariance.q)
-        return self.data, jax.device_put(nodes), jax.device_put(log_weights)
+        return self.chunks.data, jax.device_put(nodes), jax.device_put(log_weights)
 
     def initial_modes(self):
-        """Zero modes, placed on the device like the modes a compiled call returns (one program, not two)."""
-        return jax.device_put(np.zeros((self.data.n_groups, self.model.covariance.q)), jax.devices()[0])
+        """Zero modes, placed like the data (one compiled program for the first and later calls)."""
+        K, G = self.chunks.group_ids.shape
+        return jax.device_put(np.zeros((K, G, self.model.covariance.q)), self.chunks.data.y.sharding)
 
     def evaluate(self, phi, modes):
         value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
@@ -99,6 +137,11 @@ class MarginalObjective:
         return out["value"], out["gradient"], out["hessian"], out["scores"]
 
     def derivatives_all(self, phi, modes) -> dict:
-        """Everything :func:`_derivatives` returns, as numpy (floats for scalars)."""
+        """Everything :func:`_derivatives` returns, as numpy (floats for scalars), per-group arrays
+        (scores, modes, mode Hessians) as (n_groups, ...) in the original group order."""
         out = _derivatives(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
-        return {key: (float(value) if value.ndim == 0 else np.asarray(value)) for key, value in out.items()}
+        per_group = ("scores", "modes", "mode_hessians")
+        return {
+            key: self.chunks.gather(value) if key in per_group else float(value) if value.ndim == 0 else np.asarray(value)
+            for key, value in out.items()
+        }

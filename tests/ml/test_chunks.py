@@ -1,0 +1,105 @@
+"""Chunked evaluation and sharding across devices: the result never depends on the chunking.
+
+The test session exposes 4 CPU host devices (``tests/conftest.py``), so ``chunks=4`` runs the
+``shard_map`` path (one chunk per device) and ``chunks=3`` the sequential path (3 does not
+divide over 4 devices). Tolerance 1e-8: the same sums in another grouping differ by rounding.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jax
+
+from bayesglmm import ModelSpec, fit_ml, simulate
+from bayesglmm.errors import SpecError
+from bayesglmm.ml.covariance import CovarianceStructure
+from bayesglmm.ml.data import chunk_mesh, chunked_data
+from bayesglmm.ml.evaluate import phi_from
+from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.ml.objective import MarginalObjective
+
+
+def uneven_spec(n_groups=300, seed=0):
+    """Cluster sizes from 1 to 100 rows: the chunk boundaries must still fall between groups."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice([1, 2, 3, 5, 100], size=n_groups)
+    design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), sizes)})
+    design["time"] = rng.integers(0, 4, len(design))
+    truth = {"beta[(Intercept)]": 0.2, "beta[time]": 0.3, "sd[id,(Intercept)]": 0.7, "sd[id,time]": 0.2,
+             "corr[id,(Intercept),time]": 0.3}
+    frame = simulate("y ~ time + (1 + time | id)", truth, design, seed=seed + 1, family="poisson")
+    return ModelSpec.from_formula("y ~ time + (1 + time | id)", frame.sample(frac=1.0, random_state=2), "poisson")
+
+
+def test_chunks_hold_every_group_once_with_balanced_rows():
+    spec = uneven_spec()
+    chunks = chunked_data(spec, 3)
+    ids = chunks.group_ids[chunks.group_ids >= 0]
+    assert sorted(ids) == list(range(300))
+    rows = np.bincount(spec.random[0].index, minlength=300)
+    per_chunk = [rows[g[g >= 0]].sum() for g in chunks.group_ids]
+    # each boundary falls inside the group that crosses k/3 of the rows: at most one group (100 rows) off
+    assert sum(per_chunk) == spec.nobs and max(abs(n - spec.nobs / 3) for n in per_chunk) <= 100
+    group = np.asarray(chunks.data.group)
+    assert np.all(np.diff(group, axis=1) >= 0)  # sorted within chunks; padding (index G) at the end
+    assert np.sum(group == chunks.data.n_groups) == group.size - spec.nobs
+    values = np.arange(chunks.group_ids.size, dtype=float).reshape(chunks.group_ids.shape)
+    np.testing.assert_array_equal(chunks.gather(values)[chunks.group_ids[0, 0]], values[0, 0])
+
+
+@pytest.mark.parametrize("chunks", [3, 4])
+def test_loglik_does_not_depend_on_the_chunking(chunks):
+    spec = uneven_spec()
+    assert (chunk_mesh(chunks) is not None) == (chunks == 4 and jax.device_count() == 4)
+    structure = CovarianceStructure(2, ((0, 1),))
+    phi = phi_from(structure, [0.2, 0.3], [[0.5, 0.05], [0.05, 0.04]])
+    for method, qpoints in (("laplace", 1), ("agq", 5)):
+        model = MarginalModel(spec.family, structure, 2, method)
+        values = []
+        for k in (1, chunks):
+            objective = MarginalObjective(model, chunked_data(spec, k), qpoints)
+            values.append(objective.evaluate(phi, objective.initial_modes())[0])
+        assert abs(values[0] - values[1]) < 1e-8 * abs(values[0]), method
+
+
+def test_fit_does_not_depend_on_the_chunking(epilepsy_laplace, epilepsy_spec):
+    sharded = fit_ml(epilepsy_spec, "laplace", chunks=4)
+    np.testing.assert_allclose(sharded.params()["estimate"], epilepsy_laplace.params()["estimate"], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(sharded.inference.cov_empirical, epilepsy_laplace.inference.cov_empirical, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(sharded.modes, epilepsy_laplace.modes, atol=1e-8)
+    assert abs(sharded.loglik - epilepsy_laplace.loglik) < 1e-8
+
+
+def test_chunks_must_be_between_one_and_the_number_of_groups(epilepsy_spec):
+    with pytest.raises(SpecError, match="chunks must be between 1 and the number of groups"):
+        fit_ml(epilepsy_spec, chunks=0)
+
+
+def scale_check(n_groups: int):
+    """Poisson y ~ time + trt:time + (1 + time | id), n_groups x 5 visits: estimates within 3 SEs
+    of the truth, and the same fit on 4 chunks (one per device) equal to 1e-8."""
+    truth = {"beta[(Intercept)]": 0.5, "beta[time]": 0.1, "beta[time:trt]": -0.15, "sd[id,(Intercept)]": 0.6,
+             "sd[id,time]": 0.15, "corr[id,(Intercept),time]": 0.2}
+    design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), 5), "time": np.tile(np.arange(5), n_groups),
+                           "trt": np.repeat(np.arange(n_groups) % 2, 5)})
+    frame = simulate("y ~ time + trt:time + (1 + time | id)", truth, design, seed=8, family="poisson")
+    spec = ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no convergence or boundary warning
+        one, four = fit_ml(spec, "laplace", chunks=1), fit_ml(spec, "laplace", chunks=4)
+    table = one.params()
+    z = (table["estimate"] - pd.Series(truth)) / table["se"]
+    assert z.abs().max() < 3, z
+    np.testing.assert_allclose(four.params()["estimate"], table["estimate"], rtol=1e-8)
+
+
+def test_correctness_at_moderate_scale():
+    scale_check(5_000)  # 25,000 rows; the 500,000-row version is marked slow
+
+
+@pytest.mark.slow  # 100,000 groups x 5 visits, two fits of about 40 s each on 2 cores
+def test_correctness_at_500k_rows():
+    scale_check(100_000)
