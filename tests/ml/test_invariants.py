@@ -8,7 +8,7 @@ import pytest
 
 from bayesglmm.ml import fit_ml
 from bayesglmm.ml.covariance import CovarianceStructure
-from bayesglmm.ml.data import grouped_data
+from bayesglmm.ml.data import chunked_data
 from bayesglmm.ml.evaluate import loglik_at, loglik_by_qpoints, phi_from
 from bayesglmm.ml.marginal import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
@@ -55,7 +55,7 @@ def test_more_quadrature_points_converge(amenorrhea_spec, amenorrhea_agq11):
 def test_gradient_matches_finite_differences(epilepsy_spec):
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
-    data = grouped_data(epilepsy_spec)
+    data = chunked_data(epilepsy_spec)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
     for method, qpoints in (("laplace", 1), ("agq", 7)):
         objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, method), data, qpoints)
@@ -75,7 +75,7 @@ def test_gradient_matches_finite_differences(epilepsy_spec):
 def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec):
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
-    data = grouped_data(epilepsy_spec)
+    data = chunked_data(epilepsy_spec)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
     objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), data, 5)
     _, modes = objective.evaluate(phi, objective.initial_modes())
