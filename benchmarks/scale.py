@@ -1,6 +1,6 @@
 """Laplace ML fits as the data grow: seconds and peak memory per size (issue 9).
 
-    python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace]
+    python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace] [--chunks K] [--devices D]
 
 Simulated Bernoulli data, y ~ time + trt:time + (1 + time | id), groups x visits rows
 (glmmTMB on this 2-core machine: 20,000 x 5 in 23.5 s, 100,000 x 5 in 156.5 s). Each size
@@ -21,8 +21,13 @@ TRUTH = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4,
          "sd[id,(Intercept)]": 1.5, "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
 
 
-def one_size(n_groups: int, visits: int, method: str) -> dict:
+def one_size(n_groups: int, visits: int, method: str, chunks: int | None, devices: int) -> dict:
     import warnings
+
+    if devices > 1:  # CPU host devices, before JAX's first computation
+        from bayesglmm.bayes import set_cpu_devices
+
+        set_cpu_devices(devices)
 
     import numpy as np
     import pandas as pd
@@ -37,7 +42,7 @@ def one_size(n_groups: int, visits: int, method: str) -> dict:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_ml(spec, method, None if method == "laplace" else "auto")
+        fit = fit_ml(spec, method, None if method == "laplace" else "auto", chunks=chunks)
     return {"rows": spec.nobs, "groups": n_groups, "spec_seconds": spec_seconds, "fit_seconds": time.perf_counter() - started,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "converged": fit.converged,
             "estimates": {k: float(v) for k, v in fit.params()["estimate"].items()}}
@@ -48,14 +53,17 @@ def main():
     parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--method", default="laplace")
+    parser.add_argument("--chunks", type=int, help="chunks of groups (default: one per GPU, one on CPU)")
+    parser.add_argument("--devices", type=int, default=1, help="CPU host devices to expose (sharding on CPU)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.visits, args.method)))
+        print(json.dumps(one_size(args.one, args.visits, args.method, args.chunks, args.devices)))
         return
     for n_groups in map(int, args.sizes.split(",")):
+        extra = ["--devices", str(args.devices)] + (["--chunks", str(args.chunks)] if args.chunks else [])
         run = subprocess.run([sys.executable, __file__, "--one", str(n_groups), "--visits", str(args.visits), "--method",
-                              args.method], capture_output=True, text=True, check=True)
+                              args.method, *extra], capture_output=True, text=True, check=True)
         result = json.loads(run.stdout.strip().splitlines()[-1])
         print(f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
               f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
