@@ -4,7 +4,6 @@ identities, conditional predictions against the fit's own linear predictor, GEE 
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.special import expit
 

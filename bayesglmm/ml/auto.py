@@ -14,7 +14,6 @@ import warnings
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax.numpy as jnp
 
 from ..errors import ConvergenceWarning
 from .marginal import MarginalModel

@@ -19,10 +19,8 @@ Bayesian intervals: equal-tailed 2.5% and 97.5% quantiles of the draws.
 
 from __future__ import annotations
 
-import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
-import jax
 import jax.numpy as jnp
 
 from ..families import inverse_link
