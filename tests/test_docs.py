@@ -26,7 +26,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHORTER = {  # a warm-up much shorter than 200 adapts so poorly that NUTS runs slower, not faster
     "warmup=1000": "warmup=200", "draws=1000": "draws=100", "thin=4": "thin=1", "sims=200": "sims=2",
     "workers=2": "workers=1", "--draws 1000": "--draws 100", "--warmup 1000": "--warmup 200", "--sims 200": "--sims 2",
-    "--workers 2": "--workers 1", "chains=4": "chains=2", "--chains 4": "--chains 2",
+    "--workers 2": "--workers 1",
 }
 _BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```", re.S | re.M)
 _NOT_RUN = ("pip install", "python3 -m venv", "python -m pytest", "benchmarks/")  # set-up lines: CI runs these itself
