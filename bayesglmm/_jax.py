@@ -23,8 +23,10 @@ def enable_compilation_cache(path: str | None = None) -> None:
 
     The command-line interface calls this; library users may call it once at the
     start of a session.  ``path`` defaults to ``$BAYESGLMM_CACHE`` or
-    ``~/.cache/bayesglmm``.
+    ``~/.cache/bayesglmm``; ``BAYESGLMM_CACHE=off`` keeps nothing on disk.
     """
+    if path is None and os.environ.get("BAYESGLMM_CACHE") == "off":
+        return
     path = path or os.environ.get("BAYESGLMM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bayesglmm")
     _TRACE_CACHE[:] = [os.path.join(path, "traced")]
     jax.config.update("jax_compilation_cache_dir", os.path.join(path, "xla"))
