@@ -1,8 +1,10 @@
 """Chunked evaluation and sharding across devices: the result never depends on the chunking.
 
-The test session exposes 4 CPU host devices (``tests/conftest.py``), so ``chunks=4`` runs the
-``shard_map`` path (one chunk per device) and ``chunks=3`` the sequential path (3 does not
-divide over 4 devices). Tolerance 1e-8: the same sums in another grouping differ by rounding.
+In the test process (4 CPU host devices, ``tests/conftest.py``) the chunk counts used (2, 3) do
+not divide over the devices, so they run the sequential path; the ``shard_map`` path runs in a
+subprocess with 2 host devices (in the test process, multi-device ML programs were followed by
+crashes inside XLA's compilation of later NUTS programs, 2026-11-25). Tolerance 1e-8: the same
+sums in another grouping differ by rounding.
 """
 
 import warnings
@@ -50,10 +52,10 @@ def test_chunks_hold_every_group_once_with_balanced_rows():
     np.testing.assert_array_equal(chunks.gather(values)[chunks.group_ids[0, 0]], values[0, 0])
 
 
-@pytest.mark.parametrize("chunks", [3, 4])
+@pytest.mark.parametrize("chunks", [2, 3])
 def test_loglik_does_not_depend_on_the_chunking(chunks):
     spec = uneven_spec()
-    assert (chunk_mesh(chunks) is not None) == (chunks == 4 and jax.device_count() == 4)
+    assert chunk_mesh(chunks) is None or jax.device_count() in (1, chunks)
     structure = CovarianceStructure(2, ((0, 1),))
     phi = phi_from(structure, [0.2, 0.3], [[0.5, 0.05], [0.05, 0.04]])
     for method, qpoints in (("laplace", 1), ("agq", 5)):
@@ -65,8 +67,36 @@ def test_loglik_does_not_depend_on_the_chunking(chunks):
         assert abs(values[0] - values[1]) < 1e-8 * abs(values[0]), method
 
 
+SHARDED = """
+import sys
+from bayesglmm.bayes import set_cpu_devices
+set_cpu_devices(2)
+import jax, numpy as np
+sys.path.insert(0, {tests!r})
+from test_chunks import uneven_spec
+from bayesglmm import fit_ml
+from bayesglmm.ml.data import chunk_mesh
+assert jax.device_count() == 2 and chunk_mesh(2) is not None
+spec = uneven_spec()
+one, two = fit_ml(spec, "agq", 5, chunks=1), fit_ml(spec, "agq", 5, chunks=2)
+print(abs(one.loglik - two.loglik), np.max(np.abs(one.params()["estimate"] - two.params()["estimate"])))
+"""
+
+
+def test_sharded_fit_across_two_devices_equals_the_one_device_fit():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = SHARDED.format(tests=str(Path(__file__).parent))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loglik_difference, estimate_difference = map(float, run.stdout.split()[-2:])
+    assert loglik_difference < 1e-8 and estimate_difference < 1e-6
+
+
 def test_fit_does_not_depend_on_the_chunking(epilepsy_laplace, epilepsy_spec):
-    sharded = fit_ml(epilepsy_spec, "laplace", chunks=4)
+    sharded = fit_ml(epilepsy_spec, "laplace", chunks=3)
     np.testing.assert_allclose(sharded.params()["estimate"], epilepsy_laplace.params()["estimate"], rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(sharded.inference.cov_empirical, epilepsy_laplace.inference.cov_empirical, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(sharded.modes, epilepsy_laplace.modes, atol=1e-8)
@@ -80,7 +110,7 @@ def test_chunks_must_be_between_one_and_the_number_of_groups(epilepsy_spec):
 
 def scale_check(n_groups: int):
     """Poisson y ~ time + trt:time + (1 + time | id), n_groups x 5 visits: estimates within 3 SEs
-    of the truth, and the same fit on 4 chunks (one per device) equal to 1e-8."""
+    of the truth, and the same fit on 3 chunks equal to 1e-8."""
     truth = {"beta[(Intercept)]": 0.5, "beta[time]": 0.1, "beta[time:trt]": -0.15, "sd[id,(Intercept)]": 0.6,
              "sd[id,time]": 0.15, "corr[id,(Intercept),time]": 0.2}
     design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), 5), "time": np.tile(np.arange(5), n_groups),
@@ -89,7 +119,7 @@ def scale_check(n_groups: int):
     spec = ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "poisson")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no convergence or boundary warning
-        one, four = fit_ml(spec, "laplace", chunks=1), fit_ml(spec, "laplace", chunks=4)
+        one, four = fit_ml(spec, "laplace", chunks=1), fit_ml(spec, "laplace", chunks=3)
     table = one.params()
     z = (table["estimate"] - pd.Series(truth)) / table["se"]
     assert z.abs().max() < 3, z
