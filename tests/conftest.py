@@ -110,3 +110,20 @@ def amenorrhea_brms_posterior(amenorrhea_spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_bayes(amenorrhea_spec, "brms", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    One process runs the whole suite; with every module's executables kept, fresh-clone CI runs
+    died late in the suite inside XLA's compiler (abort or segfault, 2026-11-25), consistent with
+    the process running out of memory. Session fixtures keep their fits; only programs go.
+    """
+    yield
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
