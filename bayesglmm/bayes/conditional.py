@@ -86,7 +86,7 @@ def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, f
     devices = jax.local_device_count()
     total = betas.shape[0]
     per_device = -(-total // devices)
-    keys = jax.random.split(key, per_device * devices)
+    keys = jax.random.split(key, total)
 
     def shard(a):  # (S, ...) -> (devices, per_device, ...), padded with copies of the last draw
         a = jnp.concatenate([a, jnp.repeat(a[-1:], per_device * devices - total, axis=0)])

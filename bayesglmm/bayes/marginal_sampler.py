@@ -109,6 +109,9 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     """
     from .conditional import conditional_draws
 
+    # to the host first: with fewer chains than devices the draws sit on the first `chains`
+    # devices, and the conditional sampler's pmap over all devices refuses mixing placements
+    population = {name: np.asarray(draws) for name, draws in population.items()}
     (factor,) = program.factors
     g = factor.group
     sd = jnp.asarray(population[f"sd_{g}"])

@@ -13,7 +13,7 @@ from numpyro.infer.util import log_density
 
 from bayesglmm.bayes import fit_bayes, laplace_fit
 from bayesglmm.bayes.conditional import conditional_draws
-from bayesglmm.bayes.marginal_sampler import prepare_marginal
+from bayesglmm.bayes.marginal_sampler import _site_values, population_to_latent, prepare_marginal
 from bayesglmm.bayes.program import compile_program
 
 
@@ -92,6 +92,23 @@ def test_random_effect_draws_follow_their_exact_conditional(epilepsy_spec, epile
     standard_error = sds / np.sqrt(S)
     assert np.max(np.abs(b.mean(axis=0) - means) / standard_error) < 4.5
     np.testing.assert_allclose(b.std(axis=0), sds, rtol=0.1)
+
+
+def test_random_effect_draws_from_chains_on_fewer_devices(epilepsy_setup):
+    # With fewer chains than devices (2 of the test session's 4 host devices) NumPyro leaves the
+    # draws on the first 2 devices; the conditional sampler spreads its work over all 4. This
+    # mix aborted the epilepsy notebook (CI, 2026-11-25).
+    program, setup = epilepsy_setup
+    values = _site_values(setup.ml_fit, program, setup.program.marginal)
+    on_two_devices = jax.pmap(lambda a: a, devices=jax.local_devices()[:2])
+    population = {
+        name: on_two_devices(np.broadcast_to(np.asarray(value), (2, 3) + np.shape(value))).reshape((6,) + np.shape(value))
+        for name, value in values.items()
+    }
+    assert len(population["beta"].devices()) == 2
+    latent, acceptance = population_to_latent(program, population, setup, seed=0, steps=5)
+    assert latent["z_id"].shape == (6, 59, 2) and np.all(np.isfinite(latent["z_id"]))
+    assert 0.0 < acceptance <= 1.0
 
 
 @pytest.fixture(scope="module")
