@@ -3,9 +3,10 @@
 - ``BAYESGLMM_NOTEBOOK_QUICK=1``: the notebooks run their short settings (fewer draws and
   replicates); set it to 0 to execute them in full under pytest.
 - ``BAYESGLMM_CACHE=off``: the command-line interface, called in-process by the tests, keeps no
-  cache, so the tests neither read nor fill the user's cache, and the test process never turns
-  JAX's persistent compilation cache on half-way (with it on from a CLI test, a later NUTS
-  compilation aborted the process inside JAX's cache write, 2026-11-25; not reproduced alone).
+  cache, so the tests neither read nor fill the user's cache, and no CLI test moves JAX's
+  persistent compilation cache to another folder half-way (turned on half-way by a CLI test, a
+  later NUTS compilation once aborted the process inside JAX's cache write, 2026-11-25; not
+  reproduced alone, and not seen with the cache below, on from the start).
 - ``JAX_COMPILATION_CACHE_DIR=.cache/jax-tests`` (in the repository, ignored by git): JAX's
   persistent compilation cache, on from the start of every process of the run -- the test
   process, the notebook kernels, the second pytest process of the docs checks -- so a program
