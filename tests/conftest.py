@@ -116,9 +116,10 @@ def amenorrhea_brms_posterior(amenorrhea_spec):
 def _release_compiled_programs():
     """Drop JAX's compiled programs after each test module.
 
-    One process runs the whole suite; with every module's executables kept, fresh-clone CI runs
-    died late in the suite inside XLA's compiler (abort or segfault, 2026-11-25), consistent with
-    the process running out of memory. Session fixtures keep their fits; only programs go.
+    With every module's executables kept in memory, fresh-clone CI runs of the suite in one
+    process died late inside XLA's compiler (abort or segfault, 2026-11-25), consistent with the
+    process running out of memory. Session fixtures keep their fits; only programs go, and a later
+    module that needs one again reads it from the on-disk compilation cache (``conftest.py``).
     """
     yield
     import gc
