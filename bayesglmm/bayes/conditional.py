@@ -2,14 +2,17 @@
 
 For a posterior draw (β, G) of the marginal sampler, the random effects of group i have the
 conditional posterior  p(b_i | y_i, β, G) ∝ exp f_i(b),  f_i(b) = Σ_r log p(y_r | η_r(b)) + log N(b; 0, G).
-Each group runs an independence Metropolis–Hastings chain (Tierney 1994) whose proposal is a
-multivariate Student-t with ν = 4 degrees of freedom centred at the conditional mode b̂_i with
-scale L_i, L_i L_iᵀ = H_i⁻¹ (the Laplace approximation, with heavier tails so that the weight
-p/proposal stays bounded):
+The chains run on the spherical random effects u, b = Λu with Λ = chol(G) (:mod:`bayesglmm.ml.modes`),
+whose conditional is exp f_i(u), f_i(u) = Σ_r log p(y_r | η_r(Λu)) + log N(u; 0, I).  Each group
+runs an independence Metropolis–Hastings chain (Tierney 1994) whose proposal is a multivariate
+Student-t with ν = 4 degrees of freedom centred at the conditional mode û_i with scale L_i,
+L_i L_iᵀ = H_i⁻¹ (the Laplace approximation, with heavier tails so that the weight p/proposal
+stays bounded):
 
-    b' = b̂_i + L_i t,  t ~ t_ν(0, I);   accept with probability min(1, w(b') / w(b)),
-    w(b) = exp f_i(b) / t_ν(L_i⁻¹ (b − b̂_i)).
+    u' = û_i + L_i t,  t ~ t_ν(0, I);   accept with probability min(1, w(u') / w(u)),
+    w(u) = exp f_i(u) / t_ν(L_i⁻¹ (u − û_i)),
 
+and the draw is b = Λu.
 The chain starts from a proposal draw and its state after ``steps`` steps is the draw: its
 distance to the exact conditional falls geometrically with the number of steps, at a rate set by
 the rejection probability, reported as the acceptance rate.  The modes and H_i come from the ML
@@ -49,30 +52,33 @@ def _student_t(key, shape, df: int):
 
 
 def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, family: Family, mode_start, steps: int):
-    """One draw of every group's random effects (n_groups, q) at one (β, G), and the acceptance rate."""
+    """One draw of every group's random effects b (n_groups, q) at one (β, G), and the acceptance rate.
+
+    ``mode_start``: spherical modes (n_groups, q) to start the Newton iteration from.
+    """
     eta_fixed = data.X @ beta + data.offset
     modes = find_modes(eta_fixed, chol_G, log_dispersion, data, family, mode_start)
-    b_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
+    u_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
     scale = smallmat.inverse_cholesky_factor(smallmat.cholesky(hessian))
 
     def propose(key):
-        t = _student_t(key, b_hat.shape, PROPOSAL_DF)
-        b = b_hat + jnp.einsum("mij,mj->mi", scale, t)
-        log_weight = joint_log_density(b, eta_fixed, chol_G, log_dispersion, data, family) - _log_student_t_kernel(t, PROPOSAL_DF)
-        return b, log_weight
+        t = _student_t(key, u_hat.shape, PROPOSAL_DF)
+        u = u_hat + jnp.einsum("mij,mj->mi", scale, t)
+        log_weight = joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family) - _log_student_t_kernel(t, PROPOSAL_DF)
+        return u, log_weight
 
     def step(state, key):
-        b, log_weight = state
+        u, log_weight = state
         proposal_key, accept_key = jax.random.split(key)
-        b_new, log_weight_new = propose(proposal_key)
-        log_u = jnp.log(jax.random.uniform(accept_key, log_weight.shape))
-        accept = log_u < log_weight_new - log_weight
-        state = (jnp.where(accept[:, None], b_new, b), jnp.where(accept, log_weight_new, log_weight))
+        u_new, log_weight_new = propose(proposal_key)
+        log_uniform = jnp.log(jax.random.uniform(accept_key, log_weight.shape))
+        accept = log_uniform < log_weight_new - log_weight
+        state = (jnp.where(accept[:, None], u_new, u), jnp.where(accept, log_weight_new, log_weight))
         return state, jnp.mean(accept)
 
     start_key, *step_keys = jax.random.split(key, steps + 1)
-    (b, _), accepted = jax.lax.scan(step, propose(start_key), jnp.stack(step_keys))
-    return b, jnp.mean(accepted)
+    (u, _), accepted = jax.lax.scan(step, propose(start_key), jnp.stack(step_keys))
+    return u @ chol_G.T, jnp.mean(accepted)
 
 
 def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, family: Family, mode_start, steps: int = 20,

@@ -11,7 +11,7 @@ random effects and their SDs that slows full-latent samplers.  With enough point
 posterior is exact; the quadrature error is measured by raising the points.
 
 The conditional modes are found at every evaluation by damped Newton from ``mode_start``
-(the modes at the ML estimates, close to those anywhere in the posterior's bulk).
+(the spherical modes at the ML estimates, close to those anywhere in the posterior's bulk).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class MarginalProgram:
 
 
 def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel):
-    """The ML engine's φ = (β, θ, log σ) from the sampled sites (θ: log-Cholesky of G)."""
+    """The ML engine's φ = (β, θ, log σ) from the sampled sites (θ: the elements of chol G)."""
     parts = [beta, marginal.covariance.theta(sd[:, None] * chol_corr)]
     if sigma is not None:
         parts.append(jnp.log(sigma)[None])

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from ..errors import SpecError
 from ..ml.data import grouped_data
+from ..ml.evaluate import semidefinite_cholesky
 from ..spec import ModelSpec
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .marginal import MarginalProgram, compile_marginal_program
@@ -56,6 +57,15 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
     return values
 
 
+def _spherical_modes(ml_fit) -> np.ndarray:
+    """The ML fit's conditional modes as spherical random effects, u = Λ⁺b (:mod:`bayesglmm.ml.modes`).
+
+    Λ the Cholesky factor of the estimated G with a positive diagonal, as the program's
+    diag(σ) L; the pseudo-inverse keeps a singular estimate finite.
+    """
+    return np.asarray(ml_fit.modes) @ np.linalg.pinv(semidefinite_cholesky(ml_fit.G)).T
+
+
 def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
     """ML fit, quadrature points and Laplace posterior of the marginal program of ``spec``."""
     from ..ml.fit import fit_ml
@@ -75,7 +85,7 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
 
     marginal_program = compile_marginal_program(
         grouped_data(spec), program.factors[0], program.priors, spec.family, len(program.fixed_names), qpoints,
-        np.asarray(ml_fit.modes),
+        _spherical_modes(ml_fit),
     )
     started = time.perf_counter()
     laplace = laplace_posterior(marginal_program.model, marginal_program.data, _site_values(ml_fit, program, marginal_program.marginal))

@@ -42,7 +42,6 @@ from ..families import Family
 from ..spec import ModelSpec
 from . import smallmat
 from .covariance import CovarianceStructure
-from .modes import log_normal_density, precision_matrix
 
 MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised at every Newton step
 
@@ -173,6 +172,20 @@ class CrossedModel:
         return phi[: self.n_fixed], tuple(cholesky), log_dispersion
 
     unpack_factors = unpack  # the name :func:`~.inference.report_values` reads
+
+
+def log_normal_density(b, chol_G):
+    """log N(b; 0, G), G = L Lᵀ with L's diagonal positive; b (..., q) -> (...)."""
+    q = chol_G.shape[0]
+    whitened = smallmat.solve_lower(jnp.broadcast_to(chol_G, b.shape[:-1] + (q, q)), b)
+    log_det = jnp.sum(jnp.log(jnp.diag(chol_G)))
+    return -0.5 * q * jnp.log(2.0 * jnp.pi) - log_det - 0.5 * jnp.sum(whitened**2, axis=-1)
+
+
+def precision_matrix(chol_G):
+    """G⁻¹ from its Cholesky factor (q, q)."""
+    q = chol_G.shape[0]
+    return jax.scipy.linalg.cho_solve((chol_G, True), jnp.eye(q, dtype=chol_G.dtype))
 
 
 def _split(u, data: CrossedData):

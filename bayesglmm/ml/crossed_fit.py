@@ -92,7 +92,7 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6):
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
     data = crossed_data(spec, order)
-    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks) for f in factors), spec.fixed.X.shape[1])
+    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors), spec.fixed.X.shape[1])
 
     beta0, log_sd0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
     sd0 = np.exp(log_sd0) if spec.family.has_dispersion else 1.0

@@ -11,15 +11,32 @@ from .marginal import MarginalModel
 from .objective import MarginalObjective
 
 
+def semidefinite_cholesky(G: np.ndarray) -> np.ndarray:
+    """Lower-triangular L with L Lᵀ = G for a positive *semi*-definite G (a singular fit's).
+
+    Cholesky–Banachiewicz with a zero pivot allowed: a pivot that is 0 (to rounding) gives a
+    zero column, which is exact for a singular G; for a positive-definite G this is the Cholesky
+    factor.
+    """
+    q = G.shape[0]
+    L = np.zeros_like(G)
+    tolerance = 1e-12 * max(float(np.max(np.diag(G))), 1e-300)
+    for j in range(q):
+        pivot = G[j, j] - L[j, :j] @ L[j, :j]
+        if pivot <= tolerance:
+            continue
+        L[j, j] = np.sqrt(pivot)
+        L[j + 1 :, j] = (G[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j]) / L[j, j]
+    return L
+
+
 def phi_from(structure: CovarianceStructure, beta, G, sigma=None) -> np.ndarray:
-    """The internal parameter vector φ = (β, log-Cholesky θ of G, log σ) from natural values."""
+    """The internal parameter vector φ = (β, θ of chol G (:mod:`.covariance`), log σ) from natural values."""
     G = np.asarray(G, dtype=float)
-    theta = []
+    chol_G = np.zeros_like(G)
     for block in structure.blocks:
-        L = np.linalg.cholesky(G[np.ix_(block, block)])
-        for a in range(len(block)):
-            for b in range(a + 1):
-                theta.append(np.log(L[a, b]) if a == b else L[a, b])
+        chol_G[np.ix_(block, block)] = semidefinite_cholesky(G[np.ix_(block, block)])
+    theta = np.asarray(structure.theta(chol_G))
     tail = [] if sigma is None else [np.log(sigma)]
     return np.concatenate([np.asarray(beta, dtype=float), theta, tail])
 

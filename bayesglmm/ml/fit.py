@@ -146,7 +146,7 @@ def fit_ml(
         qpoints_table=dict(sorted(qpoints_table.items())),
         path=tuple(result.path),
     )
-    conditional_sd = np.sqrt(np.diagonal(np.linalg.inv(final["mode_hessians"]), axis1=1, axis2=2))
+    conditional_sd = np.sqrt(np.diagonal(final["conditional_covariances"], axis1=1, axis2=2))
     fit = MLFit.from_engine(
         spec=spec,
         factors=(FactorEstimates.of(factor, final["modes"], conditional_sd),),

@@ -6,7 +6,9 @@ by the Laplace approximation or adaptive Gauss–Hermite quadrature.  The ML
 optimiser, the inference step and the Bayesian marginal sampler all call
 :func:`group_logliks`; nothing else computes this integral.
 
-Parameter vector φ = (β (p), θ (log-Cholesky of G), log σ (Gaussian family only)).
+Parameter vector φ = (β (p), θ (the elements of chol G, :mod:`.covariance`), log σ (Gaussian
+family only)).  The integral is taken over the spherical random effects u, b = Λu
+(:mod:`.modes`), so it is finite and smooth in θ up to and at a singular G.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import jax.numpy as jnp
 from ..families import Family
 from .covariance import CovarianceStructure
 from .data import GroupedData
+from . import smallmat
 from .laplace import laplace_log_integral
-from .modes import find_modes, group_sum, joint_log_density, linear_predictor, refine_modes
+from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_standard_normal, refine_modes
 from .quadrature import agq_log_integral
 
 METHODS = ("laplace", "agq")
@@ -68,7 +71,7 @@ def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weigh
 
     ``nodes`` (K, q) and ``log_weights`` (K,) are the Gauss–Hermite product grid
     (:func:`~.quadrature.gauss_hermite_grid`); ignored for ``method="laplace"``.
-    ``modes``: converged conditional modes at φ, if already known (the Newton
+    ``modes``: converged spherical modes û at φ (:mod:`.modes`), if already known (the Newton
     iteration is then skipped; derivatives stay exact); else found from zero.
     """
     beta, chol_G, log_dispersion = model.unpack(phi)
@@ -77,22 +80,22 @@ def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weigh
     if modes is None:
         zeros = jnp.zeros((data.n_groups, model.covariance.q), dtype=eta_fixed.dtype)
         modes = find_modes(eta_fixed, chol_G, log_dispersion, data, family, zeros)
-    b_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
+    u_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
     if model.method == "laplace":
-        f_hat = joint_log_density(b_hat, eta_fixed, chol_G, log_dispersion, data, family)
+        f_hat = joint_log_density(u_hat, eta_fixed, chol_G, log_dispersion, data, family)
         return laplace_log_integral(f_hat, hessian)
 
-    def joint_at_nodes(b_hat, scale):  # (m, K)
-        # Row r of group i at node k: η_rk = η_r(b_hat_i) + √2 (z_rᵀ L_i) x_k, one matmul over nodes.
-        eta_hat = linear_predictor(eta_fixed, b_hat, data)
-        z_scaled = jnp.sqrt(2.0) * jnp.einsum("nq,nqj->nj", data.Z, scale[data.group])
+    def joint_at_nodes(u_hat, scale):  # (m, K)
+        # Row r of group i at node k: η_rk = η_r(û_i) + √2 (z_rᵀ Λ L_i) x_k, one matmul over nodes.
+        eta_hat = linear_predictor(eta_fixed, u_hat, data, chol_G)
+        z_scaled = jnp.sqrt(2.0) * jnp.einsum("nq,nqj->nj", data.Z, smallmat.left_multiply(chol_G, scale)[data.group])
         eta = jnp.concatenate([eta_hat[:, None], z_scaled], axis=1) @ _with_ones(nodes).T
         rows = family.loglik(data.y[:, None], eta, data.trials[:, None], log_dispersion)
         # Materialise the rows before the scatter of the group sum: fused into it, they are
         # computed element by element (twice as slow on CPU).
-        return group_sum(jax.lax.optimization_barrier(rows), data) + _log_prior_at_nodes(b_hat, scale, chol_G, nodes)
+        return group_sum(jax.lax.optimization_barrier(rows), data) + _log_prior_at_nodes(u_hat, scale, nodes)
 
-    return agq_log_integral(b_hat, hessian, nodes, log_weights, joint_at_nodes)
+    return agq_log_integral(u_hat, hessian, nodes, log_weights, joint_at_nodes)
 
 
 def _with_ones(a):
@@ -100,25 +103,20 @@ def _with_ones(a):
     return jnp.concatenate([jnp.ones((a.shape[0], 1), a.dtype), a], axis=1)
 
 
-def _log_prior_at_nodes(b_hat, scale, chol_G, nodes):
-    """log N(b_ik; 0, G) at b_ik = b_hat_i + √2 L_i x_k, as one (m, K) matrix product.
+def _log_prior_at_nodes(u_hat, scale, nodes):
+    """log N(u_ik; 0, I) at u_ik = û_i + √2 L_i x_k, as one (m, K) matrix product.
 
-    With C = chol(G), w_i = C⁻¹ b_hat_i and M_i = C⁻¹ L_i, the whitened point is w_i + √2 M_i x_k and
-        |w_i + √2 M_i x_k|² = |w_i|² + 2√2 (M_iᵀ w_i)·x_k + 2 vec(M_iᵀ M_i)·vec(x_k x_kᵀ),
+        |û_i + √2 L_i x_k|² = |û_i|² + 2√2 (L_iᵀ û_i)·x_k + 2 vec(L_iᵀ L_i)·vec(x_k x_kᵀ),
     a per-group coefficient row times a per-node feature column.
     """
-    q = chol_G.shape[0]
-    inverse_chol_G = jax.scipy.linalg.solve_triangular(chol_G, jnp.eye(q, dtype=chol_G.dtype), lower=True)
-    w = b_hat @ inverse_chol_G.T
-    M = jnp.einsum("ij,mjl->mil", inverse_chol_G, scale)
+    q = u_hat.shape[-1]
     coefficients = jnp.concatenate(
         [
-            jnp.sum(w**2, axis=-1, keepdims=True),
-            2.0 * jnp.sqrt(2.0) * jnp.einsum("mil,mi->ml", M, w),
-            2.0 * jnp.einsum("mil,mij->mlj", M, M).reshape(-1, q * q),
+            jnp.sum(u_hat**2, axis=-1, keepdims=True),
+            2.0 * jnp.sqrt(2.0) * jnp.einsum("mil,mi->ml", scale, u_hat),
+            2.0 * jnp.einsum("mil,mij->mlj", scale, scale).reshape(-1, q * q),
         ],
         axis=1,
     )
     features = jnp.concatenate([nodes, (nodes[:, :, None] * nodes[:, None, :]).reshape(-1, q * q)], axis=1)
-    log_det = jnp.sum(jnp.log(jnp.diag(chol_G)))
-    return -0.5 * q * jnp.log(2.0 * jnp.pi) - log_det - 0.5 * (coefficients @ _with_ones(features).T)
+    return log_standard_normal(jnp.zeros(q, u_hat.dtype)) - 0.5 * (coefficients @ _with_ones(features).T)

@@ -1,10 +1,10 @@
 """Adaptive Gauss–Hermite quadrature on a product grid.
 
 With Gauss–Hermite nodes and weights (x_k, w_k) for the weight exp(−x²), the
-q-dimensional product grid, and for group i the mode b_hat_i and
+q-dimensional product grid, and for group i the mode û_i and
 L_i L_i^T = H_i^{-1},
-    b_ik = b_hat_i + √2 L_i x_k,
-    log ∫ exp f_i(b) db ≈ (q/2) log 2 + log|L_i| + logsumexp_k(log w_k + x_k^T x_k + f_i(b_ik))
+    u_ik = û_i + √2 L_i x_k,
+    log ∫ exp f_i(u) du ≈ (q/2) log 2 + log|L_i| + logsumexp_k(log w_k + x_k^T x_k + f_i(u_ik))
 (Liu & Pierce 1994; Pinheiro & Bates 1995, section 3).  The grid is centred at
 the exact modes for every parameter value (fully adaptive, as SAS GLIMMIX
 ``method=quad``); one point is the Laplace approximation.
@@ -35,15 +35,15 @@ def gauss_hermite_grid(qpoints: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, log_weights
 
 
-def agq_log_integral(b_hat, hessian, nodes, log_weights, joint_at_nodes):
+def agq_log_integral(u_hat, hessian, nodes, log_weights, joint_at_nodes):
     """Adaptive Gauss–Hermite log-integrals of exp f_i.
 
-    b_hat (m, q), hessian (m, q, q), nodes (K, q), log_weights (K,);
-    ``joint_at_nodes(b_hat, scale)`` returns f_i(b_hat_i + √2 L_i x_k) as (m, K),
+    u_hat (m, q), hessian (m, q, q), nodes (K, q), log_weights (K,);
+    ``joint_at_nodes(u_hat, scale)`` returns f_i(û_i + √2 L_i x_k) as (m, K),
     given the scale factors L_i (m, q, q).  Returns (m,).
     """
-    q = b_hat.shape[-1]
+    q = u_hat.shape[-1]
     scale = smallmat.inverse_cholesky_factor(smallmat.cholesky(hessian))  # L_i, (m, q, q)
     log_det_scale = jnp.sum(jnp.log(jnp.diagonal(scale, axis1=-2, axis2=-1)), axis=-1)
-    terms = log_weights + jnp.sum(nodes**2, axis=-1) + joint_at_nodes(b_hat, scale)
+    terms = log_weights + jnp.sum(nodes**2, axis=-1) + joint_at_nodes(u_hat, scale)
     return 0.5 * q * jnp.log(2.0) + log_det_scale + jax.scipy.special.logsumexp(terms, axis=-1)

@@ -26,6 +26,27 @@ def cholesky(A):
     return jnp.stack([jnp.stack([L[i][j] if j <= i else zero for j in range(q)], -1) for i in range(q)], -2)
 
 
+def matvec(M, v):
+    """M v for one M (q, q) and many v (..., q), unrolled over q.
+
+    A ``matmul`` with a dimension this small is slower on CPU than sums of elementwise products,
+    which XLA fuses with their neighbours (and so are their derivatives).
+    """
+    q = M.shape[-1]
+    return jnp.stack([sum(M[i, j] * v[..., j] for j in range(q)) for i in range(q)], -1)
+
+
+def left_multiply(M, A):
+    """M A for one M (q, q) and many A (..., q, k), as broadcast products and sums."""
+    return jnp.sum(M[:, :, None] * A[..., None, :, :], axis=-2)
+
+
+def congruence(M, A):
+    """Mᵀ A M for one M (q, q) and many A (..., q, q)."""
+    AM = jnp.swapaxes(left_multiply(M.T, jnp.swapaxes(A, -1, -2)), -1, -2)  # A M = (Mᵀ Aᵀ)ᵀ
+    return left_multiply(M.T, AM)
+
+
 def log_det_from_cholesky(L):
     """log|A| from its Cholesky factor L (..., q, q) -> (...)."""
     return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L, axis1=-2, axis2=-1)), axis=-1)

@@ -114,7 +114,7 @@ def gaussian_crossed_spec(seed=4):
 def objective_of(spec):
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
-    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks) for f in factors), spec.fixed.X.shape[1])
+    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors), spec.fixed.X.shape[1])
     return CrossedObjective(model, crossed_data(spec, order)), factors
 
 

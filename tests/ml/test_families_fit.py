@@ -82,6 +82,8 @@ def test_boundary_fit_warns_and_says_what_to_try():
         warnings.simplefilter("always")
         fit = fit_ml(spec, "laplace")
     assert fit.is_singular
+    # Newton reaches the boundary (the SD is a signed coordinate, 0 an interior point)
+    assert fit.optimization.status == 0 and fit.random_sd[0] < 1e-8
     messages = [str(w.message) for w in caught if issubclass(w.category, SingularFitWarning)]
     assert messages and "consider removing a random term" in messages[0]
 
