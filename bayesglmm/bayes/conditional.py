@@ -78,7 +78,7 @@ def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, famil
 
     start_key, *step_keys = jax.random.split(key, steps + 1)
     (u, _), accepted = jax.lax.scan(step, propose(start_key), jnp.stack(step_keys))
-    return u @ chol_G.T, jnp.mean(accepted)
+    return smallmat.matvec(chol_G, u), jnp.mean(accepted)
 
 
 def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, family: Family, mode_start, steps: int = 20,
