@@ -25,14 +25,32 @@ BRMS_AMENORRHEA = {
 }
 
 
-def test_amenorrhea_posterior_matches_brms(amenorrhea_brms_posterior):
-    fit = amenorrhea_brms_posterior
+@pytest.mark.slow  # 4 chains x 5000 iterations, about 2 minutes; the default run checks a short run below
+def test_amenorrhea_posterior_matches_brms(amenorrhea_spec):
+    # Full-latent NUTS mixes slowly in sd(time) (brms alike: 796 ESS from 4 x 5000), so every
+    # 4th iteration is kept to reach R-hat <= 1.01.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_bayes(amenorrhea_spec, "brms", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False)
     table = fit.params()
     assert fit.divergences == 0
     assert table["r_hat"].max() <= 1.01
     for name, (mean, sd) in BRMS_AMENORRHEA.items():
         assert abs(table.loc[name, "mean"] - mean) < 0.15 * sd, name
         assert abs(table.loc[name, "sd"] / sd - 1) < 0.15, name
+
+
+def test_amenorrhea_short_run_is_close_to_brms(amenorrhea_brms_posterior):
+    # 2 chains x 500 draws: the slowest parameter, sd(time), has a bulk ESS near 30, so its mean
+    # carries a Monte Carlo error near 0.2 posterior SDs; measured: means within 0.06 SDs, SDs
+    # within 4% of brms's, R-hat 1.06.
+    fit = amenorrhea_brms_posterior
+    table = fit.params()
+    assert fit.divergences == 0
+    assert table["r_hat"].max() <= 1.1
+    for name, (mean, sd) in BRMS_AMENORRHEA.items():
+        assert abs(table.loc[name, "mean"] - mean) < 0.4 * sd, name
+        assert abs(table.loc[name, "sd"] / sd - 1) < 0.25, name
 
 
 def _simulate(family, seed, n_groups=80, size=6):
