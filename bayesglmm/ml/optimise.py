@@ -17,11 +17,13 @@ Return codes (``status``): 0 converged (max |gradient| <= gtol); 1 converged
 (no further decrease possible and max |gradient| <= 1e-3, e.g. at a boundary);
 2 iteration limit; 3 line search failed with a larger gradient; 4 converged (the
 objective fell by less than ``flat_tol`` in each of the last ``flat_iterations``
-iterations, or in the last one before a failed line search). Code 4 is the boundary case at scale: with 10⁴–10⁵ groups a fit that
-drifts towards a singular covariance (a correlation going to ±1 is infinitely far
-in unconstrained coordinates) keeps a gradient far above any absolute tolerance
-while the log-likelihood no longer moves (measured: 20,000 groups, changes of
-1e-8 per iteration while max |gradient| wandered between 5e-5 and 0.04).
+iterations, or in the last one before a failed line search). Code 4 is the boundary case in
+log-Cholesky coordinates (the several-factor engine, :mod:`.crossed`): a fit that drifts towards a
+singular covariance (a correlation going to ±1 is infinitely far there) keeps a gradient far
+above any absolute tolerance while the log-likelihood no longer moves (measured with the
+one-factor engine when it used those coordinates: 20,000 groups, changes of 1e-8 per iteration
+while max |gradient| wandered between 5e-5 and 0.04).  The one-factor engine's signed Cholesky
+coordinates put that boundary at 0, which Newton reaches (:mod:`.covariance`).
 """
 
 from __future__ import annotations
