@@ -76,7 +76,7 @@ def _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family):
 
 
 def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, u_start, max_iter=100, tol=1e-10):
-    """Spherical modes û (n_groups, q) by damped Newton from ``u_start``, without gradients.
+    """Spherical modes û (n_groups, q) by damped Newton from ``u_start`` (or 0), without gradients.
 
     Each group halves its own step until f_i does not fall; the iteration stops
     when no group moves by more than ``tol``.
@@ -107,7 +107,13 @@ def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Fam
         moved = jnp.where(stay[:, None], 0.0, alpha[:, None] * step)
         return u + moved, jnp.where(stay, value, candidate), iteration + 1, jnp.max(jnp.abs(moved))
 
-    state = (u_start, objective(u_start), 0, jnp.inf)
+    # A warm start (the modes at other parameters) can be far worse than zero where Λ is much
+    # larger than where the start was found (u_start scaled by Λ overflows exp(η)); each group
+    # starts from whichever of u_start and 0 has the higher f_i.
+    start_value, zero_value = objective(u_start), objective(jnp.zeros_like(u_start))
+    from_zero = ~(start_value >= zero_value)  # also where f_i(u_start) is NaN
+    u_start = jnp.where(from_zero[:, None], 0.0, u_start)
+    state = (u_start, jnp.where(from_zero, zero_value, start_value), 0, jnp.inf)
     u, *_ = jax.lax.while_loop(lambda s: (s[2] < max_iter) & (s[3] > tol), body, state)
     return u
 

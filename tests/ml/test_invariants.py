@@ -169,3 +169,22 @@ def test_boundary_fit_at_scale_converges_and_warns_singular():
         fit = fit_ml(spec, "laplace")
     assert fit.optimization.status == 0 and fit.optimization.iterations < 12
     assert abs(fit.params().loc["sd[id,(Intercept)]", "estimate"] - 1.5) < 0.15
+
+
+def test_modes_do_not_depend_on_a_warm_start_that_overflows(epilepsy_spec):
+    # The marginal sampler warm-starts every Newton solve from the ML modes; at a draw with a far
+    # larger Λ (here an intercept SD of 148, met by a NUTS chain in warm-up) that start puts
+    # exp(η) past overflow. Each group then starts from 0 instead: the modes are the same as from 0
+    # (before, the solve stayed at the start and the log density was -6e131 instead of -1852).
+    import jax.numpy as jnp
+
+    from bayesglmm.ml.data import grouped_data
+    from bayesglmm.ml.modes import find_modes
+
+    data = grouped_data(epilepsy_spec)
+    eta_fixed = data.X @ jnp.array([6.673, -0.741, -20.601, 1.098]) + data.offset
+    chol_G = jnp.array([[148.1, 0.0], [0.05, 0.087]])
+    zeros = jnp.zeros((data.n_groups, 2))
+    from_zero = find_modes(eta_fixed, chol_G, 0.0, data, epilepsy_spec.family, zeros)
+    from_far = find_modes(eta_fixed, chol_G, 0.0, data, epilepsy_spec.family, zeros + 5.0)
+    np.testing.assert_allclose(np.asarray(from_far), np.asarray(from_zero), atol=1e-8)
