@@ -86,12 +86,16 @@ def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, f
     """Random-effect draws (S, n_groups, q) for S population draws, and the mean acceptance rate.
 
     ``betas`` (S, p), ``chol_Gs`` (S, q, q), ``log_dispersions`` (S,).  The draws are split over
-    all local devices (CPU host devices run on separate cores) and evaluated ``batch_size`` at a
-    time on each to bound memory.
+    all local devices (CPU host devices run on separate cores) and evaluated at most ``batch_size``
+    at a time on each to bound memory, in equal batches.
     """
     devices = jax.local_device_count()
     total = betas.shape[0]
     per_device = -(-total // devices)
+    # whole batches: lax.map compiles the body a second time for a remainder (5 s of 15 on epilepsy)
+    batches = -(-per_device // batch_size)
+    batch_size = -(-per_device // batches)
+    per_device = batches * batch_size
     keys = jax.random.split(key, total)
 
     def shard(a):  # (S, ...) -> (devices, per_device, ...), padded with copies of the last draw
