@@ -55,6 +55,10 @@ class LaplacePosterior:
         sites = jax.vmap(self.unravel)(jnp.asarray(self.unconstrained_draws(key, n)))
         return {name: self.transforms[name](value) for name, value in sites.items()}
 
+    def mode_sites(self) -> dict:
+        """The mode as a value of every latent site, constrained to its support."""
+        return {name: self.transforms[name](value) for name, value in self.unravel(jnp.asarray(self.mode)).items()}
+
     def chain_starts(self, key, chains: int) -> dict:
         """One start per chain from N(mode, covariance): {site: (chains, ...)} unconstrained."""
         flat = jnp.asarray(self.unconstrained_draws(key, chains))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec import ModelSpec
-from .auto import deviance_by_qpoints
+from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
 from .covariance import CovarianceStructure
 from .data import chunked_data, single_factor
 from .marginal import MarginalModel
@@ -75,3 +75,13 @@ def loglik_by_qpoints(fit, spec: ModelSpec, qpoints=(1, 3, 5, 7, 11, 15, 21)) ->
     phi = phi_from(structure, fit.beta.values, fit.G, sigma)
     table = deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks.data, objective.model, list(qpoints))
     return {k: -0.5 * deviance for k, deviance in table.items()}
+
+
+def qpoints_rule_at(spec: ModelSpec, beta, G, sigma=None, tol: float = DEFAULT_TOL,
+                    max_nodes: int = DEFAULT_MAX_NODES) -> tuple[int, dict[int, float]]:
+    """The automatic rule's number of points at (β, G, σ) (:func:`~.auto.choose_qpoints`) and its
+    table of −2ℓ by number of points: what ``fit_ml(spec, "agq", "auto")`` checks at its estimates,
+    at any parameter values (the marginal sampler's posterior mode)."""
+    structure, objective = _objective(spec, "agq", 1, sigma)
+    phi = phi_from(structure, beta, G, sigma)
+    return choose_qpoints(phi, objective.initial_modes(), objective.chunks.data, objective.model, tol, max_nodes)

@@ -173,6 +173,30 @@ def test_more_quadrature_points_do_not_move_the_posterior(epilepsy_spec, epileps
     np.testing.assert_allclose(np.sqrt(np.diag(at_5.laplace.covariance)), sd, rtol=0.02)
 
 
+def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(epilepsy_spec, epilepsy_laplace, monkeypatch):
+    # qpoints=None: the rule at the ML estimates (5 here, as fit_ml(spec, "agq", "auto")), checked
+    # again at the posterior mode; where it asks for more there (amenorrhea: 11 at the Laplace
+    # estimates, 15 at the mode) the program and the mode are recomputed with them. The rule is
+    # made to ask for 7 at the first mode to exercise that path on the small model.
+    from bayesglmm.bayes.marginal_sampler import _natural_values
+    from bayesglmm.ml import evaluate
+
+    rule, chosen = evaluate.qpoints_rule_at, []
+
+    def rule_asking_for_7_at_the_first_mode(spec, beta, G, sigma=None):
+        k, table = rule(spec, beta, G, sigma)
+        chosen.append(k)
+        return (7 if len(chosen) == 2 else k), table
+
+    program = compile_program(epilepsy_spec, "brms")
+    monkeypatch.setattr(evaluate, "qpoints_rule_at", rule_asking_for_7_at_the_first_mode)
+    setup = prepare_marginal(epilepsy_spec, program, ml_fit=epilepsy_laplace)
+    assert chosen == [5, 5, 5] and setup.program.qpoints == 7
+    monkeypatch.undo()
+    at_mode, _ = evaluate.qpoints_rule_at(epilepsy_spec, *_natural_values(program, setup.laplace.mode_sites()))
+    assert at_mode <= setup.program.qpoints
+
+
 def test_marginal_sampler_needs_one_grouping_factor(amenorrhea):
     from bayesglmm import ModelSpec
     from bayesglmm.errors import SpecError
