@@ -36,10 +36,10 @@ def test_amenorrhea_posterior_matches_brms(amenorrhea_spec):
 
 
 def test_amenorrhea_short_run_is_close_to_brms(amenorrhea_brms_posterior):
-    # 2 chains x 500 draws: the slowest parameter, sd(time), has a bulk ESS near 30, so its mean
-    # carries a Monte Carlo error near 0.2 posterior SDs; measured: means within 0.06 SDs, SDs
-    # within 4% of brms's, R-hat 1.06.
-    _assert_close_to_brms(amenorrhea_brms_posterior, max_r_hat=1.1, mean_tol=0.4, sd_tol=0.25)
+    # 2 chains x 1000 draws: the slowest parameter, sd(time), mixes slowly (bulk ESS 14-55 in
+    # 2 x 500 draws over seeds 0-5, R-hat up to 1.11); measured with seeds 0-3 at this length: means
+    # within 0.11 brms SDs, SDs within 8% of brms's, R-hat at most 1.06.
+    _assert_close_to_brms(amenorrhea_brms_posterior, max_r_hat=1.1, mean_tol=0.3, sd_tol=0.2)
 
 
 def _assert_close_to_brms(fit, max_r_hat, mean_tol, sd_tol):
