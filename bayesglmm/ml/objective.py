@@ -69,12 +69,9 @@ def _value_and_gradient(phi, modes, dynamic, model):
 
 @compiled(static_argnames="model")
 def _derivatives(phi, modes, dynamic, model):
-    """Everything the optimiser and the inference step need at φ, in one compiled program.
-
-    −ℓ, its gradient and Hessian, the per-group scores ∂ℓ_i/∂φ (K, G, P);
-    the conditional modes of b and their conditional covariances (:func:`~.modes.random_effects_scale`);
-    the reported quantities and their Jacobian in φ (:func:`~.inference.report_values`).
-    """
+    """What each Newton iteration needs at φ, in one compiled program: −ℓ, its gradient and
+    Hessian, and the per-group scores ∂ℓ_i/∂φ (K, G, P) that forward mode yields on the way
+    (the empirical covariance needs them at the optimum)."""
     data, nodes, log_weights = dynamic
 
     def gradient_and_groups(x):
@@ -83,6 +80,16 @@ def _derivatives(phi, modes, dynamic, model):
         return (gradient, groups), (groups, gradient)
 
     (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
+    return {"value": -jnp.sum(groups), "gradient": -gradient, "hessian": -hessian, "scores": scores}
+
+
+@compiled(static_argnames="model")
+def _random_effects_and_report(phi, modes, dynamic, model):
+    """What only the optimum needs, kept out of the per-iteration program (a quarter of its time
+    at 10⁵ groups): the conditional modes of b and their conditional covariances
+    (:func:`~.modes.random_effects_scale`), the reported quantities and their Jacobian in φ
+    (:func:`~.inference.report_values`)."""
+    data = dynamic[0]
 
     def chunk_random_effects(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
@@ -90,10 +97,6 @@ def _derivatives(phi, modes, dynamic, model):
 
     b_hat, conditional_covariances = _map_chunks(chunk_random_effects, phi, data, modes)
     return {
-        "value": -jnp.sum(groups),
-        "gradient": -gradient,
-        "hessian": -hessian,
-        "scores": scores,
         "modes": b_hat,
         "conditional_covariances": conditional_covariances,
         "reported": report_values(phi, model),
@@ -134,26 +137,32 @@ class MarginalObjective:
         return float(value), np.asarray(gradient)
 
     def derivatives(self, phi, modes):
-        """(−ℓ, gradient, Hessian, per-group scores) at φ, as the optimiser needs them."""
-        out = self.derivatives_all(phi, modes)
-        return out["value"], out["gradient"], out["hessian"], out["scores"]
-
-    def derivatives_all(self, phi, modes) -> dict:
-        """Everything :func:`_derivatives` returns, as numpy (floats for scalars), per-group arrays
-        (scores, modes of b, their conditional covariances) as (n_groups, ...) in the original group order.
+        """(−ℓ, gradient, Hessian, per-group scores (n_groups, P) in the original group order) at φ.
 
         The last result is kept: the fit asks again at the optimum, where the optimiser's last
         iteration has just computed it (the most expensive program, seconds at 10⁵ groups).
         """
         phi = np.asarray(phi, dtype=float)
         last = self._last_derivatives.get("at")
-        if last is not None and last[1] is modes and np.array_equal(last[0], phi):
-            return last[2]
-        out = _derivatives(phi, modes, self._dynamic, self.model)
-        per_group = ("scores", "modes", "conditional_covariances")
-        out = {
-            key: self.chunks.gather(value) if key in per_group else float(value) if value.ndim == 0 else np.asarray(value)
-            for key, value in out.items()
+        if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
+            out = _derivatives(phi, modes, self._dynamic, self.model)
+            last = (phi.copy(), modes, (float(out["value"]), np.asarray(out["gradient"]),
+                                        np.asarray(out["hessian"]), self.chunks.gather(out["scores"])))
+            self._last_derivatives["at"] = last
+        return last[2]
+
+    def derivatives_all(self, phi, modes) -> dict:
+        """:meth:`derivatives` and everything :func:`_random_effects_and_report` returns, as numpy;
+        the modes of b and their conditional covariances as (n_groups, ...) in the original group order."""
+        value, gradient, hessian, scores = self.derivatives(phi, modes)
+        extras = _random_effects_and_report(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
+        return {
+            "value": value,
+            "gradient": gradient,
+            "hessian": hessian,
+            "scores": scores,
+            "modes": self.chunks.gather(extras["modes"]),
+            "conditional_covariances": self.chunks.gather(extras["conditional_covariances"]),
+            "reported": np.asarray(extras["reported"]),
+            "report_jacobian": np.asarray(extras["report_jacobian"]),
         }
-        self._last_derivatives["at"] = (phi.copy(), modes, out)
-        return out
