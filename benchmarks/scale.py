@@ -1,11 +1,15 @@
 """Laplace ML fits as the data grow: seconds and peak memory per size (issue 9).
 
     python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace] [--chunks K] [--devices D]
+                               [--cache DIR]
 
 Simulated Bernoulli data, y ~ time + trt:time + (1 + time | id), groups x visits rows
 (glmmTMB on this 2-core machine: 20,000 x 5 in 23.5 s, 100,000 x 5 in 156.5 s). Each size
 runs in its own process so its peak resident memory is its own; the seconds are the whole
-fit, compilation included, and the spec construction is timed apart.
+fit, compilation included, and the spec construction is timed apart.  With ``--cache DIR`` each size
+runs twice, in two processes with the on-disk program cache in DIR (as the command-line interface
+keeps it, :func:`bayesglmm._jax.enable_compilation_cache`): the first compiles and fills it, the
+second reads the compiled programs back, as a repeated fit of data of the same shape would.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ TRUTH = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4,
          "sd[id,(Intercept)]": 1.5, "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
 
 
-def one_size(n_groups: int, visits: int, method: str, chunks: int | None, devices: int) -> dict:
+def one_size(n_groups: int, visits: int, method: str, chunks: int | None, devices: int, cache: str | None) -> dict:
     import warnings
 
     if devices > 1:  # CPU host devices, before JAX's first computation
@@ -33,6 +37,11 @@ def one_size(n_groups: int, visits: int, method: str, chunks: int | None, device
     import pandas as pd
 
     from bayesglmm import ModelSpec, fit_ml, simulate_response
+
+    if cache:
+        from bayesglmm._jax import enable_compilation_cache
+
+        enable_compilation_cache(cache)
 
     started = time.perf_counter()
     frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits) / visits, n_groups),
@@ -55,19 +64,23 @@ def main():
     parser.add_argument("--method", default="laplace")
     parser.add_argument("--chunks", type=int, help="chunks of groups (default: one per GPU, one on CPU)")
     parser.add_argument("--devices", type=int, default=1, help="CPU host devices to expose (sharding on CPU)")
+    parser.add_argument("--cache", help="program cache folder: each size runs twice, the second from the cache")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.visits, args.method, args.chunks, args.devices)))
+        print(json.dumps(one_size(args.one, args.visits, args.method, args.chunks, args.devices, args.cache)))
         return
     for n_groups in map(int, args.sizes.split(",")):
         extra = ["--devices", str(args.devices)] + (["--chunks", str(args.chunks)] if args.chunks else [])
-        run = subprocess.run([sys.executable, __file__, "--one", str(n_groups), "--visits", str(args.visits), "--method",
-                              args.method, *extra], capture_output=True, text=True, check=True)
-        result = json.loads(run.stdout.strip().splitlines()[-1])
-        print(f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
-              f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
-              f"converged {result['converged']}, sd(Intercept) {result['estimates']['sd[id,(Intercept)]']:.3f}")
+        for label in ["compile, fill the cache", "from the cache"] if args.cache else [None]:
+            run = subprocess.run([sys.executable, __file__, "--one", str(n_groups), "--visits", str(args.visits), "--method",
+                                  args.method, *extra, *(["--cache", args.cache] if args.cache else [])],
+                                 capture_output=True, text=True, check=True)
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+            print(f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
+                  f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
+                  f"converged {result['converged']}, sd(Intercept) {result['estimates']['sd[id,(Intercept)]']:.3f}"
+                  + (f"  [{label}]" if label else ""))
 
 
 if __name__ == "__main__":
