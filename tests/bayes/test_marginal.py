@@ -84,7 +84,7 @@ def test_random_effect_draws_follow_their_exact_conditional(epilepsy_spec, epile
     chol_G = np.linalg.cholesky(G)
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(0), jnp.tile(beta, (S, 1)), jnp.tile(chol_G, (S, 1, 1)), jnp.zeros(S),
-        setup.program.data["data"], epilepsy_spec.family, setup.program.data["mode_start"], 20,
+        setup.program.groups, epilepsy_spec.family, setup.program.mode_start, 20,
     )
     b = np.asarray(b)
     _, means, sds = _brute_force_group_integrals(epilepsy_spec, beta, G)
@@ -122,6 +122,12 @@ def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
     return full, marginal
 
 
+def _tail_quantile_standard_error(table, name):
+    """Monte Carlo SE of a 2.5% (or 97.5%) quantile: √(p(1−p)/ESS_tail) / φ(z_p) posterior SDs,
+    the normal approximation."""
+    return np.sqrt(0.025 * 0.975 / table.loc[name, "ess_tail"]) / stats.norm.pdf(1.96) * table.loc[name, "sd"]
+
+
 def test_marginal_and_full_latent_samplers_agree(epilepsy_both_samplers):
     full, marginal = epilepsy_both_samplers
     a, b = full.params(), marginal.params()
@@ -130,8 +136,11 @@ def test_marginal_and_full_latent_samplers_agree(epilepsy_both_samplers):
         sd = a.loc[name, "sd"]
         assert abs(b.loc[name, "mean"] - a.loc[name, "mean"]) < 0.1 * sd, name
         assert abs(b.loc[name, "sd"] / sd - 1) < 0.1, name
+        # Tail quantiles within 0.15 posterior SDs, or, where the runs are too short to resolve
+        # that (16 comparisons, each with a Monte Carlo SE of the order of 0.1 SDs), within 3 SEs.
+        error = np.hypot(_tail_quantile_standard_error(a, name), _tail_quantile_standard_error(b, name))
         for q in ("q2.5", "q97.5"):
-            assert abs(b.loc[name, q] - a.loc[name, q]) < 0.15 * sd, (name, q)
+            assert abs(b.loc[name, q] - a.loc[name, q]) < max(0.15 * sd, 3 * error), (name, q)
 
 
 def test_marginal_fit_carries_random_effects_and_predictions(epilepsy_both_samplers):
@@ -225,3 +234,4 @@ def test_amenorrhea_marginal_posterior_matches_brms(amenorrhea_spec):
     for name, (mean, sd) in BRMS_AMENORRHEA.items():
         assert abs(table.loc[name, "mean"] - mean) < 0.1 * sd, name
         assert abs(table.loc[name, "sd"] / sd - 1) < 0.1, name
+
