@@ -12,12 +12,18 @@ posterior is exact; the quadrature error is measured by raising the points.
 
 The conditional modes are found at every evaluation by damped Newton from ``mode_start``
 (the spherical modes at the ML estimates, close to those anywhere in the posterior's bulk).
+
+Groups with identical rows are integrated once and counted as often as they occur
+(:func:`~bayesglmm.ml.data.distinct_groups`): the sum is the same, and binary outcomes with few
+visits repeat few patterns (amenorrhea: 55 integrals per evaluation instead of 1151).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+
+import numpy as np
 
 from .. import _jax  # noqa: F401
 import jax
@@ -26,7 +32,7 @@ import numpyro
 
 from ..families import Family
 from ..ml.covariance import CovarianceStructure
-from ..ml.data import GroupedData
+from ..ml.data import GroupedData, distinct_groups
 from ..ml.marginal import MarginalModel, group_logliks
 from ..ml.modes import find_modes
 from ..ml.quadrature import gauss_hermite_grid
@@ -40,14 +46,18 @@ FACTOR_SITE = "marginal_loglik"
 class MarginalProgram:
     """A NumPyro program with the random effects integrated out: ``model(**data)``.
 
-    ``data`` holds the rows sorted by group (:class:`~bayesglmm.ml.data.GroupedData`), the
-    Gauss–Hermite grid of ``qpoints`` points per dimension and the Newton start of the modes.
+    ``data`` (the model's arguments) holds the rows of the distinct groups sorted by group
+    (:class:`~bayesglmm.ml.data.GroupedData`), how many groups each stands for, the Gauss–Hermite
+    grid of ``qpoints`` points per dimension and the Newton start of the modes.  ``groups`` and
+    ``mode_start`` are every group's rows and start, for the random-effect draws.
     """
 
     model: object
     data: dict
     marginal: MarginalModel
     qpoints: int
+    groups: GroupedData
+    mode_start: jax.Array
 
 
 def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel):
@@ -58,8 +68,8 @@ def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel):
     return jnp.concatenate(parts)
 
 
-def marginal_glmm_model(data: GroupedData, nodes, log_weights, mode_start, *, priors: PriorSet, factor: FactorMeta,
-                        family: Family, marginal: MarginalModel):
+def marginal_glmm_model(data: GroupedData, counts, nodes, log_weights, mode_start, *, priors: PriorSet,
+                        factor: FactorMeta, family: Family, marginal: MarginalModel):
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
     beta = numpyro.sample("beta", vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)
@@ -67,20 +77,24 @@ def marginal_glmm_model(data: GroupedData, nodes, log_weights, mode_start, *, pr
     phi = parameter_vector(beta, sd, chol_corr, sigma, marginal)
     beta, chol_G, log_dispersion = marginal.unpack(phi)
     modes = find_modes(data.X @ beta + data.offset, chol_G, log_dispersion, data, family, mode_start)
-    numpyro.factor(FACTOR_SITE, jnp.sum(group_logliks(phi, data, marginal, nodes, log_weights, modes)))
+    numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))
 
 
 def compile_marginal_program(data: GroupedData, factor: FactorMeta, priors: PriorSet, family: Family, n_fixed: int,
                              qpoints: int, mode_start) -> MarginalProgram:
-    """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace)."""
+    """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace);
+    ``mode_start`` (n_groups, q) for every group of ``data``."""
     structure = CovarianceStructure(len(factor.terms), factor.blocks)
     marginal = MarginalModel(family, structure, n_fixed, "laplace" if qpoints == 1 else "agq")
     nodes, log_weights = gauss_hermite_grid(qpoints, structure.q)
     model = partial(marginal_glmm_model, priors=priors, factor=factor, family=family, marginal=marginal)
+    distinct, counts, representative = distinct_groups(data)
+    mode_start = np.asarray(mode_start)
     arrays = {
-        "data": data,
+        "data": distinct,
+        "counts": jax.device_put(counts.astype(float)),
         "nodes": jax.device_put(nodes),
         "log_weights": jax.device_put(log_weights),
-        "mode_start": jax.device_put(mode_start),
+        "mode_start": jax.device_put(mode_start[representative]),
     }
-    return MarginalProgram(model, arrays, marginal, qpoints)
+    return MarginalProgram(model, arrays, marginal, qpoints, data, jax.device_put(mode_start))

@@ -168,7 +168,7 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     log_dispersion = jnp.log(jnp.asarray(population["sigma"])) if program.family.has_dispersion else jnp.zeros(sd.shape[0])
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4), jnp.asarray(population["beta"]), chol_G, log_dispersion,
-        setup.program.data["data"], program.family, setup.program.data["mode_start"], steps,
+        setup.program.groups, program.family, setup.program.mode_start, steps,
     )
     # b = (z Lᵀ) ∘ σ  (the full-latent program's non-centred form)  =>  zᵀ = L⁻¹ (b / σ)ᵀ
     scaled = jnp.swapaxes(b / sd[:, None, :], -1, -2)

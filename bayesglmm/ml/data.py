@@ -78,6 +78,37 @@ def grouped_data(spec: ModelSpec) -> GroupedData:
     return data
 
 
+def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndarray]:
+    """The groups of ``data`` with distinct rows, how many groups each stands for, and which.
+
+    Groups whose rows are identical (X, Z, y, trials, offset, in order) have identical marginal
+    likelihoods, modes and conditional posteriors, so Σ_i ℓ_i = Σ_d n_d ℓ_d exactly: a binary
+    outcome with few visits repeats patterns (amenorrhea: 1151 women, 55 distinct groups).
+    Returns (the first group of each pattern as :class:`GroupedData`, counts n_d (D,), the index of
+    that first group (D,)).
+    """
+    rows = np.column_stack([np.asarray(a, dtype=float).reshape(len(data.y), -1)
+                            for a in (data.X, data.Z, data.y, data.trials, data.offset)])
+    group = np.asarray(data.group)
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=data.n_groups))])
+    first_of: dict[bytes, int] = {}
+    pattern = np.array([first_of.setdefault(rows[bounds[i]:bounds[i + 1]].tobytes(), len(first_of))
+                        for i in range(data.n_groups)])
+    counts = np.bincount(pattern)
+    representative = np.unique(pattern, return_index=True)[1]  # the first group of each pattern
+    kept = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in representative])
+    distinct = GroupedData(
+        X=jax.device_put(np.asarray(data.X)[kept]),
+        Z=jax.device_put(np.asarray(data.Z)[kept]),
+        y=jax.device_put(np.asarray(data.y)[kept]),
+        trials=jax.device_put(np.asarray(data.trials)[kept]),
+        offset=jax.device_put(np.asarray(data.offset)[kept]),
+        group=jax.device_put(np.repeat(np.arange(len(counts), dtype=np.int32), np.diff(bounds)[representative])),
+        n_groups=len(counts),
+    )
+    return distinct, counts, representative
+
+
 @dataclass(frozen=True)
 class ChunkedData:
     """:class:`GroupedData` with a leading chunk axis (K, ...) and where each group went.
