@@ -75,13 +75,11 @@ def _gradient_and_hessian_entries(u, eta_fixed, chol_G, log_dispersion, data, fa
     information = [[None] * q for _ in range(q)]
     for column, (j, k) in enumerate(pairs, start=q):
         information[j][k] = information[k][j] = sums[:, column]
-    lam = smallmat.entries(chol_G)
-    gradient = [sum(lam[j][a] * score[j] for j in range(q)) - u[:, a] for a in range(q)]
-    information_times_lambda = [[sum(information[j][k] * lam[k][b] for k in range(q)) for b in range(q)] for j in range(q)]  # I Λ
+    gradient = [sum(chol_G[j, a] * score[j] for j in range(q)) - u[:, a] for a in range(q)]
     hessian = [[None] * q for _ in range(q)]
     for a in range(q):
         for b in range(a + 1):
-            congruence = sum(lam[j][a] * information_times_lambda[j][b] for j in range(q))  # (Λᵀ I Λ)_ab
+            congruence = sum(chol_G[j, a] * chol_G[k, b] * information[j][k] for j in range(q) for k in range(q))
             hessian[a][b] = hessian[b][a] = congruence + 1.0 if a == b else congruence
     return gradient, hessian
 
