@@ -59,34 +59,20 @@ def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, f
     return group_sum(rows, data) + log_standard_normal(u)
 
 
-def _gradient_and_hessian_entries(u, eta_fixed, chol_G, log_dispersion, data, family):
-    """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring),
-    as entries (:mod:`.smallmat`): g[a] (n_groups,), H[a][b] (n_groups,).
-
-    The row sums Σ z_r d1_r and the lower triangle of Σ z_r z_rᵀ (−d2_r) are one segment sum.
-    """
-    q = u.shape[-1]
+def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
+    """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring)."""
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
-    pairs = [(j, k) for j in range(q) for k in range(j + 1)]
-    rows = [data.Z[:, j] * d1 for j in range(q)] + [data.Z[:, j] * data.Z[:, k] * (-d2) for j, k in pairs]
-    sums = group_sum(jnp.stack(rows, -1), data)
-    score = [sums[:, j] for j in range(q)]
-    information = [[None] * q for _ in range(q)]
-    for column, (j, k) in enumerate(pairs, start=q):
-        information[j][k] = information[k][j] = sums[:, column]
-    gradient = [sum(chol_G[j, a] * score[j] for j in range(q)) - u[:, a] for a in range(q)]
-    hessian = [[None] * q for _ in range(q)]
-    for a in range(q):
-        for b in range(a + 1):
-            congruence = sum(chol_G[j, a] * chol_G[k, b] * information[j][k] for j in range(q) for k in range(q))
-            hessian[a][b] = hessian[b][a] = congruence + 1.0 if a == b else congruence
+    gradient = smallmat.matvec(chol_G.T, group_sum(data.Z * d1[:, None], data)) - u
+    outer = data.Z[:, :, None] * data.Z[:, None, :]
+    information = group_sum(outer * (-d2)[:, None, None], data)
+    hessian = smallmat.congruence(chol_G, information) + jnp.eye(u.shape[-1], dtype=u.dtype)
     return gradient, hessian
 
 
 def _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family):
-    gradient, hessian = _gradient_and_hessian_entries(u, eta_fixed, chol_G, log_dispersion, data, family)
-    return jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), gradient), -1)
+    gradient, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
+    return smallmat.cho_solve(smallmat.cholesky(hessian), gradient)
 
 
 def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, u_start, max_iter=100, tol=1e-10):
@@ -137,8 +123,8 @@ def refine_modes(u_converged, eta_fixed, chol_G, log_dispersion, data: GroupedDa
     u = jax.lax.stop_gradient(u_converged)
     for _ in range(2):
         u = u + _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family)
-    _, hessian = _gradient_and_hessian_entries(u, eta_fixed, chol_G, log_dispersion, data, family)
-    return u, smallmat.from_entries(hessian)
+    _, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
+    return u, hessian
 
 
 def random_effects_scale(u_hat, hessian, chol_G):
