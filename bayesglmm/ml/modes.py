@@ -59,20 +59,48 @@ def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, f
     return group_sum(rows, data) + log_standard_normal(u)
 
 
+# From this many groups (per chunk) the Newton steps work on the entries of the small matrices
+# (:mod:`.smallmat`), below it on (n_groups, q, q) arrays.  Measured on 2 cores: the second-order
+# program of the ML fit takes 1.1 s per call on entries against 1.7-1.9 s on arrays at 100,000
+# groups (0.20 s against 0.33 s at 20,000), but compiles 1-1.5 s longer; with 59 groups (epilepsy)
+# the marginal sampler's gradient took 0.7 ms on entries against 0.4 ms, and a cold Laplace fit of
+# the seed models 1.5-4 s longer.
+ENTRIES_FROM_GROUPS = 50_000
+
+
 def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
-    """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring)."""
+    """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring),
+    as entries (:mod:`.smallmat`): g[a] (n_groups,), H[a][b] (n_groups,), computed on arrays or on
+    entries by the number of groups (:data:`ENTRIES_FROM_GROUPS`)."""
+    q = u.shape[-1]
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
-    gradient = smallmat.matvec(chol_G.T, group_sum(data.Z * d1[:, None], data)) - u
-    outer = data.Z[:, :, None] * data.Z[:, None, :]
-    information = group_sum(outer * (-d2)[:, None, None], data)
-    hessian = smallmat.congruence(chol_G, information) + jnp.eye(u.shape[-1], dtype=u.dtype)
+    if data.n_groups < ENTRIES_FROM_GROUPS:
+        gradient = smallmat.matvec(chol_G.T, group_sum(data.Z * d1[:, None], data)) - u
+        information = group_sum(data.Z[:, :, None] * data.Z[:, None, :] * (-d2)[:, None, None], data)
+        hessian = smallmat.congruence(chol_G, information) + jnp.eye(q, dtype=u.dtype)
+        return [gradient[:, a] for a in range(q)], smallmat.entries(hessian)
+    # Σ z_r d1_r and the lower triangle of Σ z_r z_rᵀ (−d2_r) in one segment sum
+    pairs = [(j, k) for j in range(q) for k in range(j + 1)]
+    rows = [data.Z[:, j] * d1 for j in range(q)] + [data.Z[:, j] * data.Z[:, k] * (-d2) for j, k in pairs]
+    sums = group_sum(jnp.stack(rows, -1), data)
+    information = [[None] * q for _ in range(q)]
+    for column, (j, k) in enumerate(pairs, start=q):
+        information[j][k] = information[k][j] = sums[:, column]
+    lam = smallmat.entries(chol_G)
+    gradient = [sum(lam[j][a] * sums[:, j] for j in range(q)) - u[:, a] for a in range(q)]
+    information_times_lambda = [[sum(information[j][k] * lam[k][b] for k in range(q)) for b in range(q)] for j in range(q)]
+    hessian = [[None] * q for _ in range(q)]
+    for a in range(q):
+        for b in range(a + 1):
+            congruence = sum(lam[j][a] * information_times_lambda[j][b] for j in range(q))  # (Λᵀ I Λ)_ab
+            hessian[a][b] = hessian[b][a] = congruence + 1.0 if a == b else congruence
     return gradient, hessian
 
 
 def _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family):
     gradient, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
-    return smallmat.cho_solve(smallmat.cholesky(hessian), gradient)
+    return jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), gradient), -1)
 
 
 def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, u_start, max_iter=100, tol=1e-10):
@@ -124,7 +152,7 @@ def refine_modes(u_converged, eta_fixed, chol_G, log_dispersion, data: GroupedDa
     for _ in range(2):
         u = u + _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family)
     _, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
-    return u, hessian
+    return u, smallmat.from_entries(hessian)
 
 
 def random_effects_scale(u_hat, hessian, chol_G):

@@ -4,6 +4,11 @@ The random-effects dimension q is small and static, so the Cholesky
 factorisation and triangular solves are unrolled over q and vectorised over
 groups: plain elementwise arithmetic that XLA fuses, with cheap derivatives of
 any order, instead of one LAPACK call per group.
+
+Each algorithm is written once on *entries*: a matrix as nested lists of arrays ``A[i][j]``
+(one value per group), a vector as a list ``b[i]`` (structure of arrays).  The array functions
+(..., q, q) wrap them.  The Newton steps of :mod:`.modes` stay on entries for many groups (see
+there why not for few).
 """
 
 from __future__ import annotations
@@ -12,18 +17,62 @@ from .. import _jax  # noqa: F401
 import jax.numpy as jnp
 
 
-def cholesky(A):
-    """Lower Cholesky factor of A (..., q, q) (Cholesky–Banachiewicz, unrolled)."""
+def entries(A):
+    """(..., q, q) array -> nested lists of (...) arrays."""
     q = A.shape[-1]
+    return [[A[..., i, j] for j in range(q)] for i in range(q)]
+
+
+def from_entries(A):
+    """Nested lists of (...) arrays (``None`` above the diagonal of a triangular factor) -> (..., q, q)."""
+    zero = jnp.zeros_like(A[0][0])
+    return jnp.stack([jnp.stack([zero if a is None else a for a in row], -1) for row in A], -2)
+
+
+def cholesky_entries(A):
+    """Lower Cholesky factor of A (Cholesky–Banachiewicz) on entries; only A's lower triangle is read."""
+    q = len(A)
     L = [[None] * q for _ in range(q)]
     for i in range(q):
         for j in range(i + 1):
-            s = A[..., i, j]
+            s = A[i][j]
             for k in range(j):
                 s = s - L[i][k] * L[j][k]
             L[i][j] = jnp.sqrt(s) if i == j else s / L[j][j]
-    zero = jnp.zeros_like(A[..., 0, 0])
-    return jnp.stack([jnp.stack([L[i][j] if j <= i else zero for j in range(q)], -1) for i in range(q)], -2)
+    return L
+
+
+def solve_lower_entries(L, b):
+    """Solve L x = b on entries (forward substitution)."""
+    x = []
+    for i in range(len(b)):
+        s = b[i]
+        for k in range(i):
+            s = s - L[i][k] * x[k]
+        x.append(s / L[i][i])
+    return x
+
+
+def solve_upper_transposed_entries(L, b):
+    """Solve Lᵀ x = b on entries (back substitution)."""
+    q = len(b)
+    x = [None] * q
+    for i in reversed(range(q)):
+        s = b[i]
+        for k in range(i + 1, q):
+            s = s - L[k][i] * x[k]
+        x[i] = s / L[i][i]
+    return x
+
+
+def cho_solve_entries(L, b):
+    """Solve A x = b given A = L Lᵀ, on entries."""
+    return solve_upper_transposed_entries(L, solve_lower_entries(L, b))
+
+
+def cholesky(A):
+    """Lower Cholesky factor of A (..., q, q)."""
+    return from_entries(cholesky_entries(entries(A)))
 
 
 def matvec(M, v):
@@ -56,31 +105,21 @@ def log_det_from_cholesky(L):
 
 def solve_lower(L, b):
     """Solve L x = b, L (..., q, q) lower triangular, b (..., q)."""
-    q = L.shape[-1]
-    x = []
-    for i in range(q):
-        s = b[..., i]
-        for k in range(i):
-            s = s - L[..., i, k] * x[k]
-        x.append(s / L[..., i, i])
-    return jnp.stack(x, -1)
+    return jnp.stack(solve_lower_entries(entries(L), _vector_entries(b)), -1)
 
 
 def solve_upper_transposed(L, b):
     """Solve L^T x = b, L (..., q, q) lower triangular, b (..., q)."""
-    q = L.shape[-1]
-    x = [None] * q
-    for i in reversed(range(q)):
-        s = b[..., i]
-        for k in range(i + 1, q):
-            s = s - L[..., k, i] * x[k]
-        x[i] = s / L[..., i, i]
-    return jnp.stack(x, -1)
+    return jnp.stack(solve_upper_transposed_entries(entries(L), _vector_entries(b)), -1)
 
 
 def cho_solve(L, b):
     """Solve A x = b given A = L L^T; L (..., q, q), b (..., q)."""
-    return solve_upper_transposed(L, solve_lower(L, b))
+    return jnp.stack(cho_solve_entries(entries(L), _vector_entries(b)), -1)
+
+
+def _vector_entries(b):
+    return [b[..., i] for i in range(b.shape[-1])]
 
 
 def inverse_cholesky_factor(L):

@@ -188,3 +188,28 @@ def test_modes_do_not_depend_on_a_warm_start_that_overflows(epilepsy_spec):
     from_zero = find_modes(eta_fixed, chol_G, 0.0, data, epilepsy_spec.family, zeros)
     from_far = find_modes(eta_fixed, chol_G, 0.0, data, epilepsy_spec.family, zeros + 5.0)
     np.testing.assert_allclose(np.asarray(from_far), np.asarray(from_zero), atol=1e-8)
+
+
+@pytest.mark.parametrize("method, qpoints", [("laplace", 1), ("agq", 5)])
+def test_newton_steps_on_arrays_and_on_entries_agree(epilepsy_spec, monkeypatch, method, qpoints):
+    # The Newton steps of the modes take one of two forms by the number of groups (modes.ENTRIES_FROM_GROUPS);
+    # the seed data have too few groups for the entries form, so it is forced here.
+    import jax
+
+    from bayesglmm.ml import modes
+
+    factor = epilepsy_spec.random[0]
+    structure = CovarianceStructure(factor.q, factor.blocks)
+    phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
+
+    def derivatives():
+        jax.clear_caches()  # the compiled programs do not see the threshold
+        objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, method), chunked_data(epilepsy_spec), qpoints)
+        return objective.derivatives_all(phi, objective.evaluate(phi, objective.initial_modes())[1])
+
+    on_arrays = derivatives()
+    monkeypatch.setattr(modes, "ENTRIES_FROM_GROUPS", 0)
+    on_entries = derivatives()
+    jax.clear_caches()
+    for key in ("value", "gradient", "hessian", "scores", "modes", "conditional_covariances"):
+        np.testing.assert_allclose(on_entries[key], on_arrays[key], rtol=1e-9, atol=1e-12, err_msg=key)
