@@ -222,7 +222,8 @@ def test_marginal_sampler_needs_one_grouping_factor(amenorrhea):
 
 @pytest.mark.slow
 def test_amenorrhea_marginal_posterior_matches_brms(amenorrhea_spec):
-    # About 8 minutes on 2 cores (the default run checks the same on the epilepsy model).
+    # About 2 minutes on 2 cores (8 before the distinct-group likelihood; the default run checks
+    # the same on the epilepsy model).
     # Measured: every mean within 0.05 brms posterior SDs, every SD within 5%.
     from .test_fit import BRMS_AMENORRHEA
 
