@@ -87,8 +87,8 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
     Returns (the first group of each pattern as :class:`GroupedData`, counts n_d (D,), the index of
     that first group (D,)).
     """
-    rows = np.column_stack([np.asarray(a, dtype=float).reshape(len(data.y), -1)
-                            for a in (data.X, data.Z, data.y, data.trials, data.offset)])
+    host = {name: np.asarray(getattr(data, name)) for name in ("X", "Z", "y", "trials", "offset")}
+    rows = np.column_stack([values.reshape(len(values), -1).astype(float) for values in host.values()])
     group = np.asarray(data.group)
     bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=data.n_groups))])
     first_of: dict[bytes, int] = {}
@@ -98,11 +98,7 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
     representative = np.unique(pattern, return_index=True)[1]  # the first group of each pattern
     kept = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in representative])
     distinct = GroupedData(
-        X=jax.device_put(np.asarray(data.X)[kept]),
-        Z=jax.device_put(np.asarray(data.Z)[kept]),
-        y=jax.device_put(np.asarray(data.y)[kept]),
-        trials=jax.device_put(np.asarray(data.trials)[kept]),
-        offset=jax.device_put(np.asarray(data.offset)[kept]),
+        **{name: jax.device_put(values[kept]) for name, values in host.items()},
         group=jax.device_put(np.repeat(np.arange(len(counts), dtype=np.int32), np.diff(bounds)[representative])),
         n_groups=len(counts),
     )
