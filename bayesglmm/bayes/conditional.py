@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from ..families import Family
 from ..ml import smallmat
 from ..ml.data import GroupedData
-from ..ml.modes import find_modes, joint_log_density, refine_modes
+from ..ml.modes import find_modes, joint_log_density, differentiable_modes
 
 PROPOSAL_DF = 4
 
@@ -58,7 +58,7 @@ def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, famil
     """
     eta_fixed = data.X @ beta + data.offset
     modes = find_modes(eta_fixed, chol_G, log_dispersion, data, family, mode_start)
-    u_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
+    u_hat, hessian = differentiable_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
     scale = smallmat.inverse_cholesky_factor(smallmat.cholesky(hessian))
 
     def propose(key):

@@ -24,7 +24,7 @@ from .covariance import CovarianceStructure
 from .data import GroupedData
 from . import smallmat
 from .laplace import laplace_log_integral
-from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_standard_normal, refine_modes
+from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_standard_normal, differentiable_modes
 from .quadrature import agq_log_integral
 
 METHODS = ("laplace", "agq")
@@ -80,7 +80,7 @@ def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weigh
     if modes is None:
         zeros = jnp.zeros((data.n_groups, model.covariance.q), dtype=eta_fixed.dtype)
         modes = find_modes(eta_fixed, chol_G, log_dispersion, data, family, zeros)
-    u_hat, hessian = refine_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
+    u_hat, hessian = differentiable_modes(modes, eta_fixed, chol_G, log_dispersion, data, family)
     if model.method == "laplace":
         f_hat = joint_log_density(u_hat, eta_fixed, chol_G, log_dispersion, data, family)
         return laplace_log_integral(f_hat, hessian)

@@ -20,7 +20,7 @@ from .._compiled import compiled
 from .data import ChunkedData, chunk_mesh
 from .inference import report_values
 from .marginal import MarginalModel, group_logliks
-from .modes import find_modes, random_effects_scale, refine_modes
+from .modes import differentiable_modes, find_modes, random_effects_scale
 from .quadrature import gauss_hermite_grid
 
 
@@ -61,10 +61,21 @@ def _evaluate(phi, modes, dynamic, model):
     return -jnp.sum(_chunk_logliks(phi, data, model, nodes, log_weights, modes)), modes
 
 
+# The derivatives are taken chunk by chunk inside the map and summed, not through the map: JAX
+# loses the modes' implicit derivative rule when a map around it is differentiated in reverse
+# mode and then again (:mod:`.modes`).
+
+
 @compiled(static_argnames="model")
 def _value_and_gradient(phi, modes, dynamic, model):
     data, nodes, log_weights = dynamic
-    return jax.value_and_grad(lambda x: -jnp.sum(_chunk_logliks(x, data, model, nodes, log_weights, modes)))(phi)
+
+    def chunk_value_and_gradient(shared, d, m):
+        phi, nodes, log_weights = shared
+        return jax.value_and_grad(lambda x: jnp.sum(group_logliks(x, d, model, nodes, log_weights, m)))(phi)
+
+    values, gradients = _map_chunks(chunk_value_and_gradient, (phi, nodes, log_weights), data, modes)
+    return -jnp.sum(values), -jnp.sum(gradients, axis=0)
 
 
 @compiled(static_argnames="model")
@@ -74,13 +85,20 @@ def _derivatives(phi, modes, dynamic, model):
     (the empirical covariance needs them at the optimum)."""
     data, nodes, log_weights = dynamic
 
-    def gradient_and_groups(x):
-        groups, pullback = jax.vjp(lambda x: _chunk_logliks(x, data, model, nodes, log_weights, modes), x)
-        gradient = pullback(jnp.ones_like(groups))[0]
-        return (gradient, groups), (groups, gradient)
+    def chunk_derivatives(shared, d, m):
+        phi, nodes, log_weights = shared
 
-    (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
-    return {"value": -jnp.sum(groups), "gradient": -gradient, "hessian": -hessian, "scores": scores}
+        def gradient_and_groups(x):
+            groups, pullback = jax.vjp(lambda x: group_logliks(x, d, model, nodes, log_weights, m), x)
+            gradient = pullback(jnp.ones_like(groups))[0]
+            return (gradient, groups), (groups, gradient)
+
+        (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
+        return jnp.sum(groups), gradient, hessian, scores
+
+    values, gradients, hessians, scores = _map_chunks(chunk_derivatives, (phi, nodes, log_weights), data, modes)
+    return {"value": -jnp.sum(values), "gradient": -jnp.sum(gradients, axis=0), "hessian": -jnp.sum(hessians, axis=0),
+            "scores": scores}
 
 
 @compiled(static_argnames="model")
@@ -93,7 +111,7 @@ def _random_effects_and_report(phi, modes, dynamic, model):
 
     def chunk_random_effects(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
-        return random_effects_scale(*refine_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family), chol_G)
+        return random_effects_scale(*differentiable_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family), chol_G)
 
     b_hat, conditional_covariances = _map_chunks(chunk_random_effects, phi, data, modes)
     return {

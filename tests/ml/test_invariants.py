@@ -86,12 +86,15 @@ def test_gradient_matches_finite_differences(epilepsy_spec):
         np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-5)
 
 
-def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec):
+@pytest.mark.parametrize("method, qpoints", [("laplace", 1), ("agq", 5)])
+def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, qpoints):
+    """The exact Hessian (through the modes' implicit derivatives, :mod:`bayesglmm.ml.modes`)
+    against central differences of the gradient with the modes found again at each point."""
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
     data = chunked_data(epilepsy_spec)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
-    objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), data, 5)
+    objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, method), data, qpoints)
     _, modes = objective.evaluate(phi, objective.initial_modes())
     _, _, hessian, scores = objective.derivatives(phi, modes)
     step = 1e-5
