@@ -17,7 +17,8 @@ from .. import _jax  # noqa: F401
 
 from ..errors import ConvergenceWarning
 from .marginal import MarginalModel
-from .objective import _evaluate
+from .data import ChunkedData
+from .objective import _evaluate, program_inputs
 from .quadrature import gauss_hermite_grid
 
 QPOINT_SEQUENCE = (1, 3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 75, 101)
@@ -39,7 +40,7 @@ def _padded_grid(qpoints: int, q: int, size: int):
     return nodes, log_weights
 
 
-def deviance_by_qpoints(phi, modes, data, model: MarginalModel, qpoints_list, stop_tol=None) -> dict[int, float]:
+def deviance_by_qpoints(phi, modes, chunks: ChunkedData, model: MarginalModel, qpoints_list, stop_tol=None) -> dict[int, float]:
     """−2ℓ at φ for each number of points (adaptive quadrature, one compiled function).
 
     With ``stop_tol``, stops after the first pair of successive values closer than it.
@@ -49,7 +50,7 @@ def deviance_by_qpoints(phi, modes, data, model: MarginalModel, qpoints_list, st
     table: dict[int, float] = {}
     for k in qpoints_list:
         nodes, log_weights = _padded_grid(k, model.covariance.q, size)
-        value, _ = _evaluate(np.asarray(phi, dtype=float), modes, (data, nodes, log_weights), agq)
+        value, _ = _evaluate(np.asarray(phi, dtype=float), modes, program_inputs(chunks, nodes, log_weights), agq)
         table[k] = 2.0 * float(value)
         values = list(table.values())
         if stop_tol is not None and len(values) > 1 and abs(values[-1] - values[-2]) < stop_tol:
@@ -66,10 +67,10 @@ def rule_choice(table: dict[int, float], tol: float) -> int | None:
     return None
 
 
-def choose_qpoints(phi, modes, data, model: MarginalModel, tol=DEFAULT_TOL, max_nodes=DEFAULT_MAX_NODES):
+def choose_qpoints(phi, modes, chunks: ChunkedData, model: MarginalModel, tol=DEFAULT_TOL, max_nodes=DEFAULT_MAX_NODES):
     """The rule's number of points at φ (the largest candidate if none agrees), and the table used."""
     candidates = candidate_qpoints(model.covariance.q, max_nodes)
-    table = deviance_by_qpoints(phi, modes, data, model, candidates, stop_tol=tol)
+    table = deviance_by_qpoints(phi, modes, chunks, model, candidates, stop_tol=tol)
     chosen = rule_choice(table, tol)
     if chosen is None:
         warnings.warn(

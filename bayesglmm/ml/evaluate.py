@@ -73,7 +73,7 @@ def loglik_by_qpoints(fit, spec: ModelSpec, qpoints=(1, 3, 5, 7, 11, 15, 21)) ->
     sigma = fit.params().loc["sigma", "estimate"] if "sigma" in fit.params().index else None
     structure, objective = _objective(spec, "agq", 1, sigma)
     phi = phi_from(structure, fit.beta.values, fit.G, sigma)
-    table = deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks.data, objective.model, list(qpoints))
+    table = deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, objective.model, list(qpoints))
     return {k: -0.5 * deviance for k, deviance in table.items()}
 
 
@@ -84,4 +84,4 @@ def qpoints_rule_at(spec: ModelSpec, beta, G, sigma=None, tol: float = DEFAULT_T
     at any parameter values (the marginal sampler's posterior mode)."""
     structure, objective = _objective(spec, "agq", 1, sigma)
     phi = phi_from(structure, beta, G, sigma)
-    return choose_qpoints(phi, objective.initial_modes(), objective.chunks.data, objective.model, tol, max_nodes)
+    return choose_qpoints(phi, objective.initial_modes(), objective.chunks, objective.model, tol, max_nodes)

@@ -1,7 +1,8 @@
 """fit_ml: spec -> objective -> optimise -> MLFit, in stages as lme4's glmer.
 
 Stage 1 fits the GLM (IRLS) for starting values; stage 2 maximises the Laplace
-log-likelihood by Newton with exact Hessians; for ``method="agq"`` stage 3
+log-likelihood by Newton with exact Hessians (on large data first on a random eighth of the
+groups, :func:`_warm_start`); for ``method="agq"`` stage 3
 maximises the adaptive Gauss–Hermite log-likelihood from the Laplace estimates
 (BFGS started from the Laplace Hessian), choosing the number of points first
 when ``qpoints="auto"``.  The exact Hessian and per-group scores at the optimum
@@ -73,9 +74,9 @@ def fit_ml(
         number whose −2 log-likelihood is within ``auto_tol`` of the next one's.
     empirical : report tests and intervals with the empirical (sandwich)
         covariance, as GLIMMIX's ``empirical`` option; both SEs are always computed.
-    chunks : the groups are cut into this many chunks of whole groups, evaluated as one batch
-        and sharded across the JAX devices (default: one per GPU, one on CPU; :func:`~.data.chunked_data`).
-        The estimates do not depend on it.
+    chunks : the groups are cut into this many chunks of whole groups, evaluated one after the
+        other on each device and sharded across the JAX devices (default: one per GPU, on CPU about
+        65,000 rows each; :func:`~.data.chunked_data`).  The estimates do not depend on it.
     """
     from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
@@ -97,15 +98,16 @@ def fit_ml(
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
     objective = MarginalObjective(laplace_model, data, 1)
-    result = minimize(objective, phi0, objective.initial_modes(), gtol=gtol)
-    stages = [("laplace", 1, result.iterations, 2.0 * result.value)]
+    stages, start, modes = _warm_start(objective, phi0, gtol)
+    result = minimize(objective, start, modes, gtol=gtol)
+    stages.append(("laplace", 1, result.iterations, 2.0 * result.value))
     qpoints_table: dict[int, float] = {}
     used_qpoints = 1
 
     if method == "agq":
         agq_model = MarginalModel(spec.family, structure, p, "agq")
         if qpoints in (None, "auto"):
-            used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data.data, laplace_model, auto_tol, max_nodes)
+            used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
         else:
             used_qpoints = int(qpoints)
         if used_qpoints**factor.q > 50_000:
@@ -121,7 +123,7 @@ def fit_ml(
             if qpoints not in (None, "auto"):
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
-            chosen, qpoints_table = choose_qpoints(result.x, result.aux, data.data, laplace_model, auto_tol, max_nodes)
+            chosen, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
             if chosen <= used_qpoints:
                 break
             used_qpoints, hessian = chosen, result.hessian
@@ -162,6 +164,32 @@ def fit_ml(
     )
     _warn_about(fit)
     return fit
+
+
+# From this many chunks the Laplace fit starts on the first eighth of them (:func:`_warm_start`).
+WARM_START_FROM_CHUNKS = 4
+
+
+def _warm_start(objective: MarginalObjective, phi0, gtol: float):
+    """(stages, start, modes) for the Laplace fit on all groups: with many chunks, the Laplace
+    estimates on the groups of the first eighth of the chunks (a random sample of the groups,
+    :func:`~.data.chunked_data`), with their modes, else the GLM start.
+
+    Newton then needs fewer iterations on all the groups, the costly ones: 3 instead of 7 for
+    100,000 groups (500,000 rows in 8 chunks), from the estimates on 12,500.  The same compiled
+    programs serve both (:meth:`~.objective.MarginalObjective.on_first_chunks`), and the result
+    does not depend on the start beyond the optimiser's tolerance.
+    """
+    chunks = objective.chunks.group_ids.shape[0]
+    if chunks < WARM_START_FROM_CHUNKS:
+        return [], phi0, objective.initial_modes()
+    sample = objective.on_first_chunks(-(-chunks // 8))
+    warm = minimize(sample, phi0, sample.initial_modes(), gtol=gtol)
+    stage = (f"laplace on {sample.n_active_groups} of {objective.chunks.n_groups} groups", 1, warm.iterations,
+             2.0 * warm.value)
+    if not warm.converged:  # a sample too small to estimate G, say: start from the GLM as without it
+        return [stage], phi0, objective.initial_modes()
+    return [stage], warm.x, warm.aux
 
 
 def _warn_about(fit) -> None:

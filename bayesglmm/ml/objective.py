@@ -7,8 +7,9 @@ once per machine with the persistent compilation cache of the CLI).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
+
 import numpy as np
 
 from .. import _jax  # noqa: F401
@@ -17,48 +18,81 @@ import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
 from .._compiled import compiled
-from .data import ChunkedData, chunk_mesh
+from .data import ChunkedData, GroupedData, chunk_mesh
 from .inference import report_values
 from .marginal import MarginalModel, group_logliks
 from .modes import differentiable_modes, find_modes, random_effects_scale
 from .quadrature import gauss_hermite_grid
 
 
-def _map_chunks(function, shared, data, modes):
+def _map_chunks(function, shared, dynamic, modes):
     """``function(shared, chunk_data, chunk_modes)`` for every chunk, stacked on a leading axis.
 
     The chunks of one device run one after the other (``lax.map``: the flat per-group code, no
     batched scatter, memory of one chunk at a time); when the chunk axis is split over several
     devices, ``shard_map`` runs each device's chunks on that device.  ``shared`` (parameters,
-    quadrature grid) is the same everywhere.
+    quadrature grid) is the same everywhere.  Chunks from ``dynamic.active`` on are skipped and
+    give zeros: the same compiled program serves the fit's warm start on the first chunks alone
+    (:meth:`MarginalObjective.on_first_chunks`).
     """
 
-    def local(shared, data, modes):
-        return jax.lax.map(lambda chunk: function(shared, *chunk), (data, modes))
+    def local(shared, active, data, modes, index):
+        def one(chunk):
+            d, m, k = chunk
+
+            def skip():
+                shapes = jax.eval_shape(function, shared, d, m)
+                return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+            return jax.lax.cond(k < active, lambda: function(shared, d, m), skip)
+
+        return jax.lax.map(one, (data, modes, index))
 
     mesh = chunk_mesh(modes.shape[0])
     if mesh is not None:
         split = PartitionSpec("chunks")
-        local = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), split, split), out_specs=split, check_vma=False)
-    return local(shared, data, modes)
+        local = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(), split, split, split),
+                              out_specs=split, check_vma=False)
+    return local(shared, dynamic.active, dynamic.data, modes, dynamic.index)
 
 
-def _chunk_logliks(phi, data, model, nodes, log_weights, modes):
+@partial(jax.tree_util.register_dataclass, data_fields=["data", "nodes", "log_weights", "index", "active"], meta_fields=[])
+@dataclass(frozen=True)
+class _Dynamic:
+    """The array arguments of the compiled programs besides φ and the modes: the chunked data,
+    the quadrature grid, each chunk's index (K,) placed like the data, and the number of chunks
+    evaluated (a traced scalar, so any number reuses the program)."""
+
+    data: GroupedData
+    nodes: jax.Array
+    log_weights: jax.Array
+    index: jax.Array
+    active: jax.Array
+
+
+def program_inputs(chunks: ChunkedData, nodes, log_weights, active_chunks: int | None = None) -> _Dynamic:
+    """The :class:`_Dynamic` arguments for ``chunks`` and a quadrature grid, on the first
+    ``active_chunks`` chunks (None: all)."""
+    K = chunks.group_ids.shape[0]
+    return _Dynamic(chunks.data, jax.device_put(nodes), jax.device_put(log_weights),
+                    jax.device_put(np.arange(K, dtype=np.int32), chunks.data.y.sharding),
+                    jax.device_put(np.int32(K if active_chunks is None else active_chunks)))
+
+
+def _chunk_logliks(phi, dynamic, model, modes):
     """Per-group marginal log-likelihoods (K, G) of every chunk."""
-    return _map_chunks(lambda shared, d, m: group_logliks(*shared[:1], d, model, *shared[1:], m),
-                       (phi, nodes, log_weights), data, modes)
+    return _map_chunks(lambda shared, d, m: group_logliks(shared[0], d, model, *shared[1:], m),
+                       (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes)
 
 
 @compiled(static_argnames="model")
 def _evaluate(phi, modes, dynamic, model):
-    data, nodes, log_weights = dynamic
-
     def chunk_modes(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
         return find_modes(d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family, m)
 
-    modes = _map_chunks(chunk_modes, phi, data, modes)
-    return -jnp.sum(_chunk_logliks(phi, data, model, nodes, log_weights, modes)), modes
+    modes = _map_chunks(chunk_modes, phi, dynamic, modes)
+    return -jnp.sum(_chunk_logliks(phi, dynamic, model, modes)), modes
 
 
 # The derivatives are taken chunk by chunk inside the map and summed, not through the map: JAX
@@ -68,13 +102,11 @@ def _evaluate(phi, modes, dynamic, model):
 
 @compiled(static_argnames="model")
 def _value_and_gradient(phi, modes, dynamic, model):
-    data, nodes, log_weights = dynamic
-
     def chunk_value_and_gradient(shared, d, m):
         phi, nodes, log_weights = shared
         return jax.value_and_grad(lambda x: jnp.sum(group_logliks(x, d, model, nodes, log_weights, m)))(phi)
 
-    values, gradients = _map_chunks(chunk_value_and_gradient, (phi, nodes, log_weights), data, modes)
+    values, gradients = _map_chunks(chunk_value_and_gradient, (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes)
     return -jnp.sum(values), -jnp.sum(gradients, axis=0)
 
 
@@ -83,7 +115,6 @@ def _derivatives(phi, modes, dynamic, model):
     """What each Newton iteration needs at φ, in one compiled program: −ℓ, its gradient and
     Hessian, and the per-group scores ∂ℓ_i/∂φ (K, G, P) that forward mode yields on the way
     (the empirical covariance needs them at the optimum)."""
-    data, nodes, log_weights = dynamic
 
     def chunk_derivatives(shared, d, m):
         phi, nodes, log_weights = shared
@@ -96,7 +127,8 @@ def _derivatives(phi, modes, dynamic, model):
         (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
         return jnp.sum(groups), gradient, hessian, scores
 
-    values, gradients, hessians, scores = _map_chunks(chunk_derivatives, (phi, nodes, log_weights), data, modes)
+    values, gradients, hessians, scores = _map_chunks(chunk_derivatives, (phi, dynamic.nodes, dynamic.log_weights),
+                                                      dynamic, modes)
     return {"value": -jnp.sum(values), "gradient": -jnp.sum(gradients, axis=0), "hessian": -jnp.sum(hessians, axis=0),
             "scores": scores}
 
@@ -107,13 +139,12 @@ def _random_effects_and_report(phi, modes, dynamic, model):
     at 10⁵ groups): the conditional modes of b and their conditional covariances
     (:func:`~.modes.random_effects_scale`), the reported quantities and their Jacobian in φ
     (:func:`~.inference.report_values`)."""
-    data = dynamic[0]
 
     def chunk_random_effects(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
         return random_effects_scale(*differentiable_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family), chol_G)
 
-    b_hat, conditional_covariances = _map_chunks(chunk_random_effects, phi, data, modes)
+    b_hat, conditional_covariances = _map_chunks(chunk_random_effects, phi, dynamic, modes)
     return {
         "modes": b_hat,
         "conditional_covariances": conditional_covariances,
@@ -134,12 +165,21 @@ class MarginalObjective:
     model: MarginalModel
     chunks: ChunkedData
     qpoints: int = 1
+    active_chunks: int | None = None  # evaluate the first this many chunks only; None: all
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
-    def _dynamic(self):
-        nodes, log_weights = gauss_hermite_grid(self.qpoints, self.model.covariance.q)
-        return self.chunks.data, jax.device_put(nodes), jax.device_put(log_weights)
+    def _dynamic(self) -> _Dynamic:
+        return program_inputs(self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks)
+
+    def on_first_chunks(self, count: int) -> MarginalObjective:
+        """The same objective on the groups of the first ``count`` chunks only (a random sample of
+        the groups, :func:`~.data.chunked_data`), by the same compiled programs."""
+        return replace(self, active_chunks=count, _last_derivatives={})
+
+    @property
+    def n_active_groups(self) -> int:
+        return int(np.sum(self.chunks.group_ids[: self.active_chunks] >= 0))
 
     def initial_modes(self):
         """Zero modes, placed like the data (one compiled program for the first and later calls)."""

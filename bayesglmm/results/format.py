@@ -66,7 +66,7 @@ def ml_summary(fit) -> str:
         ]
     )
     stages = "; ".join(
-        f"{m}{'' if m == 'laplace' else f'({k})'}: {it} it., -2LL {dev:.4f}" for m, k, it, dev in opt.stages
+        f"{m}{f'({k})' if m == 'agq' else ''}: {it} it., -2LL {dev:.4f}" for m, k, it, dev in opt.stages
     )
     optim = _pairs(
         [

@@ -24,7 +24,7 @@ from bayesglmm.ml.marginal import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
 
 
-def uneven_spec(n_groups=300, seed=0):
+def uneven_frame(n_groups=300, seed=0):
     """Cluster sizes from 1 to 100 rows: the chunk boundaries must still fall between groups."""
     rng = np.random.default_rng(seed)
     sizes = rng.choice([1, 2, 3, 5, 100], size=n_groups)
@@ -33,7 +33,11 @@ def uneven_spec(n_groups=300, seed=0):
     truth = {"beta[(Intercept)]": 0.2, "beta[time]": 0.3, "sd[id,(Intercept)]": 0.7, "sd[id,time]": 0.2,
              "corr[id,(Intercept),time]": 0.3}
     frame = simulate("y ~ time + (1 + time | id)", truth, design, seed=seed + 1, family="poisson")
-    return ModelSpec.from_formula("y ~ time + (1 + time | id)", frame.sample(frac=1.0, random_state=2), "poisson")
+    return frame.sample(frac=1.0, random_state=2)
+
+
+def uneven_spec():
+    return ModelSpec.from_formula("y ~ time + (1 + time | id)", uneven_frame(), "poisson")
 
 
 def test_chunks_hold_every_group_once_with_balanced_rows():
@@ -65,6 +69,31 @@ def test_loglik_does_not_depend_on_the_chunking(chunks):
             objective = MarginalObjective(model, chunked_data(spec, k), qpoints)
             values.append(objective.evaluate(phi, objective.initial_modes())[0])
         assert abs(values[0] - values[1]) < 1e-8 * abs(values[0]), method
+
+
+def test_first_chunks_alone_are_the_groups_they_hold():
+    """The warm start's objective on the first chunks (inactive chunks skipped in the same
+    compiled program) equals the objective of a data set holding only those chunks' groups."""
+    spec = uneven_spec()
+    structure = CovarianceStructure(2, ((0, 1),))
+    phi = phi_from(structure, [0.2, 0.3], [[0.5, 0.05], [0.05, 0.04]])
+    model = MarginalModel(spec.family, structure, 2, "laplace")
+    chunks = chunked_data(spec, 5)
+    sample = MarginalObjective(model, chunks, 1).on_first_chunks(2)
+    levels = np.asarray(spec.random[0].levels).astype(str)
+    held = levels[chunks.group_ids[:2][chunks.group_ids[:2] >= 0]]
+    frame = uneven_frame()
+    alone_spec = ModelSpec.from_formula("y ~ time + (1 + time | id)", frame[frame["id"].astype(str).isin(held)], "poisson")
+    alone = MarginalObjective(model, chunked_data(alone_spec, 1), 1)
+    value, modes = sample.evaluate(phi, sample.initial_modes())
+    alone_value, alone_modes = alone.evaluate(phi, alone.initial_modes())
+    assert sample.n_active_groups == len(held) < len(levels)
+    assert abs(value - alone_value) < 1e-8 * abs(value)
+    _, gradient, hessian, scores = sample.derivatives(phi, modes)
+    _, alone_gradient, alone_hessian, _ = alone.derivatives(phi, alone_modes)
+    np.testing.assert_allclose(gradient, alone_gradient, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(hessian, alone_hessian, rtol=1e-8, atol=1e-8)
+    assert np.all(scores[~np.isin(levels, held)] == 0.0) and np.all(np.any(scores[np.isin(levels, held)] != 0.0, axis=1))
 
 
 SHARDED = """
@@ -118,7 +147,9 @@ def test_chunks_must_be_between_one_and_the_number_of_groups(epilepsy_spec):
 
 def scale_check(n_groups: int):
     """Poisson y ~ time + trt:time + (1 + time | id), n_groups x 5 visits: estimates within 3 SEs
-    of the truth, and the same fit on 3 chunks equal to 1e-8."""
+    of the truth, and the same fit on 5 chunks, which starts on the first chunk's groups alone
+    (fit._warm_start), equal to the fit on one chunk to 1e-8 (5: not split over the test
+    process's 4 host devices, see the module docstring)."""
     truth = {"beta[(Intercept)]": 0.5, "beta[time]": 0.1, "beta[time:trt]": -0.15, "sd[id,(Intercept)]": 0.6,
              "sd[id,time]": 0.15, "corr[id,(Intercept),time]": 0.2}
     design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), 5), "time": np.tile(np.arange(5), n_groups),
@@ -127,11 +158,16 @@ def scale_check(n_groups: int):
     spec = ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "poisson")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no convergence or boundary warning
-        one, three = fit_ml(spec, "laplace", chunks=1), fit_ml(spec, "laplace", chunks=3)
+        one, five = fit_ml(spec, "laplace", chunks=1), fit_ml(spec, "laplace", chunks=5)
+    assert [stage[0] for stage in one.optimization.stages] == ["laplace"]
+    first_chunk = int(np.sum(chunked_data(spec, 5).group_ids[0] >= 0))
+    assert five.optimization.stages[0][0] == f"laplace on {first_chunk} of {n_groups} groups"
     table = one.params()
     z = (table["estimate"] - pd.Series(truth)) / table["se"]
     assert z.abs().max() < 3, z
-    np.testing.assert_allclose(three.params()["estimate"], table["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(five.params()["estimate"], table["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(five.params()["se"], table["se"], rtol=1e-6)
+    np.testing.assert_allclose(five.modes, one.modes, atol=1e-8)
 
 
 def test_correctness_at_moderate_scale():
@@ -140,6 +176,6 @@ def test_correctness_at_moderate_scale():
 
 @pytest.mark.slow  # 100,000 groups x 5 visits, two fits, about 1 minute together on 2 cores
 def test_correctness_at_500k_rows():
-    # One chunk of 100,000 groups takes the Newton steps on entries, three of ~33,000 on arrays
+    # One chunk of 100,000 groups takes the Newton steps on entries, five of 20,000 on arrays
     # (modes.ENTRIES_FROM_GROUPS): the 1e-8 agreement also holds across the two forms.
     scale_check(100_000)
