@@ -62,7 +62,7 @@ def main():
     parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--method", default="laplace")
-    parser.add_argument("--chunks", type=int, help="chunks of groups (default: one per GPU, one on CPU)")
+    parser.add_argument("--chunks", type=int, help="chunks of groups (default: one per GPU, about 65,000 rows each on CPU)")
     parser.add_argument("--devices", type=int, default=1, help="CPU host devices to expose (sharding on CPU)")
     parser.add_argument("--cache", help="program cache folder: each size runs twice, the second from the cache")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)

@@ -174,7 +174,7 @@ def test_correctness_at_moderate_scale():
     scale_check(5_000)  # 25,000 rows; the 500,000-row version is marked slow
 
 
-@pytest.mark.slow  # 100,000 groups x 5 visits, two fits, about 1 minute together on 2 cores
+@pytest.mark.slow  # 100,000 groups x 5 visits, two fits, about 30 s together on 2 cores (2026-11-28)
 def test_correctness_at_500k_rows():
     # One chunk of 100,000 groups takes the Newton steps on entries, five of 20,000 on arrays
     # (modes.ENTRIES_FROM_GROUPS): the 1e-8 agreement also holds across the two forms.
