@@ -122,6 +122,23 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
     assert all(abs(table[k] - table[next]) >= 0.01 for k, next in zip(ks, ks[1:]) if k < fit.qpoints)
 
 
+def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, monkeypatch):
+    """Large data pad each grid to the next power of two instead of the largest grid (auto.py):
+    zero-weight nodes change nothing, so the rule's table is the same either way."""
+    from bayesglmm.ml import auto
+
+    structure = CovarianceStructure(2, ((0, 1),))
+    phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
+    model = MarginalModel(epilepsy_spec.family, structure, 4, "laplace")
+    objective = MarginalObjective(model, chunked_data(epilepsy_spec), 1)
+    qpoints = [1, 3, 5, 7]
+    one_program = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
+    assert [auto._padded_size(k**2, 49, 10**7) for k in qpoints] == [1, 16, 32, 49]
+    monkeypatch.setattr(auto, "ONE_PROGRAM_UP_TO", 0)
+    by_powers = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
+    assert list(by_powers) == qpoints
+    np.testing.assert_allclose(list(by_powers.values()), list(one_program.values()), rtol=1e-12)
+
 
 class _BoundaryAtInfinity:
     """f(x) = −tanh(x₀) + (x₁ − 1)²: the optimum of x₀ is at +∞, as a correlation of ±1 is in
