@@ -56,7 +56,8 @@ def _padded_grid(qpoints: int, q: int, size: int):
 
 
 def deviance_by_qpoints(phi, modes, chunks: ChunkedData, model: MarginalModel, qpoints_list, stop_tol=None) -> dict[int, float]:
-    """−2ℓ at φ for each number of points (adaptive quadrature, one compiled function).
+    """−2ℓ at φ for each number of points (adaptive quadrature; grids padded to shared sizes,
+    :func:`_padded_size`, so that few programs are compiled).
 
     With ``stop_tol``, stops after the first pair of successive values closer than it.
     """
