@@ -58,7 +58,7 @@ def _map_chunks(function, shared, dynamic, modes):
 
 @partial(jax.tree_util.register_dataclass, data_fields=["data", "nodes", "log_weights", "index", "active"], meta_fields=[])
 @dataclass(frozen=True)
-class _Dynamic:
+class ProgramInputs:
     """The array arguments of the compiled programs besides φ and the modes: the chunked data,
     the quadrature grid, each chunk's index (K,) placed like the data, and the number of chunks
     evaluated (a traced scalar, so any number reuses the program)."""
@@ -70,11 +70,11 @@ class _Dynamic:
     active: jax.Array
 
 
-def program_inputs(chunks: ChunkedData, nodes, log_weights, active_chunks: int | None = None) -> _Dynamic:
-    """The :class:`_Dynamic` arguments for ``chunks`` and a quadrature grid, on the first
+def program_inputs(chunks: ChunkedData, nodes, log_weights, active_chunks: int | None = None) -> ProgramInputs:
+    """The :class:`ProgramInputs` arguments for ``chunks`` and a quadrature grid, on the first
     ``active_chunks`` chunks (None: all)."""
     K = chunks.group_ids.shape[0]
-    return _Dynamic(chunks.data, jax.device_put(nodes), jax.device_put(log_weights),
+    return ProgramInputs(chunks.data, jax.device_put(nodes), jax.device_put(log_weights),
                     jax.device_put(np.arange(K, dtype=np.int32), chunks.data.y.sharding),
                     jax.device_put(np.int32(K if active_chunks is None else active_chunks)))
 
@@ -169,7 +169,7 @@ class MarginalObjective:
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
-    def _dynamic(self) -> _Dynamic:
+    def _dynamic(self) -> ProgramInputs:
         return program_inputs(self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks)
 
     def on_first_chunks(self, count: int) -> MarginalObjective:
