@@ -111,6 +111,20 @@ def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, q
     np.testing.assert_allclose(-scores.sum(axis=0), gradient, atol=1e-8)
 
 
+def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec, monkeypatch):
+    """Small data take Newton steps with exact Hessians in the AGQ stage, large data BFGS steps
+    (fit._exact_agq_hessian); both reach the same optimum."""
+    from bayesglmm.ml import fit as fitting
+
+    newton = fit_ml(epilepsy_spec, "agq", 5)
+    monkeypatch.setattr(fitting, "EXACT_AGQ_HESSIAN_UP_TO", 0)
+    bfgs = fit_ml(epilepsy_spec, "agq", 5)
+    assert newton.optimization.optimizer == "modified Newton, exact Hessian"
+    assert bfgs.optimization.optimizer == "BFGS from the Laplace Hessian"
+    assert newton.optimization.converged and bfgs.optimization.converged
+    np.testing.assert_allclose(bfgs.params()["estimate"], newton.params()["estimate"], rtol=1e-6, atol=1e-8)
+    assert abs(bfgs.loglik - newton.loglik) < 1e-8
+
 def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
     fit = fit_ml(amenorrhea_spec, "agq", "auto")
     assert fit.qpoints >= 11
