@@ -18,7 +18,7 @@ from .. import _jax  # noqa: F401
 from ..errors import ConvergenceWarning
 from .marginal import MarginalModel
 from .data import ChunkedData
-from .objective import _evaluate, program_inputs
+from .objective import _evaluate, compilation_dominates, program_inputs
 from .quadrature import gauss_hermite_grid
 
 QPOINT_SEQUENCE = (1, 3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 75, 101)
@@ -31,17 +31,13 @@ def candidate_qpoints(q: int, max_nodes: int = DEFAULT_MAX_NODES) -> list[int]:
     return [k for k in QPOINT_SEQUENCE if k**q <= max_nodes]
 
 
-# Up to this many row-node pairs per evaluation, every grid is padded to the largest candidate's
-# size, so that one compiled program serves all (amenorrhea: 4604 rows x 2601 nodes).  Beyond it
-# each grid is padded to the next power of two: an evaluation costs at most twice its own grid, for
-# a few more compilations.  Measured at 100,000 rows (Bernoulli, q = 2): padded to 2601 nodes, each
-# evaluation took 2.9-3.5 s and the two choices of the AGQ fit 52 s of its 78 s.
-ONE_PROGRAM_UP_TO = 50_000_000
-
-
 def _padded_size(nodes: int, largest: int, n_rows: int) -> int:
-    """The number of nodes a grid of ``nodes`` is padded to (see :data:`ONE_PROGRAM_UP_TO`)."""
-    if n_rows * largest <= ONE_PROGRAM_UP_TO:
+    """The number of nodes a grid of ``nodes`` is padded to: the largest candidate's where
+    compilation dominates (one program for all grids, :func:`~.objective.compilation_dominates`),
+    else the next power of two (an evaluation costs at most twice its own grid, for a few more
+    compilations).  Measured at 100,000 rows (Bernoulli, q = 2): with every grid padded to 2601
+    nodes, the two choices of the AGQ fit took 52 s of its 78 s; by powers of two 16 s of 41 s."""
+    if compilation_dominates(n_rows, largest):
         return largest
     return min(largest, 1 << (nodes - 1).bit_length())
 

@@ -113,11 +113,11 @@ def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, q
 
 def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec, monkeypatch):
     """Small data take Newton steps with exact Hessians in the AGQ stage, large data BFGS steps
-    (fit._exact_agq_hessian); both reach the same optimum."""
-    from bayesglmm.ml import fit as fitting
+    (objective.compilation_dominates); both reach the same optimum."""
+    from bayesglmm.ml import objective as programs
 
     newton = fit_ml(epilepsy_spec, "agq", 5)
-    monkeypatch.setattr(fitting, "EXACT_AGQ_HESSIAN_UP_TO", 0)
+    monkeypatch.setattr(programs, "COMPILATION_DOMINATES_UP_TO", 0)
     bfgs = fit_ml(epilepsy_spec, "agq", 5)
     assert newton.optimization.optimizer == "modified Newton, exact Hessian"
     assert bfgs.optimization.optimizer == "BFGS from the Laplace Hessian"
@@ -139,7 +139,7 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
 def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, monkeypatch):
     """Large data pad each grid to the next power of two instead of the largest grid (auto.py):
     zero-weight nodes change nothing, so the rule's table is the same either way."""
-    from bayesglmm.ml import auto
+    from bayesglmm.ml import auto, objective as programs
 
     structure = CovarianceStructure(2, ((0, 1),))
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
@@ -148,7 +148,7 @@ def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, mo
     qpoints = [1, 3, 5, 7]
     one_program = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
     assert [auto._padded_size(k**2, 49, 10**7) for k in qpoints] == [1, 16, 32, 49]
-    monkeypatch.setattr(auto, "ONE_PROGRAM_UP_TO", 0)
+    monkeypatch.setattr(programs, "COMPILATION_DOMINATES_UP_TO", 0)
     by_powers = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
     assert list(by_powers) == qpoints
     np.testing.assert_allclose(list(by_powers.values()), list(one_program.values()), rtol=1e-12)
