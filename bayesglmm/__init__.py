@@ -1,8 +1,9 @@
-"""bayesglmm: generalized linear mixed models by exact maximum likelihood and (soon) Bayes.
+"""bayesglmm: generalized linear mixed models by exact maximum likelihood and by Bayes (NumPyro).
 
 The handful of names a user needs::
 
-    from bayesglmm import ModelSpec, fit_ml, datasets, load_spec_file, compare
+    from bayesglmm import ModelSpec, fit_ml, datasets, load_spec_file, compare, BayesFit
+    from bayesglmm.bayes import fit_bayes
 """
 
 from . import datasets
@@ -12,6 +13,7 @@ from .families import Family, make_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
+from .results.bayesfit import BayesFit
 from .spec import ModelSpec
 from .simulate import simulate, simulate_response
 from .toml_spec import load_spec_file
@@ -19,6 +21,7 @@ from .toml_spec import load_spec_file
 __all__ = [
     "ModelSpec",
     "fit_ml",
+    "BayesFit",
     "loglik_at",
     "likelihood_ratio_test",
     "compare",

@@ -223,7 +223,8 @@ def _gee_fit(data, model: dict, options: dict, args=None):
     return fit_gee(formula, data, family=given("family") or model.get("family", "bernoulli"),
                    cluster=given("cluster") or options.get("cluster") or group,
                    within=given("within") or options.get("within"), corr=given("corr") or options.get("corr", "exchangeable"),
-                   link=given("link") or model.get("link"), trials=given("trials") or model.get("trials"))
+                   link=given("link") or model.get("link"), trials=given("trials") or model.get("trials"),
+                   reference=model.get("reference"))
 
 
 def _predict(args) -> int:

@@ -94,7 +94,11 @@ def _formulae_matrix(rhs: str, frame: pd.DataFrame):
 
 def fixed_design(parsed: ParsedFormula, frame: pd.DataFrame) -> FixedDesign:
     """The fixed-effects design of ``parsed.fixed`` with R's names and term order."""
-    common = _formulae_matrix(parsed.fixed, frame)
+    return _named_design(_formulae_matrix(parsed.fixed, frame), parsed)
+
+
+def _named_design(common, parsed: ParsedFormula) -> FixedDesign:
+    """A formulae design (fitted or evaluated on new data) with R's column names and term order."""
     order = {name: position for position, name in enumerate(parsed.variable_order())}
     matrix = np.asarray(common.design_matrix, dtype=float)
     terms = []
@@ -177,3 +181,21 @@ def _level_label(level) -> str:
     if isinstance(level, (float, np.floating)) and float(level).is_integer():
         return str(int(level))
     return str(level)
+
+
+def level_strings(column: pd.Series) -> pd.Series:
+    """A predictor's values as the level names R would print: ``TRUE``/``FALSE`` for logicals,
+    ``1`` (not ``1.0``) for whole numbers held as floats, the text otherwise.
+
+    The fit and every prediction map values to levels through this one function, so new data
+    given as ints, floats or strings name the same levels as the fitted data.
+    """
+    if column.dtype == bool:
+        return column.map({True: "TRUE", False: "FALSE"})
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float)
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            return pd.Series(values.astype(np.int64).astype(str), index=column.index)
+    return column.map(_level_label).astype(str)

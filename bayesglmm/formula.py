@@ -41,13 +41,7 @@ class ParsedFormula:
 
     def columns(self) -> list[str]:
         """Identifiers that must be data columns (function names such as ``log(`` excluded)."""
-        names = []
-        text = _QUOTED.sub("''", self.text)  # level names inside C(x, Treatment('b')) are not columns
-        for match in _IDENT.finditer(text):
-            following = text[match.end():].lstrip()[:1]
-            if following != "(" and match.group() not in names:
-                names.append(match.group())
-        return names
+        return expression_columns(self.text)
 
     def variable_order(self) -> list[str]:
         """Identifiers in order of first appearance, as R orders variables in term labels."""
@@ -56,6 +50,18 @@ class ParsedFormula:
             if name not in seen:
                 seen.append(name)
         return seen
+
+
+def expression_columns(text: str) -> list[str]:
+    """Identifiers of ``text`` that must be data columns, in order of first appearance (function
+    names such as ``log(`` and quoted level names inside ``C(x, Treatment('b'))`` excluded)."""
+    names = []
+    text = _QUOTED.sub("''", text)
+    for match in _IDENT.finditer(text):
+        following = text[match.end():].lstrip()[:1]
+        if following != "(" and match.group() not in names:
+            names.append(match.group())
+    return names
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .design import FixedDesign, RandomFactor, fixed_design, random_factors
+from .design import FixedDesign, RandomFactor, fixed_design, level_strings, random_factors
 from .errors import DataWarning, SpecError
 from .families import Family, make_family
 from .formula import ParsedFormula, parse_formula
+from .newdata import DesignTemplate, template_of
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ModelSpec:
     fixed: FixedDesign
     random: tuple[RandomFactor, ...]
     data: DataSummary
+    template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # for new data
 
     @property
     def nobs(self) -> int:
@@ -110,6 +112,7 @@ class ModelSpec:
             fixed=fixed,
             random=random,
             data=summary,
+            template=template_of(formula, frame, [parsed.response, *(parsed.cbind or ()), trials]),
         )
 
 
@@ -162,7 +165,12 @@ def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None):
 
 
 def _categoricals(frame: pd.DataFrame, parsed: ParsedFormula, reference: dict) -> pd.DataFrame:
-    """Non-numeric predictors become ordered categoricals with the reference level first."""
+    """Non-numeric predictors become ordered categoricals with the reference level first.
+
+    Levels are named by :func:`~bayesglmm.design.level_strings` (R's ``TRUE``/``FALSE``, ``1`` for
+    a whole number); a pandas Categorical keeps its categories' order (R's factor levels), other
+    columns are sorted (R's ``factor()``).
+    """
     for name in reference:
         if name not in frame.columns:
             raise SpecError(f"reference level given for unknown column {name!r}")
@@ -170,13 +178,18 @@ def _categoricals(frame: pd.DataFrame, parsed: ParsedFormula, reference: dict) -
     for name in predictors:
         column = frame[name]
         if name in reference or not pd.api.types.is_numeric_dtype(column) or column.dtype == bool:
-            levels = sorted(pd.unique(column.astype(str)))
+            strings = level_strings(column)
+            present = set(strings)
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                levels = [level for level in level_strings(pd.Series(column.cat.categories)) if level in present]
+            else:
+                levels = sorted(present)
             if name in reference:
                 ref = str(reference[name])
                 if ref not in levels:
                     raise SpecError(f"reference level {ref!r} is not a value of column {name!r} (values: {levels})")
                 levels = [ref] + [level for level in levels if level != ref]
-            frame[name] = pd.Categorical(column.astype(str), categories=levels, ordered=True)
+            frame[name] = pd.Categorical(strings, categories=levels, ordered=True)
     return frame
 
 

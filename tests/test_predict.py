@@ -54,8 +54,10 @@ def test_conditional_predictions_use_each_groups_mode(amenorrhea, amenorrhea_agq
            + first["trt"] * (beta["time:trt"] * first["time"] + beta["time2:trt"] * first["time2"]) + b[0] + b[1] * first["time"])
     assert conditional["estimate"].iloc[0] == pytest.approx(eta, rel=1e-10)
     new_subject = rows.assign(id=-1)
-    np.testing.assert_allclose(predict(fit, new_subject, scale="link")["estimate"],
+    np.testing.assert_allclose(predict(fit, new_subject, scale="link", new_groups="population")["estimate"],
                                predict(fit, rows, scale="link", kind="typical")["estimate"])
+    with pytest.raises(SpecError, match=r"id level\(s\) not in the fit \(-1\).*new_groups='population'"):
+        predict(fit, new_subject)
     assert len(modes) == fit.ngroups
 
 

@@ -27,7 +27,8 @@ ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
 
 
-def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster: str, within: str | None):
+def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster: str, within: str | None,
+                reference: dict | None = None):
     """The fixed-effects spec plus the cluster and within values of its rows (rows missing either dropped)."""
     if not isinstance(data, pd.DataFrame):
         raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -42,7 +43,7 @@ def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster:
     if missing.any():
         warnings.warn(f"{int(missing.sum())} rows dropped for a missing {' or '.join(keys)}", DataWarning, stacklevel=3)
     kept = data.loc[~missing]
-    spec = ModelSpec.from_formula(formula, kept, family, link=link, trials=trials)
+    spec = ModelSpec.from_formula(formula, kept, family, link=link, trials=trials, reference=reference)
     rows = spec.data.row_labels
     return spec, kept.loc[rows, cluster], None if within is None else kept.loc[rows, within], int(missing.sum())
 
@@ -55,7 +56,7 @@ def _working_covariance(structure, alpha, scale, v, T):
 
 def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
-            max_iter: int = 100, tol: float = 1e-10):
+            reference: dict | None = None, max_iter: int = 100, tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -67,6 +68,7 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     corr : working correlation ``independence``, ``exchangeable``, ``ar1``, ``unstructured``, or
         alternating logistic regression ``alr-exch`` (one log odds ratio) / ``alr-fullclust``
         (one per pair of occasions; SAS ``logor=fullclust``), binary responses only.
+    reference : reference level of categorical columns, as :meth:`ModelSpec.from_formula`.
     """
     from ..results.geefit import GEEFit
 
@@ -75,7 +77,7 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
     if cluster is None:
         raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
-    spec, cluster_values, within_values, dropped = _model_data(formula, data, family, link, trials, cluster, within)
+    spec, cluster_values, within_values, dropped = _model_data(formula, data, family, link, trials, cluster, within, reference)
     layout = cluster_layout(spec, cluster_values, within_values, within)
     if corr in ALR_STRUCTURES:
         from .alr import solve_alr

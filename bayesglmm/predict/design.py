@@ -1,21 +1,19 @@
 """Design rows of new data for a fitted model: X, the random-effect covariates Z and the offset.
 
-Built from the fit's formula with the same machinery as the fit (formulae, R column names);
-the columns must come out with the fit's names (a categorical predictor whose levels differ
-from the fitted data is an error that says so, not a silent misalignment).
+Built from the fit's :class:`~bayesglmm.newdata.DesignTemplate`, so the columns, factor levels,
+reference levels and stateful transforms are the fit's whatever levels the new rows hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..design import fixed_design
 from ..errors import SpecError
-from ..formula import parse_formula
-from ..spec import evaluate_expression
+
+NEW_GROUPS = ("error", "population")
 
 
 @dataclass(frozen=True)
@@ -25,31 +23,45 @@ class PredictionDesign:
     offset: np.ndarray  # (n,)
 
 
-def _columns(rhs: str, frame: pd.DataFrame, parsed, wanted, what: str) -> np.ndarray:
-    design = fixed_design(replace(parsed, fixed=rhs), frame)
-    missing = [name for name in wanted if name not in design.names]
-    if missing:
-        raise SpecError(
-            f"the new data do not give the fitted {what} column(s) {', '.join(missing)} (they give "
-            f"{', '.join(design.names)}): a categorical predictor needs the levels it was fitted with"
-        )
-    return design.X[:, [design.names.index(name) for name in wanted]]
-
-
-def prediction_design(formula: str, frame: pd.DataFrame, fixed_names, group: str | None = None, re_terms=()) -> PredictionDesign:
-    """X, Z (the terms of ``group``'s random effects) and offset of ``frame``'s rows under ``formula``.
+def prediction_design(fit, frame: pd.DataFrame, fixed_names, group: str | None = None, re_terms=()) -> PredictionDesign:
+    """X, Z (the terms of ``group``'s random effects) and offset of ``frame``'s rows for ``fit``.
 
     The response column is not needed; nor is the group column (conditional predictions look it up).
     """
-    if not isinstance(frame, pd.DataFrame) or frame.empty:
-        raise SpecError("predictions need a non-empty pandas DataFrame of covariate values")
-    parsed = parse_formula(formula)
-    X = _columns(parsed.fixed, frame, parsed, list(fixed_names), "fixed-effect")
-    Z = np.zeros((len(frame), 0))
-    if re_terms:
-        expr = " + ".join(bar.expr for bar in parsed.bars if bar.group == group)
-        Z = _columns(expr, frame, parsed, list(re_terms), "random-effect")
-    offset = np.zeros(len(frame))
-    for expression in parsed.offsets:
-        offset = offset + evaluate_expression(frame, expression, "offset")
-    return PredictionDesign(X, Z, offset)
+    template = getattr(fit, "template", None)
+    if template is None:
+        raise SpecError("this fit carries no design template (it was saved by an older version); refit it to predict")
+    X = template.fixed(frame, fixed_names)
+    Z = template.random(frame, group, re_terms) if re_terms else np.zeros((len(frame), 0))
+    return PredictionDesign(X, Z, template.offset(frame))
+
+
+def group_positions(data: pd.DataFrame, group: str, levels, new_groups: str) -> np.ndarray:
+    """Each row's position in the fitted ``levels`` of ``group`` (-1 for a group the fit has not seen).
+
+    ``new_groups="error"`` (lme4's ``allow.new.levels = FALSE``, the default) refuses rows of an
+    unseen or missing group; ``"population"`` gives them b = 0 (lme4's ``allow.new.levels = TRUE``,
+    brms's ``allow_new_levels`` with the population mean).
+    """
+    from ..design import level_strings
+
+    if new_groups not in NEW_GROUPS:
+        raise SpecError(f"new_groups must be one of {', '.join(NEW_GROUPS)}, not {new_groups!r}")
+    position = {str(level): i for i, level in enumerate(levels)}
+    if group not in data.columns:
+        if new_groups == "error":
+            raise SpecError(
+                f"conditional predictions need the group column {group!r} in the new data; add it, use "
+                "kind='typical' or 'marginal', or new_groups='population' to predict with b = 0"
+            )
+        return np.full(len(data), -1)
+    labels = level_strings(data[group].reset_index(drop=True)) if data[group].notna().all() else data[group].astype(str)
+    index = np.array([position.get(label, -1) for label in labels])
+    if new_groups == "error" and np.any(index < 0):
+        unseen = list(dict.fromkeys(np.asarray(data[group])[index < 0].tolist()))
+        raise SpecError(
+            f"{int(np.sum(index < 0))} row(s) of the new data belong to {group} level(s) not in the fit "
+            f"({', '.join(map(repr, unseen[:5]))}{', ...' if len(unseen) > 5 else ''}); pass new_groups='population' "
+            "to predict them with b = 0 (a new subject), or kind='typical'"
+        )
+    return index

@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..families import inverse_link, link_function
 from ..results.stats import Z_975
 from .core import QPOINTS, covariance_from, population_average
-from .design import prediction_design
+from .design import group_positions, prediction_design
 
 KINDS = ("conditional", "typical", "marginal")
 SCALES = ("link", "response")
@@ -38,20 +38,20 @@ def _wald_table(index, eta, se_eta, link_name: str, scale: str) -> pd.DataFrame:
                          "upper": np.asarray(inverse_link(link_name, upper))}, index=index)
 
 
-def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray) -> np.ndarray:
+def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray, new_groups: str) -> np.ndarray:
     """Each row's random effects, (..., m, q) → (..., n, q): its group's where the group was fitted,
-    zero for a new or missing group (leading dimensions, e.g. draws, are kept)."""
-    position = {str(level): i for i, level in enumerate(levels)}
-    values = data[group] if group in data.columns else [None] * len(data)
-    index = np.array([position.get(str(value), -1) for value in values])
+    zero for a new group when ``new_groups="population"`` (leading dimensions, e.g. draws, are kept)."""
+    index = group_positions(data, group, levels, new_groups)
     return np.where((index >= 0)[:, None], np.take(effects, np.maximum(index, 0), axis=-2), 0.0)
 
 
-def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = QPOINTS):
+def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = QPOINTS,
+               new_groups: str = "error"):
     """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
 
-    ``kind``: ``conditional`` (each row's group at its conditional mode; zero for a group not in the
-    fit), ``typical`` (b = 0), ``marginal`` (population-averaged over N(0, G)). Conditional SEs
+    ``kind``: ``conditional`` (each row's group at its conditional mode), ``typical`` (b = 0),
+    ``marginal`` (population-averaged over N(0, G)). A group not in the fit is an error unless
+    ``new_groups="population"`` (b = 0 for it, lme4's ``allow.new.levels``). Conditional SEs
     count the uncertainty of β, not of the modes.
     """
     _check(scale, kind)
@@ -60,7 +60,7 @@ def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "co
             f"predictions from a fit with several grouping factors ({', '.join(f.group for f in fit.factors)}) "
             "are not available yet; fit one grouping factor to predict"
         )
-    design = prediction_design(fit.formula, data, fit.fixed_names, fit.group, fit.re_terms)
+    design = prediction_design(fit, data, fit.fixed_names, fit.group, fit.re_terms)
     kinds = [p.kind for p in fit.parameters]
     beta_idx = [i for i, k in enumerate(kinds) if k == "beta"]
     sd_idx = [i for i, k in enumerate(kinds) if k == "sd"]
@@ -71,7 +71,7 @@ def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "co
     p, q = len(beta_idx), len(sd_idx)
     corr_pairs = [fit.parameters[i].indices for i in corr_idx]
     X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
-    b = jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes)) if kind == "conditional" else 0.0
+    b = jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes, new_groups)) if kind == "conditional" else 0.0
 
     def eta_star(parameters):
         beta = parameters[:p]
@@ -92,16 +92,18 @@ def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "m
     """GEE predictions (population-averaged by construction) with robust delta-method intervals
     (SAS ``proc plm ... score ... / ilink``)."""
     _check(scale, kind, ("marginal",))
-    design = prediction_design(fit.formula, data, fit.fixed_names)
+    design = prediction_design(fit, data, fit.fixed_names)
     eta = design.X @ fit.beta + design.offset
     se = np.sqrt(np.einsum("np,pq,nq->n", design.X, fit.cov_robust, design.X))
     return _wald_table(data.index, eta, se, fit.link, scale)
 
 
-def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = 20):
+def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = 20,
+                  new_groups: str = "error"):
     """Posterior predictions: mean, SD and equal-tailed 95% interval of η or μ over the draws.
 
-    ``conditional`` uses each row's group's random-effect draws (zero for a new group), ``typical``
+    ``conditional`` uses each row's group's random-effect draws (a group not in the fit is an
+    error unless ``new_groups="population"``: b = 0, brms's ``allow_new_levels``), ``typical``
     b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every draw (``qpoints`` per dimension).
     """
     _check(scale, kind)
@@ -111,7 +113,7 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
         raise SpecError("Bayesian predictions support one grouping factor so far")
     group = random_vars[0][3:] if random_vars else None
     re_terms = tuple(post[f"{group}_term"].values) if group else ()
-    design = prediction_design(fit.formula, data, tuple(post["term"].values), group, re_terms)
+    design = prediction_design(fit, data, tuple(post["term"].values), group, re_terms)
     beta = jnp.asarray(post["beta"].values.reshape(-1, post["beta"].shape[-1]))
     X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
     eta_fixed = beta @ X.T + offset  # (S, n)
@@ -119,7 +121,7 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
         draws = eta_fixed
     elif kind == "conditional":
         b = post[f"b_{group}"].values.reshape(-1, *post[f"b_{group}"].shape[-2:])  # (S, m, q)
-        row_b = _group_effects(data, group, post[group].values, b)  # (S, n, q)
+        row_b = _group_effects(data, group, post[group].values, b, new_groups)  # (S, n, q)
         draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
     else:
         sd = post[f"sd_{group}"].values.reshape(-1, len(re_terms))

@@ -9,11 +9,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConvergenceWarning
+from ..newdata import DesignTemplate
 from .io import dump_json
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
 RE_ACCEPTANCE_LIMIT = 0.5
+
+
+def _json_scalar(value):
+    """numpy scalars in a saved record as Python numbers."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class BayesFit:
     nobs: int
     ngroups: dict
     record: dict = field(default_factory=dict)  # sampler details: qpoints, random-effect acceptance, timings
+    template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
     warning_category = ConvergenceWarning
 
@@ -49,6 +56,7 @@ class BayesFit:
             priors=tuple(program.priors.table(spec.fixed.names, spec.random)),
             nobs=spec.nobs,
             ngroups={factor.group: len(factor.levels) for factor in spec.random},
+            template=spec.template,
             **values,
         )
 
@@ -158,7 +166,9 @@ class BayesFit:
     def save(self, path) -> None:
         """Write the fit to NetCDF (the InferenceData with the fit's record in its attributes)."""
         record = {k: v for k, v in self.to_dict().items() if k != "params"}
-        self.idata.posterior.attrs["bayesglmm"] = json.dumps(record)
+        if self.template is not None:
+            record["template"] = self.template.to_dict()
+        self.idata.posterior.attrs["bayesglmm"] = json.dumps(record, default=_json_scalar)
         self.idata.to_netcdf(str(path))
 
     @classmethod
@@ -186,6 +196,7 @@ class BayesFit:
             nobs=record["nobs"],
             ngroups=record["ngroups"],
             record=record.get("record", {}),
+            template=DesignTemplate.from_dict(record["template"]) if "template" in record else None,
         )
 
     def __repr__(self) -> str:

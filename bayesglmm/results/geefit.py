@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class GEEFit:
     iterations: int
     converged: bool
     seconds: float
+    template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
     @classmethod
     def from_solution(cls, spec, layout, solution: dict, *, corr, cluster, within, dropped_cluster, seconds):
@@ -56,7 +57,7 @@ class GEEFit:
             beta=solution["beta"], cov_robust=cov_robust, cov_model=H_inv,
             scale=solution["scale"], association=solution["association"],
             working_correlation=solution.get("working_correlation"), iterations=solution["iterations"],
-            converged=solution["converged"], seconds=seconds,
+            converged=solution["converged"], seconds=seconds, template=spec.template,
         )
 
     def fixed_effects(self, robust: bool = True) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..design import RandomFactor
 from ..ml.inference import Inference, ReportedParameter
+from ..newdata import DesignTemplate
 from ..spec import ModelSpec
 from .io import dump_json
 from .stats import Z_975, two_sided_normal_p, wald_type3
@@ -98,6 +99,7 @@ class MLFit:
     empirical: bool
     optimization: OptSummary
     seconds: float
+    template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # the design for new data
 
     @classmethod
     def from_engine(cls, spec: ModelSpec, **values) -> "MLFit":
@@ -114,6 +116,7 @@ class MLFit:
             nobs=spec.nobs,
             dropped=dict(spec.data.dropped_missing),
             optimization=optimization,
+            template=spec.template,
             parameters=tuple(values.pop("parameters")),
             **values,
         )
