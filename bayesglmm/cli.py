@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -109,8 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args, section: str = "ml"):
-    import pandas as pd
-
+    from .csv_input import read_csv
     from .spec import ModelSpec
     from .toml_spec import load_spec_file
 
@@ -121,11 +122,9 @@ def _load(args, section: str = "ml"):
         return spec, getattr(spec_file, section)
     if not (args.formula and args.data):
         raise SpecError("give a spec file, or --formula and --data (and --family)")
-    path = Path(args.data)
-    if not path.is_file():
-        raise SpecError(f"data file {path} not found")
-    spec = ModelSpec.from_formula(args.formula, pd.read_csv(path), family=args.family or "bernoulli",
-                                  link=args.link, trials=args.trials)
+    if not args.family:
+        raise SpecError("--family is required with --formula (as lme4's glmer): bernoulli, binomial, poisson or gaussian")
+    spec = ModelSpec.from_formula(args.formula, read_csv(args.data), family=args.family, link=args.link, trials=args.trials)
     return spec, {}
 
 
@@ -139,11 +138,10 @@ def _fit(args) -> int:
     enable_compilation_cache()
     spec, options = _load(args)
     fit = _ml_fit(spec, options, args)
-    if args.json:
-        fit.to_json(args.json)
+    status = write_outputs({args.json: fit.to_json})
     if not args.quiet:
         print(fit.summary())
-    return 0
+    return status
 
 
 def _ml_fit(spec, options: dict, args=None):
@@ -159,6 +157,9 @@ def _ml_fit(spec, options: dict, args=None):
 
 def _fit_bayes(args) -> int:
     from .bayes import fit_bayes, laplace_fit, set_cpu_devices
+    from .options import NUTSOptions
+
+    NUTS_KEYS = ("chains", "warmup", "draws", "thin", "seed", "target_accept")
 
     spec, options = _load(args, "bayes")
     chosen = {
@@ -169,6 +170,7 @@ def _fit_bayes(args) -> int:
     settings = {**options, **{k: v for k, v in chosen.items() if v is not None}}
     if settings.get("qpoints") == "auto":
         settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
+    NUTSOptions(**{k: v for k, v in settings.items() if k in NUTS_KEYS})  # checked before JAX starts
     set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
     if settings.get("sampler") == "laplace":
         unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept"})
@@ -178,35 +180,30 @@ def _fit_bayes(args) -> int:
         fit = laplace_fit(spec, **settings)
     else:
         fit = fit_bayes(spec, **settings)
-    if args.save:
-        fit.save(args.save)
-    if args.json:
-        fit.to_json(args.json)
+    status = write_outputs({args.save: fit.save, args.json: fit.to_json})
     if not args.quiet:
         print(fit.summary())
-    return 0
+    return status
 
 
 def _fit_gee(args) -> int:
     """GEE on the spec's data: the [gee] section, else the model formula without its bars."""
-    import pandas as pd
-
+    from .csv_input import read_csv
     from .toml_spec import load_spec_file
 
     if args.spec:
         spec_file = load_spec_file(args.spec)
         fit = _gee_fit(spec_file.data, spec_file.model, spec_file.gee, args)
     elif args.formula and args.data:
-        if not Path(args.data).is_file():
-            raise SpecError(f"data file {args.data} not found")
-        fit = _gee_fit(pd.read_csv(args.data), {}, {}, args)
+        if not args.family:
+            raise SpecError("--family is required with --formula: bernoulli, binomial, poisson or gaussian")
+        fit = _gee_fit(read_csv(args.data), {}, {}, args)
     else:
         raise SpecError("give a spec file, or --formula and --data (and --family, --cluster)")
-    if args.json:
-        fit.to_json(args.json)
+    status = write_outputs({args.json: fit.to_json})
     if not args.quiet:
         print(fit.summary())
-    return 0
+    return status
 
 
 def _gee_fit(data, model: dict, options: dict, args=None):
@@ -220,7 +217,7 @@ def _gee_fit(data, model: dict, options: dict, args=None):
 
     given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no GEE options)
     formula, group = mean_model_formula(given("formula") or options.get("formula") or model["formula"])
-    return fit_gee(formula, data, family=given("family") or model.get("family", "bernoulli"),
+    return fit_gee(formula, data, family=given("family") or model.get("family"),
                    cluster=given("cluster") or options.get("cluster") or group,
                    within=given("within") or options.get("within"), corr=given("corr") or options.get("corr", "exchangeable"),
                    link=given("link") or model.get("link"), trials=given("trials") or model.get("trials"),
@@ -244,13 +241,13 @@ def _predict(args) -> int:
     else:
         labels = {"marginal": "population-averaged", "typical": "typical subject", "conditional": "conditional"}
         fits = {f"{args.engine} {labels[kind]}": (fit, kind) for kind in ([args.kind] if args.kind else ["typical", "marginal"])}
-    _, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], path=args.plot, scale=args.scale,
+    figure, table = trajectory_plot(fits, grid, grid_options["x"], grid_options["group"], scale=args.scale,
                                     ylabel=grid_options.get("ylabel"), group_labels=grid_options.get("group_labels"))
-    if args.json:
-        Path(args.json).write_text(table.to_json(orient="records", indent=2))
+    status = write_outputs({args.plot: lambda path: figure.savefig(path, dpi=120, bbox_inches="tight")})
+    status = write_outputs({args.json: lambda path: Path(path).write_text(table.to_json(orient="records", indent=2))})
     if not args.quiet:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    return 0
+    return status
 
 
 def _fit_for_prediction(args, spec_file):
@@ -285,17 +282,21 @@ def _compare(args) -> int:
     spec, options = _load(args, "bayes")
     bayes = _bayes_settings(args, options)
     set_cpu_devices(bayes.chains)  # before JAX's first computation: chains in parallel
+    if args.reference is not None and args.reference not in engines:
+        raise SpecError(f"--reference {args.reference!r} is not one of the fits compared ({', '.join(engines)}); "
+                        "name one of --engines")
+    if args.max_std_diff <= 0:
+        raise SpecError(f"--max-std-diff must be > 0, got {args.max_std_diff}")
     fits = [fit_engine(spec, engine, bayes) for engine in engines]
     comparison = compare(*fits, labels=list(engines), reference=args.reference, max_std_diff=args.max_std_diff)
-    if args.json:
-        Path(args.json).write_text(json.dumps(comparison.to_dict(), indent=2))
-    if args.plot:
-        comparison.plot(args.plot)
-    if args.density_plot:
-        comparison.plot_densities(args.density_plot)
+    status = write_outputs({
+        args.json: lambda path: Path(path).write_text(json.dumps(comparison.to_dict(), indent=2)),
+        args.plot: comparison.plot,
+        args.density_plot: comparison.plot_densities,
+    })
     if not args.quiet:
         print(comparison.summary())
-    return 0
+    return status
 
 
 def _coverage(args) -> int:
@@ -306,27 +307,94 @@ def _coverage(args) -> int:
     bayes = _bayes_settings(args, options)
     study = coverage_study(spec, args.out, engines, sims=args.sims, seed=args.seed or 0, workers=args.workers,
                            bayes=bayes, progress=not args.quiet)
-    if args.json:
-        Path(args.json).write_text(json.dumps(study.to_dict(), indent=2))
-    if args.plot:
-        study.plot(args.plot)
+    status = write_outputs({
+        args.json: lambda path: Path(path).write_text(json.dumps(study.to_dict(), indent=2)),
+        args.plot: study.plot,
+    })
     if not args.quiet:
         print(study.summary())
-    return 0
+    return status
 
 
 COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage, "predict": _predict}
+OUTPUT_OPTIONS = ("json", "save", "plot", "density_plot")
+
+
+def check_output_path(option: str, path) -> None:
+    """Refuse an output path that cannot be written, before any fitting or sampling."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise SpecError(f"--{option} {path}: is a folder; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise SpecError(f"--{option} {path}: folder {folder} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise SpecError(f"--{option} {path}: not writable (permission denied); choose another path")
+
+
+def check_study_folder(path) -> None:
+    """--out: an existing folder, or one that can be created."""
+    target = Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        raise SpecError(f"--out {path}: is a file; give a folder for the study's replicates")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK):
+        raise SpecError(f"--out {path}: {existing} is not writable; choose another folder")
+
+
+def write_outputs(writers: dict) -> int:
+    """Call each ``writer(path)`` for the paths given; a write that fails anyway (disk full, the
+    folder removed during a long run) goes to a fallback file in the temporary folder, whose name
+    is printed, so the result is never lost. Returns the exit status (1 if a fallback was used)."""
+    status = 0
+    for path, writer in writers.items():
+        if path is None:
+            continue
+        try:
+            writer(path)
+        except OSError as error:
+            fallback = Path(tempfile.gettempdir()) / f"bayesglmm-{os.getpid()}-{Path(path).name or 'output'}"
+            writer(str(fallback))
+            print(f"bayesglmm: could not write {path} ({error.strerror or error}); the result is in {fallback}",
+                  file=sys.stderr)
+            status = 1
+    return status
+
+
+def _check_arguments(args) -> None:
+    """What can be checked before loading data or fitting: output paths and counts."""
+    for option in OUTPUT_OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None:
+            check_output_path(option.replace("_", "-"), value)
+    if getattr(args, "out", None) is not None:
+        check_study_folder(args.out)
+        if args.sims < 1:
+            raise SpecError(f"--sims must be >= 1, got {args.sims}")
+        if args.workers is not None and args.workers < 1:
+            raise SpecError(f"--workers must be >= 1, got {args.workers}")
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}\n"
-    try:
-        return COMMANDS[args.command](args)
-    except (SpecError, FileNotFoundError) as error:
-        print(f"bayesglmm: error: {error}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        formatwarning = warnings.formatwarning
+        warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}\n"
+        try:
+            _check_arguments(args)
+            return COMMANDS[args.command](args)
+        except (SpecError, OSError) as error:
+            print(f"bayesglmm: error: {_one_line(error)}", file=sys.stderr)
+            return 2
+        finally:
+            warnings.formatwarning = formatwarning
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

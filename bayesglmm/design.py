@@ -63,12 +63,32 @@ class RandomFactor:
         return "block"
 
 
+_SYNTACTIC = re.compile(r"[A-Za-z.][A-Za-z0-9_.]*")
+_COMPARISON = re.compile(r"^I\(.*(<|>|==|!=).*\)$")
+
+
+def _r_variable(name: str) -> str:
+    """One variable or call of a formulae label as R prints it: ``I(x^2)`` (formulae: ``I(x ** 2)``),
+    ``scale(x)``, a non-syntactic column in backticks (```my var```), a logical ``I(week > 2)TRUE``."""
+    name = name.replace(" ** ", "^").replace("r_scale(", "scale(")
+    if "(" not in name and not _SYNTACTIC.fullmatch(name):
+        return f"`{name}`"
+    if _COMPARISON.match(name):
+        return name + "TRUE"
+    return name
+
+
 def _r_column_name(label: str, order: dict[str, int]) -> str:
     if label == "Intercept":
         return "(Intercept)"
     parts = label.split(":")
     parts.sort(key=lambda part: order.get(part.split("[")[0], len(order)))
-    return ":".join(re.sub(r"\[(.*)\]$", r"\1", part) for part in parts)
+    named = []
+    for part in parts:
+        level = re.search(r"\[(.*)\]$", part)
+        variable = part[: level.start()] if level else part
+        named.append(_r_variable(variable) + (level.group(1) if level else ""))
+    return ":".join(named)
 
 
 def _r_term_label(label: str, order: dict[str, int]) -> str:
@@ -76,16 +96,48 @@ def _r_term_label(label: str, order: dict[str, int]) -> str:
         return "(Intercept)"
     parts = label.split(":")
     parts.sort(key=lambda part: order.get(part, len(order)))
-    return ":".join(parts)
+    return ":".join(_r_variable(part).removesuffix("TRUE") for part in parts)
+
+
+class RScale:
+    """R's ``scale(x)``: (x − mean) / sd with the *sample* SD (n − 1), where formulae's ``scale``
+    divides by the population SD; the fitted mean and SD are kept for new data (R's predict)."""
+
+    __transform_name__ = "r_scale"
+
+    def __init__(self):
+        self.params_set = False
+        self.mean = None
+        self.sd = None
+
+    def __call__(self, x):
+        if not self.params_set:
+            values = np.asarray(x, dtype=float)
+            self.mean, self.sd = values.mean(), values.std(ddof=1)
+            self.params_set = True
+        return (np.asarray(x, dtype=float) - self.mean) / self.sd
+
+
+# Functions R users write inside a formula (formulae evaluates calls in Python).
+R_FUNCTIONS = {name: getattr(np, name) for name in ("log", "exp", "sqrt", "abs", "log1p", "expm1", "log2", "log10",
+                                                     "sin", "cos", "tan", "floor")}
+R_FUNCTIONS["ceiling"] = np.ceil
+
+
+def _formulae_text(rhs: str) -> str:
+    """R's formula text in formulae's dialect: ``^`` is ``**``, ``scale(`` R's sample-SD scaling."""
+    return re.sub(r"\bscale\(", "r_scale(", rhs.replace("^", "**"))
 
 
 def _formulae_matrix(rhs: str, frame: pd.DataFrame):
     from formulae import design_matrices
+    from formulae.transforms import register_stateful_transform
 
+    register_stateful_transform(RScale)  # idempotent: formulae's registry of stateful transforms by name
     try:
         # formulae prints notes about dropped rows; rows are dropped (and counted) before this.
         with contextlib.redirect_stdout(io.StringIO()):
-            return design_matrices(rhs, frame, na_action="error").common
+            return design_matrices(_formulae_text(rhs), frame, na_action="error", extra_namespace=R_FUNCTIONS).common
     except FormulaError:
         raise
     except Exception as error:  # formulae raises several types for bad terms

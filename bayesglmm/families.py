@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _jax  # noqa: F401  (float64)
+from .errors import SpecError
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import gammaln, log_ndtr, ndtr, ndtri
@@ -97,11 +98,11 @@ class Family:
 
     def __post_init__(self):
         if self.name not in ALLOWED_LINKS:
-            raise ValueError(
+            raise SpecError(
                 f"unknown family {self.name!r}; choose one of {', '.join(ALLOWED_LINKS)}"
             )
         if self.link not in ALLOWED_LINKS[self.name]:
-            raise ValueError(
+            raise SpecError(
                 f"link {self.link!r} is not available for family {self.name!r}; "
                 f"choose one of {', '.join(ALLOWED_LINKS[self.name])}"
             )
@@ -166,8 +167,18 @@ class Family:
 
 
 def make_family(name: str, link: str | None = None) -> Family:
-    """Family from its name and optional link (default: the canonical one)."""
+    """Family from its name and optional link (default: the canonical one).
+
+    The family is required (as lme4's ``glmer``): a default would silently fit counts or
+    measurements as 0/1 data.
+    """
+    if name is None:
+        raise SpecError(f"the family is required (as in lme4's glmer): choose one of {', '.join(DEFAULT_LINK)}")
+    if not isinstance(name, str):
+        raise SpecError(f"family must be a name ({', '.join(DEFAULT_LINK)}), got {type(name).__name__} {name!r}")
+    if link is not None and not isinstance(link, str):
+        raise SpecError(f"link must be a name ({', '.join(LINKS)}), got {type(link).__name__} {link!r}")
     key = name.lower()
     if key not in DEFAULT_LINK:
-        raise ValueError(f"unknown family {name!r}; choose one of {', '.join(DEFAULT_LINK)}")
+        raise SpecError(f"unknown family {name!r}; choose one of {', '.join(DEFAULT_LINK)}")
     return Family(key, (link or DEFAULT_LINK[key]).lower())

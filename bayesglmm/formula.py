@@ -15,8 +15,13 @@ from dataclasses import dataclass
 
 from .errors import FormulaError
 
-_IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+_IDENT = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")  # a name, or a backticked one (lme4: `my var`)
 _QUOTED = re.compile(r"(['\"]).*?\1")
+
+
+def unquote(name: str) -> str:
+    """A column name without lme4's backticks: `my var` -> my var."""
+    return name[1:-1] if len(name) > 1 and name.startswith("`") and name.endswith("`") else name
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,8 @@ class ParsedFormula:
         """Identifiers in order of first appearance, as R orders variables in term labels."""
         seen: list[str] = []
         for name in _IDENT.findall(_QUOTED.sub("''", self.text)):
-            if name not in seen:
-                seen.append(name)
+            if unquote(name) not in seen:
+                seen.append(unquote(name))
         return seen
 
 
@@ -59,8 +64,8 @@ def expression_columns(text: str) -> list[str]:
     text = _QUOTED.sub("''", text)
     for match in _IDENT.finditer(text):
         following = text[match.end():].lstrip()[:1]
-        if following != "(" and match.group() not in names:
-            names.append(match.group())
+        if following != "(" and unquote(match.group()) not in names:
+            names.append(unquote(match.group()))
     return names
 
 
@@ -93,7 +98,8 @@ def _parse_bar(inner: str, formula: str) -> RandomBar:
             f"cannot read the random-effect term ({inner}) in {formula!r}: "
             "write it as (terms | group), e.g. (1 + time | id)"
         )
-    return RandomBar(pieces[0].strip(), pieces[1].strip(), correlated)
+    group = "/".join(unquote(part.strip()) for part in pieces[1].split("/"))
+    return RandomBar(pieces[0].strip(), group, correlated)
 
 
 def _signed_terms(rhs: str) -> list[tuple[str, str]]:
@@ -115,6 +121,14 @@ def _signed_terms(rhs: str) -> list[tuple[str, str]]:
     return terms
 
 
+def _interaction_key(term: str):
+    """``a:b`` and ``b:a`` (any order of plain names) are one term, as in R; other terms are themselves."""
+    parts = [part.strip() for part in term.split(":")]
+    if all(_IDENT.fullmatch(part) for part in parts):
+        return frozenset(unquote(part) for part in parts)
+    return term
+
+
 def parse_formula(formula: str) -> ParsedFormula:
     """Split an lme4 formula ``y ~ fixed + (re | group) + offset(o)`` into its parts.
 
@@ -131,14 +145,16 @@ def parse_formula(formula: str) -> ParsedFormula:
     response = lhs
     match = re.fullmatch(r"cbind\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)", lhs)
     if match:
-        cbind, response = (match.group(1), match.group(2)), ""
-    elif not _IDENT.fullmatch(lhs):
+        cbind, response = (unquote(match.group(1)), unquote(match.group(2))), ""
+    elif _IDENT.fullmatch(lhs):
+        response = unquote(lhs)
+    else:
         raise FormulaError(
             f"the response {lhs!r} must be a column name or cbind(successes, failures); "
             "derive transformed responses as new columns first"
         )
 
-    fixed, offsets, bars = [], [], []
+    fixed, offsets, bars, seen = [], [], [], set()
     for sign, term in _signed_terms(rhs):
         if term.startswith("(") and term.endswith(")") and "|" in term:
             if sign == "-":
@@ -151,6 +167,10 @@ def parse_formula(formula: str) -> ParsedFormula:
                 f"random-effect terms need parentheses: write ({term}) in {formula!r}"
             )
         else:
+            key = (sign, _interaction_key(term))
+            if key in seen:  # R reads b:a after a:b as the same term, once
+                continue
+            seen.add(key)
             fixed.append(f"{sign} {term}" if fixed or sign == "-" else term)
     fixed_text = " ".join(fixed) if fixed else "1"
     if fixed_text.startswith("- "):

@@ -62,14 +62,14 @@ class ModelSpec:
         cls,
         formula: str,
         data: pd.DataFrame,
-        family: str | Family = "bernoulli",
+        family: str | Family,
         link: str | None = None,
         trials: str | None = None,
         reference: dict | None = None,
     ) -> "ModelSpec":
         """Validate ``data`` against an lme4 ``formula`` and build the spec.
 
-        ``family``: ``bernoulli`` (0/1), ``binomial`` (with ``trials`` = a column of
+        ``family`` (required, as in lme4's ``glmer``): ``bernoulli`` (0/1), ``binomial`` (with ``trials`` = a column of
         numbers of trials and a response of successes or proportions, or a
         ``cbind(successes, failures)`` response), ``poisson`` or ``gaussian``.
         ``reference`` maps a categorical column to its reference level.
@@ -82,8 +82,14 @@ class ModelSpec:
             raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if fam.name == "binomial" and parsed.cbind is None and trials is None:
             raise SpecError(
-                "family 'binomial' needs the number of trials: pass trials='column' "
-                "or write the response as cbind(successes, failures); for 0/1 data use family='bernoulli'"
+                "family 'binomial' needs the number of trials: pass trials='column' (CLI: --trials COLUMN, "
+                "TOML: trials = \"column\") or write the response as cbind(successes, failures); "
+                "for 0/1 data use family='bernoulli'"
+            )
+        if trials is not None and fam.name != "binomial":
+            raise SpecError(
+                f"trials={trials!r} (CLI --trials, TOML trials) is for family 'binomial'; family {fam.name!r} has "
+                "no number of trials — drop it or use family='binomial'"
             )
         if parsed.cbind is not None and not fam.is_binomial:
             raise SpecError(f"a cbind(successes, failures) response needs a binomial family, not {fam.name!r}")
@@ -94,8 +100,11 @@ class ModelSpec:
         for expression in parsed.offsets:
             offset = offset + evaluate_expression(frame, expression, "offset")
         fixed = fixed_design(parsed, frame)
+        _check_finite(fixed.X, fixed.names, "fixed-effect")
         _check_rank(fixed)
         random = random_factors(parsed, frame)
+        for factor in random:
+            _check_finite(factor.Z, factor.terms, f"random-effect ({factor.group})")
         for factor in random:
             if len(factor.levels) < 2:
                 raise SpecError(
@@ -206,8 +215,10 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials
     if column.dtype == bool:
         column = column.astype(float)
     if not pd.api.types.is_numeric_dtype(column):
-        raise SpecError(f"response column '{name}' is not numeric (dtype {column.dtype}); recode it as numbers")
+        column = _factor_response(column, name, family)
     y = column.to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise SpecError(f"response column '{name}' has {int(np.sum(~np.isfinite(y)))} infinite value(s); fix or drop those rows")
     if family.name == "bernoulli":
         values = set(np.unique(y).tolist())
         if not values <= {0.0, 1.0}:
@@ -235,12 +246,49 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials
     return y, np.ones_like(y)
 
 
+def _factor_response(column: pd.Series, name: str, family: Family) -> pd.Series:
+    """A two-level factor or string response as 0/1, the first level the failure (R's ``glm``/``glmer``:
+    levels in the Categorical's order, else sorted), said in a :class:`DataWarning`."""
+    if not family.is_binomial:
+        raise SpecError(
+            f"response column '{name}' is not numeric (dtype {column.dtype}); family '{family.name}' needs numbers"
+        )
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        levels = [level for level in column.cat.categories if level in set(column)]
+    else:
+        levels = sorted(pd.unique(column.astype(str)))
+        column = column.astype(str)
+    if len(levels) != 2:
+        raise SpecError(
+            f"response column '{name}' has {len(levels)} distinct value(s) {list(levels)[:6]}; a factor response "
+            "of a binary model needs exactly two (the first is the failure, as in R)"
+        )
+    warnings.warn(
+        f"response '{name}' is a factor: {levels[1]!r} is the event (1) and {levels[0]!r} the failure (0), as R's "
+        "glm/glmer take the first level as failure; give a Categorical with the order you want to change it",
+        DataWarning,
+        stacklevel=4,
+    )
+    return (column == levels[1]).astype(float)
+
+
 def _check_counts(values: np.ndarray, name: str, what: str) -> None:
     if np.any(values < 0):
         raise SpecError(f"column '{name}' has negative values ({values[values < 0][:5].tolist()}); {what} must be >= 0")
     if np.any(values != np.round(values)):
         bad = values[values != np.round(values)][:5].tolist()
         raise SpecError(f"column '{name}' has non-integer values ({bad}); {what} must be whole numbers")
+
+
+def _check_finite(matrix: np.ndarray, names, what: str) -> None:
+    """Error naming the design columns with infinite values (R's model.frame refuses them too)."""
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        columns = [f"{names[j]!r} ({int(bad[:, j].sum())} rows)" for j in np.flatnonzero(bad.any(axis=0))]
+        raise SpecError(
+            f"{what} column(s) {', '.join(columns)} have infinite values; fix or drop those rows "
+            "(missing values are dropped automatically, infinite ones are not)"
+        )
 
 
 def _check_rank(fixed: FixedDesign) -> None:

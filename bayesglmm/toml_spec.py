@@ -4,7 +4,7 @@
 
     [model]
     formula = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
-    family = "bernoulli"          # bernoulli | binomial | poisson | gaussian
+    family = "bernoulli"          # required: bernoulli | binomial | poisson | gaussian
     link = "logit"                # optional; the canonical link by default
     trials = "n"                  # binomial only: column of numbers of trials
     reference = { trt = "0" }     # optional reference levels of categorical columns
@@ -44,6 +44,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import datasets
+from .csv_input import read_csv
 from .errors import SpecError
 from .spec import ModelSpec
 
@@ -80,7 +81,7 @@ class SpecFile:
         return ModelSpec.from_formula(
             model["formula"],
             self.data,
-            family=model.get("family", "bernoulli"),
+            family=model.get("family"),
             link=model.get("link"),
             trials=model.get("trials"),
             reference=model.get("reference"),
@@ -102,16 +103,58 @@ def read_data(section: dict, base: Path) -> pd.DataFrame:
         frame = datasets.load(section["dataset"])
     else:
         path = Path(section["file"]).expanduser()
-        path = path if path.is_absolute() else base / path
-        if not path.is_file():
-            raise SpecError(f"data file {path} not found")
-        frame = pd.read_csv(path)
+        frame = read_csv(path if path.is_absolute() else base / path)
     for name, expression in section.get("derive", {}).items():
         try:
             frame[name] = frame.eval(expression)
         except Exception as error:
             raise SpecError(f"cannot derive column {name!r} = {expression!r}: {error}") from error
     return frame
+
+
+def _check_types(path: Path, content: dict) -> None:
+    """Every value of the file has the type and range its option needs, checked by the same
+    objects the Python API uses (:mod:`bayesglmm.options`); errors name the section and key."""
+    from .gee.fit import CORRELATIONS
+    from .options import MLOptions, NUTSOptions, check_choice, check_qpoints, in_section
+
+    def strings(section: str, table: dict, keys) -> None:
+        for key in keys:
+            if key in table and not isinstance(table[key], str):
+                raise SpecError(f"[{section}] of {path}: {key} must be a string, got "
+                                f"{type(table[key]).__name__} {table[key]!r}")
+
+    model = content["model"]
+    strings("model", model, ("formula", "family", "link", "trials", "name", "description"))
+    if "family" not in model:
+        raise SpecError(f"[model] of {path} needs a family (as lme4's glmer): bernoulli, binomial, poisson or gaussian")
+    if "reference" in model and not isinstance(model["reference"], dict):
+        raise SpecError(f"[model] of {path}: reference must be a table such as {{ trt = \"placebo\" }}, "
+                        f"got {model['reference']!r}")
+    strings("data", content.get("data", {}), ("dataset", "file"))
+    try:
+        MLOptions(**content.get("ml", {}))
+    except SpecError as error:
+        raise in_section("ml", path, error) from None
+    bayes = content.get("bayes", {})
+    try:
+        NUTSOptions(**{k: v for k, v in bayes.items() if k in ("chains", "warmup", "draws", "thin", "seed", "target_accept")})
+        if "sampler" in bayes:
+            check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
+        if "prior_set" in bayes:
+            check_choice("prior_set", bayes["prior_set"], ("default", "brms"))
+        check_qpoints("qpoints", bayes.get("qpoints"))
+        if "priors" in bayes and not isinstance(bayes["priors"], dict):
+            raise SpecError(f"priors must be a table of parameter = \"prior\", got {bayes['priors']!r}")
+    except SpecError as error:
+        raise in_section("bayes", path, error) from None
+    gee = content.get("gee", {})
+    strings("gee", gee, ("formula", "cluster", "within", "corr"))
+    if "corr" in gee:
+        try:
+            check_choice("corr", gee["corr"], CORRELATIONS)
+        except SpecError as error:
+            raise in_section("gee", path, error) from None
 
 
 def load_spec_file(path) -> SpecFile:
@@ -122,11 +165,18 @@ def load_spec_file(path) -> SpecFile:
             content = tomllib.load(handle)
     except FileNotFoundError:
         raise SpecError(f"model file {path} not found") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path} is a folder; give the path of a TOML model file") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{path} is not UTF-8 text: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path} is not valid TOML: {error}") from error
     unknown = set(content) - _SECTIONS
     if unknown:
         raise SpecError(f"unknown section(s) {sorted(unknown)} in {path}")
+    for name in _SECTIONS & set(content):
+        if not isinstance(content[name], dict):
+            raise SpecError(f"{name} in {path} must be a section [{name}], got {content[name]!r}")
     if "model" not in content or "formula" not in content["model"]:
         raise SpecError(f"{path} needs a [model] section with a formula")
     _check_keys("model", content["model"], _MODEL_KEYS)
@@ -134,6 +184,7 @@ def load_spec_file(path) -> SpecFile:
     _check_keys("bayes", content.get("bayes", {}), _BAYES_KEYS)
     _check_keys("gee", content.get("gee", {}), _GEE_KEYS)
     _check_keys("predict", content.get("predict", {}), _PREDICT_KEYS)
+    _check_types(path, content)
     frame = read_data(content.get("data", {}), path.parent)
     return SpecFile(path, content["model"], frame, content.get("ml", {}), content.get("bayes", {}), content.get("gee", {}),
                     content.get("predict", {}))

@@ -23,6 +23,7 @@ from .. import _jax  # noqa: F401
 import jax
 
 from ..errors import SpecError
+from ..options import NUTSOptions, check_choice, check_int, check_qpoints
 from ..spec import ModelSpec
 from .convert import to_inference_data
 from .marginal_sampler import population_to_latent, prepare_marginal, sample_marginal
@@ -65,8 +66,11 @@ def fit_bayes(
     """
     from ..results.bayesfit import BayesFit
 
-    if sampler not in SAMPLERS:
-        raise SpecError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    check_choice("sampler", sampler, SAMPLERS)
+    qpoints = _checked_qpoints(qpoints)
+    NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
+    check_int("prior_draws", prior_draws, 0)
+    check_int("re_steps", re_steps, 1)
     if sampler == "full" and (qpoints is not None or ml_fit is not None):
         raise SpecError("qpoints and ml_fit apply to sampler='marginal' only")
     warmup = DEFAULT_WARMUP[sampler] if warmup is None else warmup
@@ -136,6 +140,9 @@ def laplace_fit(
     """
     from ..results.bayesfit import BayesFit
 
+    qpoints = _checked_qpoints(qpoints)
+    NUTSOptions(draws=draws, seed=seed)
+    check_int("re_steps", re_steps, 1)
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
     setup = prepare_marginal(spec, program, qpoints, ml_fit)
@@ -170,6 +177,12 @@ def laplace_fit(
     for message in fit.diagnostic_messages():
         warnings.warn(message, fit.warning_category, stacklevel=2)
     return fit
+
+
+def _checked_qpoints(qpoints):
+    """Points per dimension of the marginal samplers; ``"auto"`` or None: the ML engine's rule."""
+    qpoints = check_qpoints("qpoints", qpoints)
+    return None if qpoints == "auto" else qpoints
 
 
 def _by_chain(values, chains: int):

@@ -28,6 +28,14 @@ class BayesSettings:
     draws: int = 1000
     seed: int = 0
 
+    def __post_init__(self):
+        from ..options import NUTSOptions, check_choice
+
+        check_choice("prior_set", self.prior_set, ("default", "brms"))
+        NUTSOptions(chains=self.chains, warmup=self.warmup, draws=self.draws, seed=self.seed)
+        if self.priors is not None and not isinstance(self.priors, dict):
+            raise SpecError(f"priors must be a mapping of parameter or class to a prior, got {self.priors!r}")
+
 
 def parse_engines(text) -> tuple[str, ...]:
     """``"laplace,agq11,nuts"`` (or a list) to validated engine names, in order."""

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from ..errors import ConvergenceWarning, SingularFitWarning, SpecError
+from ..options import DEFAULT_MAX_GRID_GB, MLOptions
 from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
 from .covariance import CovarianceStructure
@@ -27,16 +28,6 @@ from .marginal import MarginalModel
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
 from .start import glm_start
-
-
-def _check_method(method: str, qpoints):
-    if method not in ("laplace", "agq"):
-        raise SpecError(f"method must be 'laplace' or 'agq', got {method!r}")
-    if method == "laplace" and qpoints not in (None, 1):
-        raise SpecError("method='laplace' uses one point; for more points use method='agq'")
-    if method == "agq" and qpoints is not None and qpoints != "auto":
-        if not isinstance(qpoints, (int, np.integer)) or qpoints < 1:
-            raise SpecError(f"qpoints must be a positive whole number or 'auto', got {qpoints!r}")
 
 
 def _check_several_factors(spec: ModelSpec, method: str, empirical: bool):
@@ -62,6 +53,7 @@ def fit_ml(
     max_nodes: int = DEFAULT_MAX_NODES,
     gtol: float = 1e-6,
     chunks: int | None = None,
+    max_grid_gb: float = DEFAULT_MAX_GRID_GB,
 ):
     """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
     or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
@@ -80,7 +72,7 @@ def fit_ml(
     """
     from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
-    _check_method(method, qpoints)
+    MLOptions(method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)  # checks every option
     if len(spec.random) > 1:
         _check_several_factors(spec, method, empirical)
         fit = fit_crossed(spec, gtol)
