@@ -8,7 +8,7 @@ The handful of names a user needs::
 
 from . import datasets
 from .compare import compare, coverage_study
-from .errors import ConvergenceWarning, DataWarning, FormulaError, SingularFitWarning, SpecError
+from .errors import ConvergenceWarning, DataWarning, FormulaError, InferenceWarning, SingularFitWarning, SpecError
 from .families import Family, make_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
@@ -37,5 +37,6 @@ __all__ = [
     "DataWarning",
     "ConvergenceWarning",
     "SingularFitWarning",
+    "InferenceWarning",
 ]
 __version__ = "0.1.0"

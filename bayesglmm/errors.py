@@ -19,3 +19,7 @@ class ConvergenceWarning(UserWarning):
 
 class SingularFitWarning(ConvergenceWarning):
     """The random-effects covariance is on the boundary (a zero variance or a correlation of ±1)."""
+
+
+class InferenceWarning(UserWarning):
+    """Standard errors or tests that the data cannot support (e.g. a sandwich SE resting on one cluster)."""

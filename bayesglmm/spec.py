@@ -17,6 +17,7 @@ from .design import FixedDesign, RandomFactor, fixed_design, level_strings, rand
 from .errors import DataWarning, SpecError
 from .families import Family, make_family
 from .formula import ParsedFormula, parse_formula
+from .identifiability import check_random_terms, check_response_varies
 from .newdata import DesignTemplate, template_of
 
 
@@ -96,6 +97,7 @@ class ModelSpec:
         frame, summary = _select_rows(parsed, data, trials)
         frame = _categoricals(frame, parsed, reference or {})
         y, n_trials = _response(parsed, frame, fam, trials)
+        check_response_varies(fam.name, y, n_trials, parsed.response or parsed.cbind[0])
         offset = np.zeros(len(frame))
         for expression in parsed.offsets:
             offset = offset + evaluate_expression(frame, expression, "offset")
@@ -106,6 +108,7 @@ class ModelSpec:
         for factor in random:
             _check_finite(factor.Z, factor.terms, f"random-effect ({factor.group})")
         for factor in random:
+            check_random_terms(factor, fam.name, n_trials)
             if len(factor.levels) < 2:
                 raise SpecError(
                     f"grouping factor '{factor.group}' has only one level ({factor.levels[0]!r}) in the rows "

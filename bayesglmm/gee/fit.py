@@ -17,7 +17,8 @@ import pandas as pd
 from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from ..errors import ConvergenceWarning, DataWarning, SpecError
+from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
+from ..identifiability import columns_varying_in_one_cluster
 from ..spec import ModelSpec
 from .correlation import STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, variance_name
@@ -79,6 +80,11 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
         raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
     spec, cluster_values, within_values, dropped = _model_data(formula, data, family, link, trials, cluster, within, reference)
     layout = cluster_layout(spec, cluster_values, within_values, within)
+    flagged = columns_varying_in_one_cluster(spec.fixed.X, spec.fixed.names, pd.factorize(cluster_values)[0])
+    if flagged:
+        warnings.warn(f"fixed-effect column(s) {', '.join(repr(n) for n in flagged)} vary in only one cluster of "
+                      f"'{cluster}': their robust (sandwich) SEs rest on one cluster's score and are not meaningful",
+                      InferenceWarning, stacklevel=2)
     if corr in ALR_STRUCTURES:
         from .alr import solve_alr
 

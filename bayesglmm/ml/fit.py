@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
-from ..errors import ConvergenceWarning, SingularFitWarning, SpecError
+from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
+from ..identifiability import columns_varying_in_one_cluster, separated_columns, separation_sides
 from ..options import DEFAULT_MAX_GRID_GB, MLOptions
 from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
@@ -73,11 +75,14 @@ def fit_ml(
     from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
     MLOptions(method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)  # checks every option
+    separated = _separation(spec)
     if len(spec.random) > 1:
         _check_several_factors(spec, method, empirical)
-        fit = fit_crossed(spec, gtol)
+        fit = _unless_separated(fit_crossed(spec, gtol), separated)
         _warn_about(fit)
         return fit
+    if empirical:
+        _warn_one_cluster_columns(spec)
     started = time.perf_counter()
     factor = single_factor(spec)
     data = chunked_data(spec, chunks)
@@ -157,8 +162,40 @@ def fit_ml(
         optimization=optimization,
         seconds=seconds,
     )
+    fit = _unless_separated(fit, separated)
     _warn_about(fit)
     return fit
+
+
+def _separation(spec: ModelSpec) -> list[str]:
+    """The fixed-effect columns that separate the data (:mod:`bayesglmm.identifiability`), or []."""
+    sides = separation_sides(spec.family.name, spec.y, spec.trials)
+    return [] if sides is None else separated_columns(spec.fixed.X, spec.fixed.names, sides)
+
+
+def _unless_separated(fit, separated: list[str]):
+    """The fit marked not converged when the data are separated: its β estimates are finite only
+    because the optimiser stopped (the MLE is at infinity)."""
+    if not separated:
+        return fit
+    message = (f"the data are separated by {', '.join(repr(name) for name in separated)}: the likelihood keeps "
+               "rising as those coefficients go to infinity, so the MLE does not exist (remove or merge the "
+               "column's levels, or fit with a prior: fit_bayes)")
+    optimization = replace(fit.optimization, converged=False, message=message)
+    return replace(fit, optimization=optimization)
+
+
+def _warn_one_cluster_columns(spec: ModelSpec) -> None:
+    factor = spec.random[0]
+    flagged = columns_varying_in_one_cluster(spec.fixed.X, spec.fixed.names, factor.index)
+    if flagged:
+        warnings.warn(
+            f"fixed-effect column(s) {', '.join(repr(n) for n in flagged)} vary in only one level of "
+            f"'{factor.group}': their empirical (sandwich) SEs rest on one cluster's score and are not meaningful; "
+            "use the model-based SEs (empirical=False)",
+            InferenceWarning,
+            stacklevel=3,
+        )
 
 
 # From this many chunks the Laplace fit starts on the first eighth of them (:func:`_warm_start`).

@@ -67,7 +67,7 @@ class OptimumResult:
 
     @property
     def converged(self) -> bool:
-        return self.status in (0, 1, 4)
+        return self.status in (0, 1, 4) and bool(np.all(np.isfinite(self.x))) and bool(np.isfinite(self.value))
 
     @property
     def message(self) -> str:
@@ -138,7 +138,8 @@ def minimize(
                 value, gradient, hessian = float(value), np.asarray(gradient), np.asarray(hessian)
                 hessian_is_exact = True
                 continue
-            status = 1 if gmax <= 1e-3 else 4 if flat_run else 3  # flat: the last step gained < flat_tol
+            # flat: the last step gained < flat_tol; never "converged" without a step unless gmax <= gtol
+            status = (1 if gmax <= 1e-3 else 4 if flat_run else 3) if iteration > 0 else 3
             break
         iteration += 1
         step = alpha * direction
