@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
+from ..options import check_int
 from .engines import BayesSettings, fit_engine, parse_engines
 from .table import fit_columns
 
@@ -90,26 +91,71 @@ def _run_and_write(spec, plan: StudyPlan, replicate: int, folder: Path) -> int:
     return replicate
 
 
+def _check_folder(out: Path, plan_json: dict, ignore=("sims",)) -> None:
+    """Refuse a folder whose ``study.json`` holds another study (compared on the keys of ``plan_json``)."""
+    study_file = out / STUDY_FILE
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"{out} is a file; give a folder for the study")
+    if not study_file.exists():
+        return
+    try:
+        stored = json.loads(study_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+        raise SpecError(f"{study_file} cannot be read ({error}); choose another output folder or delete it") from None
+    differing = sorted(key for key in plan_json if key not in ignore and stored.get(key) != plan_json[key])
+    if differing:
+        raise SpecError(
+            f"{out} holds a different study (differs in {', '.join(differing)}); "
+            "choose another output folder or delete it"
+        )
+
+
 def _start_folder(out: Path, plan: StudyPlan) -> Path:
     """Create ``out`` or check that it holds this study (same model, truth, engines, seed)."""
+    plan_json = plan.to_json()
+    _check_folder(out, plan_json)
     folder = out / "replicates"
     folder.mkdir(parents=True, exist_ok=True)
-    study_file = out / STUDY_FILE
-    plan_json = plan.to_json()
-    if study_file.exists():
-        stored = json.loads(study_file.read_text())
-        differing = sorted(key for key in plan_json if key != "sims" and stored.get(key) != plan_json[key])
-        if differing:
-            raise SpecError(
-                f"{out} holds a different study (differs in {', '.join(differing)}); "
-                "choose another output folder or delete it"
-            )
-    study_file.write_text(json.dumps(plan_json, indent=2))
+    (out / STUDY_FILE).write_text(json.dumps(plan_json, indent=2))
     return folder
 
 
+REPLICATE_FIELDS = {"replicate", "engine", "name"}
+
+
+def _read_replicate(path: Path, replicate: int) -> list[dict] | None:
+    """The rows of a replicate file, or None (with a warning naming it) when it is truncated, empty or
+    not a replicate's rows: such a file is redone, never counted as done."""
+    try:
+        rows = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        reason = f"not valid JSON ({error.__class__.__name__}: {error})"
+    else:
+        if isinstance(rows, list) and rows and all(
+            isinstance(row, dict) and REPLICATE_FIELDS <= set(row) and row["replicate"] == replicate for row in rows
+        ):
+            return rows
+        reason = "not a list of this replicate's rows"
+    warnings.warn(f"replicate file {path} is {reason}; it is redone", UserWarning, stacklevel=3)
+    return None
+
+
+def _valid_replicates(folder: Path, sims: int) -> dict[int, list[dict]]:
+    """Every complete replicate below ``sims``: number -> rows (invalid files removed, to be redone)."""
+    done = {}
+    for path in sorted(folder.glob("r*.json")):
+        if not path.stem[1:].isdigit() or int(path.stem[1:]) >= sims:
+            continue
+        rows = _read_replicate(path, int(path.stem[1:]))
+        if rows is None:
+            path.unlink(missing_ok=True)
+        else:
+            done[int(path.stem[1:])] = rows
+    return done
+
+
 def _done(folder: Path, sims: int) -> set[int]:
-    return {int(p.stem[1:]) for p in folder.glob("r*.json") if int(p.stem[1:]) < sims}
+    return set(_valid_replicates(folder, sims))
 
 
 @dataclass
@@ -168,8 +214,8 @@ def load_study(out) -> CoverageStudy:
     out = Path(out)
     plan_json = json.loads((out / STUDY_FILE).read_text())
     plan = StudyPlan(**{**plan_json, "engines": tuple(plan_json["engines"]), "bayes": BayesSettings(**plan_json["bayes"])})
-    files = sorted(p for p in (out / "replicates").glob("r*.json") if int(p.stem[1:]) < plan.sims)
-    rows = [row for path in files for row in json.loads(path.read_text())]
+    done = _valid_replicates(out / "replicates", plan.sims)
+    rows = [row for replicate in sorted(done) for row in done[replicate]]
     replicates = pd.DataFrame(rows, columns=["replicate", "engine", "name", "estimate", "se", "lower", "upper", "converged", "error"])
     replicates["converged"] = replicates["converged"].fillna(False).astype(bool)
     return CoverageStudy(plan, replicates, summarise_replicates(replicates, plan.truth))
@@ -193,8 +239,13 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
     from ..ml import fit_ml
 
     engines = parse_engines(engines)
-    if sims < 1:
-        raise SpecError(f"sims must be at least 1, got {sims}")
+    check_int("sims", sims, 1)
+    check_int("seed", seed, 0)
+    if workers is not None:
+        check_int("workers", workers, 1)
+    out = Path(out)
+    early = StudyPlan(spec.formula, spec.family.name, spec.family.link, spec.nobs, {}, engines, int(sims), int(seed), bayes)
+    _check_folder(out, early.to_json(), ignore=("sims", "truth"))  # before the truth fit, which takes a while
     if truth is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -203,7 +254,6 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
         truth = fit_columns(truth).table["estimate"]
     truth = {str(name): float(value) for name, value in dict(truth).items()}
     plan = StudyPlan(spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes)
-    out = Path(out)
     folder = _start_folder(out, plan)
     todo = sorted(set(range(sims)) - _done(folder, sims))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
@@ -214,13 +264,40 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
             bar.update()
     elif todo:
         # spawn, not fork: JAX's threads do not survive a fork
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_run_and_write, spec, plan, replicate, folder) for replicate in todo]
             for future in as_completed(futures):
                 future.result()
                 bar.update()
     bar.close()
     return load_study(out)
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this process when the study's main process dies (a SIGKILL gives the
+    pool no chance to stop its workers, which would go on fitting). Linux's PR_SET_PDEATHSIG
+    signals at once; elsewhere a daemon thread checks the parent every half second."""
+    import threading
+    import time
+
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _progress_bar(todo: int, sims: int, show: bool):
