@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--engine", default="ml", choices=["ml", "bayes", "gee"], help="fitting engine (default: ml)")
     fit.add_argument("--method", choices=["laplace", "agq"], help="laplace or agq (default: the spec's, else laplace)")
     fit.add_argument("--qpoints", type=_qpoints, help="points per dimension for agq, or 'auto'")
+    fit.add_argument("--max-grid-gb", type=float, help="refuse AGQ grids estimated to need more memory (default: 3/4 of RAM)")
     fit.add_argument("--empirical", action=argparse.BooleanOptionalAction, default=None,
                      help="tests and intervals from the empirical (sandwich) covariance")
     bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
@@ -151,8 +152,10 @@ def _ml_fit(spec, options: dict, args=None):
     given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no ML options)
     method = given("method") or options.get("method", "laplace")
     qpoints = given("qpoints") if given("qpoints") is not None else options.get("qpoints")
-    empirical = given("empirical") if given("empirical") is not None else bool(options.get("empirical", False))
-    return fit_ml(spec, method=method, qpoints=None if method == "laplace" else qpoints, empirical=empirical)
+    empirical = given("empirical") if given("empirical") is not None else options.get("empirical", False)
+    max_grid_gb = given("max_grid_gb") if given("max_grid_gb") is not None else options.get("max_grid_gb")
+    return fit_ml(spec, method=method, qpoints=None if method == "laplace" else qpoints, empirical=empirical,
+                  max_grid_gb=max_grid_gb)
 
 
 def _fit_bayes(args) -> int:

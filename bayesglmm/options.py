@@ -16,7 +16,6 @@ from dataclasses import dataclass, fields
 from .errors import SpecError
 
 METHODS = ("laplace", "agq")
-DEFAULT_MAX_GRID_GB = 4.0
 
 
 def _type_name(value) -> str:
@@ -83,7 +82,7 @@ class MLOptions:
     max_nodes: int = 3000
     gtol: float = 1e-6
     chunks: int | None = None
-    max_grid_gb: float = DEFAULT_MAX_GRID_GB
+    max_grid_gb: float | None = None  # None: three quarters of the machine's memory
 
     def __post_init__(self):
         check_choice("method", self.method, METHODS)
@@ -96,7 +95,8 @@ class MLOptions:
         check_float("gtol", self.gtol, 0.0)
         if self.chunks is not None:
             check_int("chunks", self.chunks, 1)
-        check_float("max_grid_gb", self.max_grid_gb, 0.0)
+        if self.max_grid_gb is not None:
+            check_float("max_grid_gb", self.max_grid_gb, 0.0)
         object.__setattr__(self, "qpoints", int(self.qpoints) if isinstance(self.qpoints, numbers.Real) else self.qpoints)
 
 

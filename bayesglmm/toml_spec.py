@@ -19,6 +19,7 @@
     method = "agq"                # laplace | agq
     qpoints = 5                   # or "auto"
     empirical = true              # sandwich SEs for tests and intervals
+    max_grid_gb = 8               # optional: refuse AGQ grids estimated to need more memory
 
     [bayes]
     prior_set = "brms"            # default | brms
@@ -56,7 +57,7 @@ else:  # pragma: no cover
 _SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
-_ML_KEYS = {"method", "qpoints", "empirical"}
+_ML_KEYS = {"method", "qpoints", "empirical", "max_grid_gb"}
 _GEE_KEYS = {"formula", "cluster", "within", "corr"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
 _BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..identifiability import columns_varying_in_one_cluster, separated_columns, separation_sides
-from ..options import DEFAULT_MAX_GRID_GB, MLOptions
+from ..options import MLOptions
 from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
 from .covariance import CovarianceStructure
@@ -27,6 +27,7 @@ from .crossed_fit import fit_crossed
 from .data import chunked_data, single_factor
 from .inference import infer, reported_parameters
 from .marginal import MarginalModel
+from .memory import agq_memory_gb, default_memory_limit_gb
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
 from .start import glm_start
@@ -55,7 +56,7 @@ def fit_ml(
     max_nodes: int = DEFAULT_MAX_NODES,
     gtol: float = 1e-6,
     chunks: int | None = None,
-    max_grid_gb: float = DEFAULT_MAX_GRID_GB,
+    max_grid_gb: float | None = None,
 ):
     """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
     or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
@@ -68,6 +69,8 @@ def fit_ml(
         number whose −2 log-likelihood is within ``auto_tol`` of the next one's.
     empirical : report tests and intervals with the empirical (sandwich)
         covariance, as GLIMMIX's ``empirical`` option; both SEs are always computed.
+    max_grid_gb : refuse an AGQ grid whose estimated memory exceeds this many GB (default: three
+        quarters of the machine's memory), before compiling it (:mod:`.memory`).
     chunks : the groups are cut into this many chunks of whole groups, evaluated one after the
         other on each device and sharded across the JAX devices (default: one per GPU, on CPU about
         65,000 rows each; :func:`~.data.chunked_data`).  The estimates do not depend on it.
@@ -88,6 +91,8 @@ def fit_ml(
     data = chunked_data(spec, chunks)
     structure = CovarianceStructure(factor.q, factor.blocks)
     p = spec.fixed.X.shape[1]
+    if method == "agq" and qpoints not in (None, "auto"):  # refused before any compilation
+        _check_grid_memory(int(qpoints), factor.q, data, MarginalModel(spec.family, structure, p).n_params, max_grid_gb)
 
     beta0, log_sd0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
     sd0 = np.full(factor.q, np.exp(log_sd0) if spec.family.has_dispersion else 1.0)
@@ -107,11 +112,7 @@ def fit_ml(
             used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
         else:
             used_qpoints = int(qpoints)
-        if used_qpoints**factor.q > 50_000:
-            raise SpecError(
-                f"{used_qpoints} points in {factor.q} dimensions is a grid of {used_qpoints ** factor.q} nodes per "
-                "group; use fewer points or method='laplace'"
-            )
+        _check_grid_memory(used_qpoints, factor.q, data, laplace_model.n_params, max_grid_gb)
         hessian = result.hessian
         while True:
             objective = MarginalObjective(agq_model, data, used_qpoints)
@@ -165,6 +166,20 @@ def fit_ml(
     fit = _unless_separated(fit, separated)
     _warn_about(fit)
     return fit
+
+
+def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: float | None) -> None:
+    """Refuse a grid whose estimated memory (:mod:`.memory`) exceeds the limit, before compiling."""
+    nodes = qpoints**q
+    rows = int(data.data.y.shape[1])
+    needed = agq_memory_gb(rows, nodes, n_params)
+    limit = default_memory_limit_gb() if limit_gb is None else limit_gb
+    if nodes > 50_000 or needed > limit:
+        raise SpecError(
+            f"{qpoints} points in {q} dimensions is a grid of {nodes} nodes per group; with {rows} rows per chunk "
+            f"the fit needs an estimated {needed:.1f} GB (limit {limit:.1f} GB). Use fewer points, method='laplace', "
+            "more chunks (chunks=) or raise the limit: max_grid_gb= in Python, --max-grid-gb on the command line"
+        )
 
 
 def _separation(spec: ModelSpec) -> list[str]:

@@ -1,0 +1,29 @@
+"""Memory of an adaptive quadrature fit, estimated before anything is compiled.
+
+The second-order program at the optimum holds, per chunk, the linear predictor and the row
+log-likelihoods at every node and their forward-mode tangents in each parameter: about
+``8 + 2 n_params`` float64 arrays of shape (rows per chunk, nodes).  Calibrated on a 3-effect
+Bernoulli model, 1445 rows, 9 parameters (``benchmarks``-style measurement with peak RSS,
+2026-12-01): 8 → 16 points per dimension (512 → 4096 nodes) raised the peak by 1.07 GB,
+207 bytes per row-node against the formula's 208; the 27,000-node grid of 30 points that
+used 9 GB is estimated at 8.1 GB plus the process's baseline.
+"""
+
+from __future__ import annotations
+
+import os
+
+BYTES = 8
+
+
+def agq_memory_gb(rows_per_chunk: int, nodes: int, n_params: int) -> float:
+    """Estimated peak GB of the AGQ programs for one chunk (see the module docstring)."""
+    return BYTES * rows_per_chunk * nodes * (8 + 2 * n_params) / 1e9
+
+
+def default_memory_limit_gb() -> float:
+    """Three quarters of this machine's physical memory (the limit when none is given)."""
+    try:
+        return 0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):  # not POSIX: no estimate of the machine
+        return 16.0
