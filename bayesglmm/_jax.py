@@ -11,6 +11,23 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 _TRACE_CACHE: list[str] = []  # the folder of traced programs, once enabled
+_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                   "/jax/core/compile/backend_compile_duration")
+_COMPILE_SECONDS = [0.0]  # a process-wide metric, as JAX's own monitoring counters
+
+
+def _count_compilation(event: str, duration: float, **_) -> None:
+    if event in _COMPILE_EVENTS:
+        _COMPILE_SECONDS[0] += duration
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compilation)
+
+
+def compile_seconds() -> float:
+    """Seconds this process has spent tracing, lowering and compiling JAX programs so far; the
+    difference over a fit says how much of its time was compilation."""
+    return _COMPILE_SECONDS[0]
 
 
 def trace_cache_dir() -> str | None:

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..identifiability import columns_varying_in_one_cluster, separated_columns, separation_sides
 from ..options import MLOptions
+from .._jax import compile_seconds
 from ..spec import ModelSpec
 from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
 from .covariance import CovarianceStructure
@@ -75,6 +76,19 @@ def fit_ml(
         other on each device and sharded across the JAX devices (default: one per GPU, on CPU about
         65,000 rows each; :func:`~.data.chunked_data`).  The estimates do not depend on it.
     """
+    compiling = compile_seconds()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)
+    messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    optimization = replace(fit.optimization, compile_seconds=compile_seconds() - compiling)
+    for w in caught:  # raised again under the caller's filters (``error`` still raises)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return replace(fit, optimization=optimization, messages=messages)
+
+
+def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb):
+    """The stages of :func:`fit_ml` (which adds the warnings raised and the compilation time)."""
     from ..results.mlfit import FactorEstimates, MLFit, OptSummary
 
     MLOptions(method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)  # checks every option

@@ -33,6 +33,11 @@ class ReportedParameter:
     group: str | None = None  # the grouping factor of a var/cov/sd/corr
 
 
+def _plain(term: str) -> str:
+    """A term as GLIMMIX names it in labels: Intercept, not (Intercept)."""
+    return "Intercept" if term == "(Intercept)" else term
+
+
 def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
     """The quantities :func:`report_values` returns, in its order.
 
@@ -42,7 +47,7 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
     params = [ReportedParameter(f"beta[{name}]", "beta", name) for name in fixed_names]
     several = len(factors) > 1
     for structure, (group, terms) in zip(model.covariances, factors):
-        un = len(structure.blocks) == 1 and structure.q > 1
+        un = len(structure.blocks) == 1  # GLIMMIX type=un, also for one effect: UN(1,1)
         for block in structure.blocks:
             for a, i in enumerate(block):
                 for j in block[: a + 1]:
@@ -53,10 +58,12 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
                     else:
                         params.append(ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j), group))
     for group, terms in factors:
-        params += [ReportedParameter(f"sd[{group},{term}]", "sd", term, (i,), group) for i, term in enumerate(terms)]
+        suffix = f" {group}" if several else ""
+        params += [ReportedParameter(f"sd[{group},{term}]", "sd", f"SD({_plain(term)}){suffix}", (i,), group)
+                   for i, term in enumerate(terms)]
     for structure, (group, terms) in zip(model.covariances, factors):
         for i, j in structure.covariance_pairs():
-            label = f"{terms[j]},{terms[i]}"
+            label = f"Corr({_plain(terms[j])},{_plain(terms[i])})" + (f" {group}" if several else "")
             params.append(ReportedParameter(f"corr[{group},{terms[j]},{terms[i]}]", "corr", label, (i, j), group))
     if model.family.has_dispersion:
         params.append(ReportedParameter("sigma", "sigma", "Residual SD"))

@@ -106,15 +106,18 @@ class BayesFit:
             return messages  # independent draws: R-hat, ESS and divergences do not apply
         worst_rhat = table["r_hat"].max()
         if worst_rhat > RHAT_LIMIT:
+            worst = table["r_hat"][table["r_hat"] > RHAT_LIMIT].sort_values(ascending=False)[:4]
             messages.append(
-                f"R-hat up to {worst_rhat:.3f} (> {RHAT_LIMIT}) for {', '.join(table.index[table['r_hat'] > RHAT_LIMIT][:4])}: "
+                f"R-hat up to {worst_rhat:.4g} (limit {RHAT_LIMIT}) for "
+                f"{', '.join(f'{name} ({value:.4g})' for name, value in worst.items())}: "
                 "the chains disagree; run more warm-up and draws, or check the model"
             )
         low_ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
         if low_ess.min() < ESS_LIMIT:
+            worst = low_ess[low_ess < ESS_LIMIT].sort_values()[:4]
             messages.append(
                 f"effective sample size down to {low_ess.min():.0f} (< {ESS_LIMIT}) for "
-                f"{', '.join(low_ess.index[low_ess < ESS_LIMIT][:4])}: run more draws"
+                f"{', '.join(f'{name} ({value:.0f})' for name, value in worst.items())}: run more draws"
             )
         if self.divergences:
             messages.append(

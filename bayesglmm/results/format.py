@@ -75,7 +75,8 @@ def ml_summary(fit) -> str:
             ("Status", opt.message),
             ("Max |gradient|", f"{opt.gradient_norm:.3g}"),
             ("Hessian positive definite", "yes" if opt.hessian_positive_definite else "NO"),
-            ("Seconds", f"{fit.seconds:.3f}"),
+            ("Seconds", f"{fit.seconds:.3f}" + (f" ({opt.compile_seconds:.1f} of them compiling JAX programs)"
+                                                 if opt.compile_seconds >= 0.05 else "")),
         ]
     )
     stats = _pairs(

@@ -35,6 +35,7 @@ class OptSummary:
     qpoints_table: dict  # qpoints -> -2 loglik, from the automatic rule
     path: tuple  # (iteration, objective, max |gradient|) of the last stage
     versions: dict = field(default_factory=dict)
+    compile_seconds: float = 0.0  # of the fit's seconds, those spent compiling JAX programs
 
 
 def _versions() -> dict:
@@ -99,6 +100,7 @@ class MLFit:
     empirical: bool
     optimization: OptSummary
     seconds: float
+    messages: tuple[str, ...] = ()  # the warnings the fit raised, "Category: text"
     template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # the design for new data
 
     @classmethod
@@ -343,10 +345,20 @@ class MLFit:
             "nobs_read": self.nobs_read,
             "ngroups": self.ngroups if self.has_independent_groups else {f.group: len(f.levels) for f in self.factors},
             "seconds": self.seconds,
+            "se_used": "empirical" if self.empirical else "model",  # the SE of z, p and the limits
+            "hessian_positive_definite": self.optimization.hessian_positive_definite,
+            "compile_seconds": self.optimization.compile_seconds,
+            "warnings": list(self.messages),
             "fixed": [
-                {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical, "z": row.z, "p": row.p}
+                {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical, "z": row.z,
+                 "p": row.p, "lower": row.lower, "upper": row.upper}
                 for term, row in fixed.iterrows()
             ],
+            "odds_ratios": [] if self.link != "logit" else [
+                {"term": term, "odds_ratio": row.odds_ratio, "lower": row.lower, "upper": row.upper}
+                for term, row in self.odds_ratios().iterrows()
+            ],
+            "type3": [{"term": term, **{k: float(v) for k, v in row.items()}} for term, row in self.type3().iterrows()],
             "random": [self._factor_dict(factor) for factor in self.factors],
             "covariance_parameters": [
                 {"name": name, "label": row.label, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical}
