@@ -22,7 +22,7 @@ from ..identifiability import columns_varying_in_one_cluster, separated_columns,
 from ..options import MLOptions
 from .._jax import compile_seconds
 from ..spec import ModelSpec
-from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints
+from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
 from .covariance import CovarianceStructure
 from .crossed_fit import fit_crossed
 from .data import chunked_data, single_factor
@@ -133,9 +133,11 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
             # Newton with exact Hessians on small data (amenorrhea, 11 points: 5 iterations instead
             # of 9, a first fit in 10.5-11.1 s instead of 12.9 s); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q)
-            result = minimize(objective, result.x, result.aux, hessian0=hessian, exact_hessian=newton, gtol=gtol)
-            stages.append(("agq", used_qpoints, result.iterations, 2.0 * result.value))
+            first = stages[-1][0] != "agq"
+            result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)
+            stages.extend(("agq", used_qpoints, r.iterations, 2.0 * r.value) for r in tried)
             if qpoints not in (None, "auto"):
+                qpoints_table = _check_fixed_qpoints(result, data, laplace_model, used_qpoints, auto_tol, max_nodes)
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
             chosen, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
@@ -180,6 +182,49 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
     fit = _unless_separated(fit, separated)
     _warn_about(fit)
     return fit
+
+
+# Start multipliers of the random-effect SDs for the first AGQ stage on small data: Laplace's
+# variance estimates of binary models are biased low, often far (1.0 is the Laplace optimum itself).
+AGQ_START_SD_SCALES = (1.0, 1.5, 2.0)
+
+
+def _agq_stage(objective, laplace, hessian, newton: bool, gtol: float, n_fixed: int, several_starts: bool):
+    """The AGQ optimum from the previous stage's, and on small data (``several_starts``) also from
+    its random-effect SDs scaled by :data:`AGQ_START_SD_SCALES`, keeping the best: on sparse binary
+    data the Laplace optimum can lie in the basin of a worse local maximum of the AGQ likelihood.
+    Returns (best result, every result in the order tried)."""
+    scales = AGQ_START_SD_SCALES if several_starts else (1.0,)
+    tried = []
+    for scale in scales:
+        start = np.array(laplace.x, dtype=float)
+        start[n_fixed : n_fixed + objective.model.covariance.n_theta] *= scale  # chol(G) x scale: SDs x scale
+        modes = laplace.aux if scale == 1.0 else objective.initial_modes()
+        tried.append(minimize(objective, start, modes, hessian0=hessian, exact_hessian=newton, gtol=gtol))
+    converged = [r for r in tried if r.converged] or tried
+    return min(converged, key=lambda r: r.value), tried
+
+
+def _check_fixed_qpoints(result, data, laplace_model, qpoints: int, tol: float, max_nodes: int) -> dict[int, float]:
+    """−2ℓ at the optimum with the given and the next number of points of the automatic rule's
+    sequence; a :class:`ConvergenceWarning` with both numbers when they differ by more than the
+    rule's own ``tol`` (the quadrature has not converged at the user's number of points)."""
+    q = laplace_model.covariance.q
+    larger = [k for k in QPOINT_SEQUENCE if k > qpoints]
+    if not larger or larger[0] ** q > max(max_nodes, qpoints**q):
+        return {}
+    table = {qpoints: 2.0 * result.value,
+             **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger[0]])}
+    change = table[larger[0]] - table[qpoints]
+    if abs(change) > tol:
+        warnings.warn(
+            f"the quadrature has not converged at {qpoints} points: at the estimates -2 log-likelihood is "
+            f"{table[qpoints]:.4f} with {qpoints} points and {table[larger[0]]:.4f} with {larger[0]} (a change of "
+            f"{change:+.4f}, more than the automatic rule's {tol}); use qpoints='auto' or more points",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    return table
 
 
 def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: float | None) -> None:
