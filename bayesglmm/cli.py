@@ -151,10 +151,11 @@ def _ml_fit(spec, options: dict, args=None):
 
     given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no ML options)
     method = given("method") or options.get("method", "laplace")
-    qpoints = given("qpoints") if given("qpoints") is not None else options.get("qpoints")
+    # the spec's qpoints belong to its method; --qpoints with --method laplace is refused by fit_ml
+    qpoints = given("qpoints") if given("qpoints") is not None else options.get("qpoints") if method == "agq" else None
     empirical = given("empirical") if given("empirical") is not None else options.get("empirical", False)
     max_grid_gb = given("max_grid_gb") if given("max_grid_gb") is not None else options.get("max_grid_gb")
-    return fit_ml(spec, method=method, qpoints=None if method == "laplace" else qpoints, empirical=empirical,
+    return fit_ml(spec, method=method, qpoints=qpoints, empirical=empirical,
                   max_grid_gb=max_grid_gb)
 
 

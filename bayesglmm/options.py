@@ -94,7 +94,7 @@ class MLOptions:
         check_int("max_nodes", self.max_nodes, 1)
         check_float("gtol", self.gtol, 0.0)
         if self.chunks is not None:
-            check_int("chunks", self.chunks, 1)
+            check_int("chunks", self.chunks)  # its range depends on the data: checked by chunked_data
         if self.max_grid_gb is not None:
             check_float("max_grid_gb", self.max_grid_gb, 0.0)
         object.__setattr__(self, "qpoints", int(self.qpoints) if isinstance(self.qpoints, numbers.Real) else self.qpoints)

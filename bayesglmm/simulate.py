@@ -92,7 +92,7 @@ def simulate(spec: ModelSpec | str, params: Mapping, design: pd.DataFrame, seed:
     if not response:
         raise SpecError("simulate needs a response column name on the left of the formula, not cbind(...)")
     frame = design.copy()
-    frame[response] = 0.0  # a placeholder every family accepts; replaced below
+    frame[response] = np.arange(len(frame)) % 2.0  # a varying placeholder every family accepts; replaced below
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # dropped rows are an error here, raised below
         model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)

@@ -93,5 +93,6 @@ def test_uncorrelated_effects_fit_a_diagonal_covariance(epilepsy_spec, epilepsy)
     fit = fit_ml(spec, "laplace")
     assert fit.covariance_type == "vc"
     assert fit.G[0, 1] == 0.0
-    assert list(fit.covariance_parameters()["label"]) == ["(Intercept)", "time", "(Intercept)", "time"]
+    # GLIMMIX type=vc labels the variances by their terms; the SD rows are told apart (issue 18)
+    assert list(fit.covariance_parameters()["label"]) == ["(Intercept)", "time", "SD(Intercept)", "SD(time)"]
     assert fit.n_params == 6
