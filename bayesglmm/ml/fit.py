@@ -133,9 +133,9 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
             # Newton with exact Hessians on small data (amenorrhea, 11 points: 5 iterations instead
             # of 9, a first fit in 10.5-11.1 s instead of 12.9 s); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q)
-            first = stages[-1][0] != "agq"
+            first = not any(stage[0].startswith("agq") for stage in stages)
             result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)
-            stages.extend(("agq", used_qpoints, r.iterations, 2.0 * r.value) for r in tried)
+            stages.extend((label, used_qpoints, r.iterations, 2.0 * r.value) for label, r in tried)
             if qpoints not in (None, "auto"):
                 qpoints_table = _check_fixed_qpoints(result, data, laplace_model, used_qpoints, auto_tol, max_nodes)
                 break
@@ -193,15 +193,17 @@ def _agq_stage(objective, laplace, hessian, newton: bool, gtol: float, n_fixed: 
     """The AGQ optimum from the previous stage's, and on small data (``several_starts``) also from
     its random-effect SDs scaled by :data:`AGQ_START_SD_SCALES`, keeping the best: on sparse binary
     data the Laplace optimum can lie in the basin of a worse local maximum of the AGQ likelihood.
-    Returns (best result, every result in the order tried)."""
+    Returns (best result, (stage label, result) for every start in the order tried)."""
     scales = AGQ_START_SD_SCALES if several_starts else (1.0,)
     tried = []
     for scale in scales:
         start = np.array(laplace.x, dtype=float)
         start[n_fixed : n_fixed + objective.model.covariance.n_theta] *= scale  # chol(G) x scale: SDs x scale
         modes = laplace.aux if scale == 1.0 else objective.initial_modes()
-        tried.append(minimize(objective, start, modes, hessian0=hessian, exact_hessian=newton, gtol=gtol))
-    converged = [r for r in tried if r.converged] or tried
+        label = "agq" if scale == 1.0 else f"agq from SDs x{scale:g}"
+        tried.append((label, minimize(objective, start, modes, hessian0=hessian, exact_hessian=newton, gtol=gtol)))
+    results = [r for _, r in tried]
+    converged = [r for r in results if r.converged] or results
     return min(converged, key=lambda r: r.value), tried
 
 

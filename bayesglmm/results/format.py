@@ -66,7 +66,8 @@ def ml_summary(fit) -> str:
         ]
     )
     stages = "; ".join(
-        f"{m}{f'({k})' if m == 'agq' else ''}: {it} it., -2LL {dev:.4f}" for m, k, it, dev in opt.stages
+        f"{m.replace('agq', f'agq({k})', 1) if m.startswith('agq') else m}: {it} it., -2LL {dev:.4f}"
+        for m, k, it, dev in opt.stages
     )
     optim = _pairs(
         [
@@ -99,7 +100,9 @@ def ml_summary(fit) -> str:
     ]
     if opt.qpoints_table:
         table = pd.Series(opt.qpoints_table, name="-2 log likelihood").rename_axis("qpoints").to_frame()
-        text.append(_section("Quadrature points (automatic rule, -2LL at the estimates)", _table(table)))
+        title = ("automatic rule" if len(opt.qpoints_table) > 2 or opt.qpoints not in opt.qpoints_table
+                 else "check of the fixed number against the next")
+        text.append(_section(f"Quadrature points ({title}, -2LL at the estimates)", _table(table)))
     text += [
         _section("Covariance Parameter Estimates", _table(covparms)),
         _section("Solutions for Fixed Effects", _table(fit.fixed_effects().dropna(axis=1, how="all"))),
