@@ -158,6 +158,11 @@ def _named_design(common, parsed: ParsedFormula) -> FixedDesign:
         columns = range(matrix.shape[1])[common.slices[label]]
         degree = 0 if label == "Intercept" else len(label.split(":"))
         names = [_r_column_name(name, order) for name in term.labels]
+        if len(names) != len(columns):  # formulae mislabels some terms (its a/b gives 1 column, 2 labels)
+            raise FormulaError(
+                f"the columns of term '{label}' cannot be named ({len(columns)} columns, labels {names}); "
+                "write nested fixed effects out, e.g. 'a + a:b' instead of 'a/b'"
+            )
         terms.append((degree, _r_term_label(label, order), list(columns), names))
     terms.sort(key=lambda item: item[0])  # stable: R orders terms by degree
     columns = [column for _, _, cols, _ in terms for column in cols]

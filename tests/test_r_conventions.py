@@ -84,3 +84,10 @@ def test_factor_levels_and_reference_follow_r(frame):
     assert spec.fixed_names == ("(Intercept)", "armplacebo")  # sorted levels, the first is the reference
     categorical = frame.assign(arm=pd.Categorical(frame["arm"], categories=["placebo", "drug"]))
     assert _spec("y ~ arm + (1 | g)", categorical).fixed_names == ("(Intercept)", "armdrug")  # factor level order
+
+
+def test_nested_fixed_effects_are_named_as_r_or_refused(frame):
+    nested = frame.assign(a=np.where(frame["g"] < 10, "1", "2"), b=np.where(frame["week"] % 2, "2", "1"))
+    assert _spec("y ~ a + a:b + (1 | g)", nested).fixed_names == ("(Intercept)", "a2", "a1:b2", "a2:b2")  # R's names
+    with pytest.raises(SpecError, match="write nested fixed effects out, e.g. 'a \\+ a:b'"):
+        _spec("y ~ a/b + (1 | g)", nested)  # formulae mislabels a/b: refused rather than misnamed
