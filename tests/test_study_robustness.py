@@ -5,7 +5,6 @@ done, a folder holding another study was refused only after the truth fit, and a
 study left its worker processes fitting.
 """
 
-import json
 import os
 import signal
 import subprocess
