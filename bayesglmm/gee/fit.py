@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from ..spec import ModelSpec
 from .correlation import STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, variance_name
 from .layout import cluster_layout
+from .qic import qic
 
 ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
@@ -91,8 +93,10 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
         solution = solve_alr(spec, layout, corr, max_iter, tol)
     else:
         solution = solve_gee(spec, layout, corr, max_iter, tol)
-    return GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
-                                dropped_cluster=dropped, seconds=time.perf_counter() - started)
+    fit = GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
+                               dropped_cluster=dropped, seconds=time.perf_counter() - started)
+    criteria, criteria_u = qic(spec, fit.beta, fit.cov_robust, fit.scale)
+    return replace(fit, qic=criteria, qicu=criteria_u)
 
 
 def solve_gee(spec, layout, structure: str, max_iter: int, tol: float) -> dict:

@@ -246,6 +246,7 @@ def gee_summary(fit) -> str:
          ("Iterations", f"{fit.iterations} ({'converged' if fit.converged else 'NOT converged'})")]
     )
     text = _section("GEE model information", info) + "\n"
+    text += _section("GEE fit criteria", _pairs([("QIC", f"{fit.qic:.4f}"), ("QICu", f"{fit.qicu:.4f}")])) + "\n"
     text += _section("Parameter estimates (empirical SE; model-based in se_model)", _table(fit.fixed_effects())) + "\n"
     if len(fit.association):
         text += _section("Association parameters", _table(fit.association)) + "\n"

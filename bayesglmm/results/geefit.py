@@ -38,6 +38,8 @@ class GEEFit:
     iterations: int
     converged: bool
     seconds: float
+    qic: float = float("nan")  # Pan (2001), as SAS's "GEE Fit Criteria" (:mod:`bayesglmm.gee.qic`)
+    qicu: float = float("nan")
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
     @classmethod
@@ -112,7 +114,7 @@ class GEEFit:
             "engine": "gee", "corr": self.corr, "formula": self.formula, "family": self.family, "link": self.link,
             "cluster": self.cluster, "within": self.within, "nobs": self.nobs, "nobs_read": self.nobs_read,
             "nclusters": self.n_clusters, "scale": self.scale, "iterations": self.iterations,
-            "converged": self.converged, "seconds": self.seconds,
+            "converged": self.converged, "seconds": self.seconds, "qic": self.qic, "qicu": self.qicu,
             "fixed": [{"term": term, "estimate": row.estimate, "se": row.se, "se_model": row.se_model, "z": row.z,
                        "p": row.p} for term, row in fixed.iterrows()],
             "association": [{"name": name, "estimate": row.estimate, "se": None if np.isnan(row.se) else row.se}
