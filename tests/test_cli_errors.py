@@ -178,7 +178,7 @@ def test_user_error_exits_2_with_one_message(results, case):
 
 
 def test_a_failed_write_at_the_end_goes_to_a_fallback_file(tmp_path, capsys, monkeypatch):
-    from bayesglmm.cli import write_outputs
+    from bayesglmm.outputs import write_outputs
 
     def fails(path):
         if "fallback" not in str(path) and "bayesglmm-" not in str(path):
