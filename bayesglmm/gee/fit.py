@@ -20,8 +20,9 @@ import jax.numpy as jnp
 
 from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
 from ..identifiability import columns_varying_in_one_cluster
+from ..options import check_choice, check_int
 from ..spec import ModelSpec
-from .correlation import STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
+from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale, valid_correlation
 from .estimating import mean_pieces, score_pieces, variance_name
 from .layout import cluster_layout
 from .qic import qic
@@ -52,14 +53,14 @@ def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster:
 
 
 def _working_covariance(structure, alpha, scale, v, T):
-    R = jnp.asarray(correlation_matrix(structure, alpha, T))
+    R = jnp.asarray(valid_correlation(correlation_matrix(structure, alpha, T)))
     root = jnp.sqrt(v)
     return scale * root[:, :, None] * R * root[:, None, :]
 
 
 def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
-            reference: dict | None = None, max_iter: int = 100, tol: float = 1e-10):
+            reference: dict | None = None, ar1: str = "lag1", max_iter: int = 100, tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -72,10 +73,14 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
         alternating logistic regression ``alr-exch`` (one log odds ratio) / ``alr-fullclust``
         (one per pair of occasions; SAS ``logor=fullclust``), binary responses only.
     reference : reference level of categorical columns, as :meth:`ModelSpec.from_formula`.
+    ar1 : the AR(1) estimator: ``"lag1"`` (lag-one moments, SAS GENMOD and Liang & Zeger; the
+        default) or ``"pairs"`` (geepack's least squares over all pairs), :mod:`.correlation`.
     """
     from ..results.geefit import GEEFit
 
     started = time.perf_counter()
+    check_choice("ar1", ar1, AR1_ESTIMATORS)
+    check_int("max_iter", max_iter, 1)
     if corr not in CORRELATIONS:
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
     if cluster is None:
@@ -92,33 +97,65 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
 
         solution = solve_alr(spec, layout, corr, max_iter, tol)
     else:
-        solution = solve_gee(spec, layout, corr, max_iter, tol)
+        solution = solve_gee(spec, layout, corr, max_iter, tol, ar1)
     fit = GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
                                dropped_cluster=dropped, seconds=time.perf_counter() - started)
     criteria, criteria_u = qic(spec, fit.beta, fit.cov_robust, fit.scale)
     return replace(fit, qic=criteria, qicu=criteria_u)
 
 
-def solve_gee(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
-    """Alternate a Fisher-scoring step for β with moment estimates of φ and α until β settles."""
+# Alternating steps before the fixed point is solved for directly (see solve_gee).
+ALTERNATING_STEPS = 50
+
+
+def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str = "lag1") -> dict:
+    """β solving U(β; α̂(β), φ̂(β)) = 0, the moment estimates of φ and α taken at β.
+
+    From β = 0, Fisher scoring under independence gives the GLM fit (the start geepack and SAS
+    use: from β = 0 the first moment estimates of a rich structure, unstructured with
+    overdispersed counts, can leave the correlations' range and the iteration diverge). Then
+    scoring steps alternate with the moment estimates; where that converges slowly (correlations
+    near 1 make it linear with a rate near 1: the epilepsy counts with an unstructured
+    correlation need about 3,000 steps, and geepack stops at its 25-step limit with error 1), the
+    fixed point step(β) = 0 is solved for directly by Powell's hybrid method (scipy ``hybr``)
+    after :data:`ALTERNATING_STEPS`. Working correlations are kept inside (−1, 1)
+    (:func:`~.correlation.valid_correlation`).
+    """
+    from scipy.optimize import root
+
     family, variance, T = spec.family, variance_name(spec.family), layout.n_occasions
     X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
-    beta = jnp.zeros(layout.X.shape[-1])
-    mu, dmu, v = mean_pieces(beta, X, offset, trials, mask, family.link, variance)
-    alpha, scale, converged = np.zeros(0), 1.0, False
-    for iteration in range(1, max_iter + 1):
-        # the first step runs at independence: from β = 0 it is the GLM fit's first scoring step
-        V = _working_covariance(structure if iteration > 1 else "independence", alpha, scale, v, T)
-        U, H = score_pieces(X, dmu, V, y - mu, mask)
-        step = jnp.linalg.solve(H, U.sum(axis=0))
-        beta = beta + step
-        mu, dmu, v = mean_pieces(beta, X, offset, trials, mask, family.link, variance)
+
+    def moments(beta, current: str):
+        mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, family.link, variance)
         residuals = np.asarray((y - mu) / jnp.sqrt(v))
         scale = estimate_scale(residuals, layout.mask)  # estimated for every family, as geepack does
-        alpha = estimate_alpha(structure, residuals, layout.mask, scale)
-        if iteration > 1 and float(jnp.max(jnp.abs(step))) < tol * (1.0 + float(jnp.max(jnp.abs(beta)))):
-            converged = True
-            break
+        return mu, dmu, v, scale, estimate_alpha(current, residuals, layout.mask, scale, ar1)
+
+    def scoring_step(beta, current: str):
+        mu, dmu, v, scale, alpha = moments(beta, current)
+        U, H = score_pieces(X, dmu, _working_covariance(current, alpha, scale, v, T), y - mu, mask)
+        return np.asarray(jnp.linalg.solve(H, U.sum(axis=0)))
+
+    def settled(step, beta) -> bool:
+        return float(np.max(np.abs(step))) < tol * (1.0 + float(np.max(np.abs(beta))))
+
+    beta, iteration, converged = np.zeros(layout.X.shape[-1]), 0, False
+    for current in dict.fromkeys(("independence", structure)):
+        for _ in range(ALTERNATING_STEPS if current == structure else max_iter):
+            iteration += 1
+            step = scoring_step(beta, current)
+            beta = beta + step
+            if settled(step, beta):
+                converged = current == structure
+                break
+    if not converged:
+        solution = root(lambda b: scoring_step(b, structure), beta, method="hybr",
+                        options={"xtol": tol, "maxfev": max(max_iter - iteration, 1)})
+        iteration += int(solution.nfev)
+        if np.all(np.isfinite(solution.x)) and settled(scoring_step(solution.x, structure), solution.x):
+            beta, converged = solution.x, True
+    mu, dmu, v, scale, alpha = moments(beta, structure)
     U, H = score_pieces(X, dmu, _working_covariance(structure, alpha, scale, v, T), y - mu, mask)
     if not converged:
         warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
