@@ -26,6 +26,7 @@ from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_ma
 from .estimating import mean_pieces, score_pieces, variance_name
 from .layout import cluster_layout
 from .qic import qic
+from .small_sample import corrected_covariances
 
 ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
@@ -156,10 +157,13 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
         if np.all(np.isfinite(solution.x)) and settled(scoring_step(solution.x, structure), solution.x):
             beta, converged = solution.x, True
     mu, dmu, v, scale, alpha = moments(beta, structure)
-    U, H = score_pieces(X, dmu, _working_covariance(structure, alpha, scale, v, T), y - mu, mask)
+    V = _working_covariance(structure, alpha, scale, v, T)
+    U, H = score_pieces(X, dmu, V, y - mu, mask)
+    corrected = corrected_covariances(X, dmu, V, y - mu, mask, H)
     if not converged:
         warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
                       "correlation", ConvergenceWarning, stacklevel=3)
     return {"beta": np.asarray(beta), "H": np.asarray(H), "U": np.asarray(U), "scale": scale,
             "association": pd.DataFrame({"estimate": alpha, "se": np.nan}, index=alpha_names(structure, layout.occasion_labels)),
-            "working_correlation": correlation_matrix(structure, alpha, T), "iterations": iteration, "converged": converged}
+            "working_correlation": correlation_matrix(structure, alpha, T), "iterations": iteration, "converged": converged,
+            "cov_corrected": corrected}

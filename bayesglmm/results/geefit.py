@@ -38,6 +38,7 @@ class GEEFit:
     iterations: int
     converged: bool
     seconds: float
+    cov_corrected: dict = field(default_factory=dict)  # small-sample corrected sandwiches: "md", "kc"
     qic: float = float("nan")  # Pan (2001), as SAS's "GEE Fit Criteria" (:mod:`bayesglmm.gee.qic`)
     qicu: float = float("nan")
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
@@ -60,12 +61,25 @@ class GEEFit:
             scale=solution["scale"], association=solution["association"],
             working_correlation=solution.get("working_correlation"), iterations=solution["iterations"],
             converged=solution["converged"], seconds=seconds, template=spec.template,
+            cov_corrected=solution.get("cov_corrected", {}),
         )
 
-    def fixed_effects(self, robust: bool = True) -> pd.DataFrame:
+    def fixed_effects(self, robust: bool = True, correction: str | None = None) -> pd.DataFrame:
         """Estimates with robust (``se``) and model-based (``se_model``) SEs; z, p and the 95% Wald
-        interval from the robust SE (SAS GENMOD's "empirical standard error estimates") unless ``robust=False``."""
-        se_robust, se_model = np.sqrt(np.diag(self.cov_robust)), np.sqrt(np.diag(self.cov_model))
+        interval from the robust SE (SAS GENMOD's "empirical standard error estimates") unless ``robust=False``.
+
+        ``correction``: ``"md"`` (Mancl & DeRouen 2001) or ``"kc"`` (Kauermann & Carroll 2001) puts
+        the small-sample corrected sandwich (:mod:`bayesglmm.gee.small_sample`) in ``se`` and uses it
+        for z, p and the interval; for trials with few clusters (the seed's 59 patients).
+        """
+        cov_robust = self.cov_robust
+        if correction is not None:
+            if correction not in ("md", "kc"):
+                raise ValueError(f"correction must be 'md', 'kc' or None, not {correction!r}")
+            if correction not in self.cov_corrected:
+                raise ValueError(f"the {self.corr} fit has no small-sample corrected covariance (GEE working correlations only)")
+            cov_robust = self.cov_corrected[correction]
+        se_robust, se_model = np.sqrt(np.diag(cov_robust)), np.sqrt(np.diag(self.cov_model))
         se = se_robust if robust else se_model
         z = self.beta / se
         return pd.DataFrame(
@@ -116,7 +130,8 @@ class GEEFit:
             "nclusters": self.n_clusters, "scale": self.scale, "iterations": self.iterations,
             "converged": self.converged, "seconds": self.seconds, "qic": self.qic, "qicu": self.qicu,
             "fixed": [{"term": term, "estimate": row.estimate, "se": row.se, "se_model": row.se_model, "z": row.z,
-                       "p": row.p} for term, row in fixed.iterrows()],
+                       "p": row.p, **{f"se_{name}": float(np.sqrt(cov[i, i])) for name, cov in self.cov_corrected.items()}}
+                      for i, (term, row) in enumerate(fixed.iterrows())],
             "association": [{"name": name, "estimate": row.estimate, "se": None if np.isnan(row.se) else row.se}
                             for name, row in self.association.iterrows()],
             "type3": [{"term": term, **row.to_dict()} for term, row in self.type3().iterrows()],
