@@ -26,6 +26,7 @@ from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_ma
 from .estimating import mean_pieces, score_pieces, variance_name
 from .layout import cluster_layout
 from .qic import qic
+from .score_tests import type3_score_table
 from .small_sample import corrected_covariances
 
 ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
@@ -61,7 +62,8 @@ def _working_covariance(structure, alpha, scale, v, T):
 
 def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
-            reference: dict | None = None, ar1: str = "lag1", max_iter: int = 100, tol: float = 1e-10):
+            reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, max_iter: int = 100,
+            tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -76,6 +78,8 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     reference : reference level of categorical columns, as :meth:`ModelSpec.from_formula`.
     ar1 : the AR(1) estimator: ``"lag1"`` (lag-one moments, SAS GENMOD and Liang & Zeger; the
         default) or ``"pairs"`` (geepack's least squares over all pairs), :mod:`.correlation`.
+    score_tests : also compute the type III generalized score tests (SAS's default ``type3``;
+        one refit per term, :mod:`.score_tests`), returned by ``fit.type3(kind="score")``.
     """
     from ..results.geefit import GEEFit
 
@@ -102,7 +106,12 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     fit = GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
                                dropped_cluster=dropped, seconds=time.perf_counter() - started)
     criteria, criteria_u = qic(spec, fit.beta, fit.cov_robust, fit.scale)
-    return replace(fit, qic=criteria, qicu=criteria_u)
+    scores = None
+    if score_tests:
+        if corr in ALR_STRUCTURES:
+            raise SpecError("score tests are available for GEE working correlations, not ALR; use the Wald tests")
+        scores = type3_score_table(spec, layout, corr, solve_gee, ar1)
+    return replace(fit, qic=criteria, qicu=criteria_u, type3_score=scores)
 
 
 # Alternating steps before the fixed point is solved for directly (see solve_gee).

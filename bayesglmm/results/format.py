@@ -255,6 +255,8 @@ def gee_summary(fit) -> str:
         text += _section("Working correlation (by occasion)", _table(working)) + "\n"
     if fit.link == "logit":
         text += _section("Odds ratios (population-averaged)", _table(fit.odds_ratios())) + "\n"
+    if fit.type3_score is not None and len(fit.type3_score):
+        text += _section("Type III generalized score tests", _table(fit.type3_score)) + "\n"
     if len(fit.type3()):
         text += _section("Type III Wald tests (empirical covariance)", _table(fit.type3()))
     return text

@@ -39,6 +39,7 @@ class GEEFit:
     converged: bool
     seconds: float
     cov_corrected: dict = field(default_factory=dict)  # small-sample corrected sandwiches: "md", "kc"
+    type3_score: pd.DataFrame | None = None  # generalized score tests, when fit_gee(score_tests=True)
     qic: float = float("nan")  # Pan (2001), as SAS's "GEE Fit Criteria" (:mod:`bayesglmm.gee.qic`)
     qicu: float = float("nan")
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
@@ -88,8 +89,16 @@ class GEEFit:
             index=pd.Index(self.fixed_names, name="term"),
         )
 
-    def type3(self, robust: bool = True) -> pd.DataFrame:
-        """Type III Wald tests per model term (SAS ``type3 wald``), robust covariance by default."""
+    def type3(self, robust: bool = True, kind: str = "wald") -> pd.DataFrame:
+        """Type III tests per model term: Wald (SAS ``type3 wald``, robust covariance by default) or,
+        with ``kind="score"``, the generalized score tests (SAS's default ``type3``; the fit must be
+        made with ``fit_gee(..., score_tests=True)``)."""
+        if kind == "score":
+            if self.type3_score is None:
+                raise ValueError("score tests were not computed: fit with fit_gee(..., score_tests=True)")
+            return self.type3_score
+        if kind != "wald":
+            raise ValueError(f"kind must be 'wald' or 'score', not {kind!r}")
         rows = wald_type3(self.beta, self.cov_robust if robust else self.cov_model, self.fixed_terms)
         return pd.DataFrame(rows).set_index("term")
 
@@ -135,6 +144,8 @@ class GEEFit:
             "association": [{"name": name, "estimate": row.estimate, "se": None if np.isnan(row.se) else row.se}
                             for name, row in self.association.iterrows()],
             "type3": [{"term": term, **row.to_dict()} for term, row in self.type3().iterrows()],
+            "type3_score": None if self.type3_score is None else [
+                {"term": term, **row.to_dict()} for term, row in self.type3_score.iterrows()],
         }
 
     def predict(self, data, scale: str = "response", kind: str = "marginal", **options):
