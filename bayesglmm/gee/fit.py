@@ -168,7 +168,7 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
     mu, dmu, v, scale, alpha = moments(beta, structure)
     V = _working_covariance(structure, alpha, scale, v, T)
     U, H = score_pieces(X, dmu, V, y - mu, mask)
-    corrected = corrected_covariances(X, dmu, V, y - mu, mask, H)
+    corrected = corrected_covariances(X, dmu, V, y - mu, mask, H, U)
     if not converged:
         warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
                       "correlation", ConvergenceWarning, stacklevel=3)

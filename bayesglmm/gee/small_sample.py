@@ -12,8 +12,16 @@ hat matrix), the corrections replace u_i by
 the clusters grow (each H̃_ii → 0). Checked against R's clubSandwich at the independence working
 correlation, where GEE is a GLM: Mancl–DeRouen equals its CR3 to 1e-6; Kauermann–Carroll is
 within 0.1% of its CR2 (Bell & McCaffrey's, whose square root is taken in another metric), and
-the uncorrected sandwich equals CR0 (tests/gee/test_small_sample.py). SAS's MBN (Morel,
-Bokossa & Neerchal 2003) is not implemented.
+the uncorrected sandwich equals CR0 (tests/gee/test_small_sample.py).
+
+MBN (Morel, Bokossa & Neerchal 2003), as SAS GLIMMIX ``EMPIRICAL=MBN`` defines it (d = 2, r = 1):
+
+    Ω_MBN = c Ω M Ω + δ_m φ Ω,   Ω = B⁻¹,  M = Σ_i u_i u_iᵀ,
+    c = (f − 1)/(f − k) · m/(m − 1),   φ = max{r, trace(Ω M)/k},
+    δ_m = k/(m − k) if m > (d + 1) k, else 1/d,
+
+f observations, m clusters, k = rank of X. No external value was available to check it against
+(SAS was not at hand); its test checks the formula's pieces and that it fades as clusters grow.
 """
 
 from __future__ import annotations
@@ -50,11 +58,26 @@ def _scores(X, dmu, V, residual, mask, B_inv):
     return jax.vmap(one)(D, V, r)
 
 
-def corrected_covariances(X, dmu, V, residual, mask, H) -> dict[str, np.ndarray]:
-    """``{"md": ..., "kc": ...}``: the corrected sandwiches (p, p) of the module docstring.
+def mbn_covariance(omega: np.ndarray, meat: np.ndarray, n_obs: int, n_clusters: int, d: float = 2.0,
+                   r: float = 1.0) -> np.ndarray:
+    """SAS's MBN sandwich from Ω = B⁻¹ and the uncorrected meat M (module docstring)."""
+    k = int(np.linalg.matrix_rank(omega))
+    m = n_clusters
+    c = (n_obs - 1) / (n_obs - k) * m / (m - 1)
+    phi = max(r, float(np.trace(omega @ meat)) / k)
+    delta = k / (m - k) if m > (d + 1) * k else 1.0 / d
+    return c * omega @ meat @ omega + delta * phi * omega
 
-    Shapes: X (m, T, p), dmu / residual / mask (m, T), V (m, T, T) working covariances, H (p, p) = B.
+
+def corrected_covariances(X, dmu, V, residual, mask, H, U) -> dict[str, np.ndarray]:
+    """``{"md", "kc", "mbn"}``: the corrected sandwiches (p, p) of the module docstring.
+
+    Shapes: X (m, T, p), dmu / residual / mask (m, T), V (m, T, T) working covariances, H (p, p) = B,
+    U (m, p) the uncorrected per-cluster scores.
     """
     B_inv = jnp.linalg.inv(jnp.asarray(H))
     md, kc = _scores(*(jnp.asarray(a) for a in (X, dmu, V, residual)), jnp.asarray(mask), B_inv)
-    return {name: np.asarray(B_inv @ (u.T @ u) @ B_inv) for name, u in (("md", md), ("kc", kc))}
+    covariances = {name: np.asarray(B_inv @ (u.T @ u) @ B_inv) for name, u in (("md", md), ("kc", kc))}
+    U = np.asarray(U)
+    covariances["mbn"] = mbn_covariance(np.asarray(B_inv), U.T @ U, int(np.asarray(mask).sum()), U.shape[0])
+    return covariances

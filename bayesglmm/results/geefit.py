@@ -38,7 +38,7 @@ class GEEFit:
     iterations: int
     converged: bool
     seconds: float
-    cov_corrected: dict = field(default_factory=dict)  # small-sample corrected sandwiches: "md", "kc"
+    cov_corrected: dict = field(default_factory=dict)  # small-sample corrected sandwiches: "md", "kc", "mbn"
     type3_score: pd.DataFrame | None = None  # generalized score tests, when fit_gee(score_tests=True)
     qic: float = float("nan")  # Pan (2001), as SAS's "GEE Fit Criteria" (:mod:`bayesglmm.gee.qic`)
     qicu: float = float("nan")
@@ -69,14 +69,15 @@ class GEEFit:
         """Estimates with robust (``se``) and model-based (``se_model``) SEs; z, p and the 95% Wald
         interval from the robust SE (SAS GENMOD's "empirical standard error estimates") unless ``robust=False``.
 
-        ``correction``: ``"md"`` (Mancl & DeRouen 2001) or ``"kc"`` (Kauermann & Carroll 2001) puts
+        ``correction``: ``"md"`` (Mancl & DeRouen 2001), ``"kc"`` (Kauermann & Carroll 2001) or
+        ``"mbn"`` (Morel, Bokossa & Neerchal 2003, as SAS's ``EMPIRICAL=MBN``) puts
         the small-sample corrected sandwich (:mod:`bayesglmm.gee.small_sample`) in ``se`` and uses it
         for z, p and the interval; for trials with few clusters (the seed's 59 patients).
         """
         cov_robust = self.cov_robust
         if correction is not None:
-            if correction not in ("md", "kc"):
-                raise ValueError(f"correction must be 'md', 'kc' or None, not {correction!r}")
+            if correction not in ("md", "kc", "mbn"):
+                raise ValueError(f"correction must be 'md', 'kc', 'mbn' or None, not {correction!r}")
             if correction not in self.cov_corrected:
                 raise ValueError(f"the {self.corr} fit has no small-sample corrected covariance (GEE working correlations only)")
             cov_robust = self.cov_corrected[correction]

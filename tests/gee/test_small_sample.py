@@ -47,4 +47,16 @@ def test_corrections_grow_the_ses_and_fade_as_clusters_grow():
         ratios[clusters] = md / robust
     assert np.all(ratios[20] > 1.04) and np.all(ratios[2000] < 1.001)
     with pytest.raises(ValueError, match="correction must be"):
-        fit.fixed_effects(correction="mbn")
+        fit.fixed_effects(correction="firoeeq")
+
+
+def test_mbn_is_sas_formula(epilepsy):
+    """c Ω M Ω + δ φ Ω with SAS GLIMMIX's definitions (d = 2, r = 1): 295 observations, 59 clusters,
+    k = 4 columns, so c = 294/291 · 59/58 and δ = 4/55 (m > 3k); φ = max(1, trace(Ω M)/4)."""
+    fit = fit_gee("y ~ time + trt + trt:time", epilepsy, "poisson", cluster="id", corr="exchangeable")
+    omega, robust = fit.cov_model, fit.cov_robust
+    meat = np.linalg.solve(omega, np.linalg.solve(omega, robust).T).T  # M = Ω⁻¹ V_R Ω⁻¹
+    c, delta = 294 / 291 * 59 / 58, 4 / 55
+    phi = max(1.0, np.trace(omega @ meat) / 4)
+    np.testing.assert_allclose(fit.cov_corrected["mbn"], c * robust + delta * phi * omega, rtol=1e-8)
+    assert np.all(fit.fixed_effects(correction="mbn")["se"] > fit.fixed_effects()["se"])
