@@ -68,9 +68,20 @@ def _means(beta, X, offset):
     return jax.nn.sigmoid(X @ beta + offset)
 
 
-def _association_design(structure: str, T: int) -> np.ndarray:
-    """z_jk for every pair j < k: a column of ones (exch) or the pair's indicator (fullclust)."""
+def _association_design(structure: str, T: int, design=None) -> np.ndarray:
+    """z_jk for every pair j < k (rows in the order (1,2), (1,3), …, (T−1,T)): a column of ones
+    (exch), the pair's indicator (fullclust), or the user's matrix (zrep, SAS ``logor=zrep``)."""
     n_pairs = T * (T - 1) // 2
+    if structure == "alr-zrep":
+        design = np.asarray(design, dtype=float)
+        if design.ndim != 2 or design.shape[0] != n_pairs:
+            raise SpecError(
+                f"alr_design must be a matrix with one row per pair of occasions ({n_pairs} rows for {T} occasions, "
+                f"in the order (1,2), (1,3), ...), got shape {design.shape}"
+            )
+        if np.linalg.matrix_rank(design) < design.shape[1]:
+            raise SpecError("alr_design has linearly dependent columns: drop or combine them")
+        return design
     return np.ones((n_pairs, 1)) if structure == "alr-exch" else np.eye(n_pairs)
 
 
@@ -114,7 +125,7 @@ def _newton_step(gradient, hessian, max_step: float = 2.0):
     return jnp.where(longest > max_step, step * max_step / longest, step)
 
 
-def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
+def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=None) -> dict:
     """Alternate one scoring step for β and one for α until both settle; then the joint sandwich."""
     if spec.family.name != "bernoulli" or spec.family.link != "logit":
         raise SpecError("alternating logistic regression needs a binary response with the logit link "
@@ -129,7 +140,7 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
     if structure == "alr-fullclust" and bool((~pair_mask).all(axis=0).any()):
         raise SpecError("some pair of occasions is never observed together: logor=fullclust cannot estimate its "
                         "odds ratio; use alr-exch")
-    Z = jnp.asarray(_association_design(structure, T))
+    Z = jnp.asarray(_association_design(structure, T, design))
     beta, alpha, converged = jnp.zeros(X.shape[-1]), jnp.zeros(Z.shape[1]), False
     for iteration in range(1, max_iter + 1):
         V, mu, dmu = working_covariance(beta, alpha, X, offset, mask, Z)
@@ -159,7 +170,12 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float) -> dict:
     A_inv = jnp.linalg.inv(A)
     cov = np.asarray(A_inv @ (u.T @ u) @ A_inv.T)
     labels = layout.occasion_labels
-    names = ["logor"] if structure == "alr-exch" else [f"logor[{labels[a]},{labels[b]}]" for a, b in zip(np.asarray(j), np.asarray(k))]
+    if structure == "alr-exch":
+        names = ["logor"]
+    elif structure == "alr-zrep":
+        names = [f"logor[z{column + 1}]" for column in range(Z.shape[1])]
+    else:
+        names = [f"logor[{labels[a]},{labels[b]}]" for a, b in zip(np.asarray(j), np.asarray(k))]
     association = pd.DataFrame({"estimate": np.asarray(alpha), "se": np.sqrt(np.diag(cov)[p:])}, index=names)
     return {"beta": np.asarray(beta), "H": np.asarray(H_beta), "U": np.asarray(U_beta), "cov_robust": cov[:p, :p],
             "scale": 1.0, "association": association, "working_correlation": None, "iterations": iteration,

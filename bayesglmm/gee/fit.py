@@ -29,7 +29,7 @@ from .qic import qic
 from .score_tests import type3_score_table
 from .small_sample import corrected_covariances
 
-ALR_STRUCTURES = ("alr-exch", "alr-fullclust")
+ALR_STRUCTURES = ("alr-exch", "alr-fullclust", "alr-zrep")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
 
 
@@ -62,8 +62,8 @@ def _working_covariance(structure, alpha, scale, v, T):
 
 def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
-            reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, max_iter: int = 100,
-            tol: float = 1e-10):
+            reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, alr_design=None,
+            max_iter: int = 100, tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -74,10 +74,13 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     within : column of the occasion inside a cluster (SAS ``withinsubject=``, geepack ``waves``).
     corr : working correlation ``independence``, ``exchangeable``, ``ar1``, ``unstructured``, or
         alternating logistic regression ``alr-exch`` (one log odds ratio) / ``alr-fullclust``
-        (one per pair of occasions; SAS ``logor=fullclust``), binary responses only.
+        (one per pair of occasions; SAS ``logor=fullclust``) / ``alr-zrep`` (a design of your own per
+        pair, ``alr_design``; SAS ``logor=zrep``), binary responses only.
     reference : reference level of categorical columns, as :meth:`ModelSpec.from_formula`.
     ar1 : the AR(1) estimator: ``"lag1"`` (lag-one moments, SAS GENMOD and Liang & Zeger; the
         default) or ``"pairs"`` (geepack's least squares over all pairs), :mod:`.correlation`.
+    alr_design : for ``corr="alr-zrep"`` (SAS ``logor=zrep``): the log odds ratio of pair (j, k) is
+        z_jkᵀ α with z_jk the rows of this matrix, one per pair in the order (1,2), (1,3), …, (T−1,T).
     score_tests : also compute the type III generalized score tests (SAS's default ``type3``;
         one refit per term, :mod:`.score_tests`), returned by ``fit.type3(kind="score")``.
     """
@@ -85,6 +88,8 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
 
     started = time.perf_counter()
     check_choice("ar1", ar1, AR1_ESTIMATORS)
+    if (alr_design is not None) != (corr == "alr-zrep"):
+        raise SpecError("alr_design goes with corr='alr-zrep' (SAS logor=zrep), and alr-zrep needs alr_design")
     check_int("max_iter", max_iter, 1)
     if corr not in CORRELATIONS:
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
@@ -100,7 +105,7 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     if corr in ALR_STRUCTURES:
         from .alr import solve_alr
 
-        solution = solve_alr(spec, layout, corr, max_iter, tol)
+        solution = solve_alr(spec, layout, corr, max_iter, tol, alr_design)
     else:
         solution = solve_gee(spec, layout, corr, max_iter, tol, ar1)
     fit = GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,

@@ -227,6 +227,7 @@ GEE_CORRELATIONS = {
     "independence": "independent", "exchangeable": "exchangeable", "ar1": "first-order autoregressive",
     "unstructured": "unstructured", "alr-exch": "alternating logistic regression, one log odds ratio",
     "alr-fullclust": "alternating logistic regression, a log odds ratio per pair of occasions (logor=fullclust)",
+    "alr-zrep": "alternating logistic regression, log odds ratios z'alpha with a given design per pair (logor=zrep)",
 }
 
 

@@ -250,3 +250,27 @@ def test_alr_through_the_cli_reproduces_sas(tmp_path):
     assert {row["name"]: round(row["estimate"], 4) for row in record["association"]} == {
         name: value for name, (value, _) in SAS_ALR["logor"].items()}
     assert record["qic"] == pytest.approx(SAS_ALR["qic"], abs=0.05)
+
+
+def test_alr_zrep_designs_give_exch_and_fullclust(amenorrhea):
+    """logor=zrep with a column of ones is alr-exch, with the identity alr-fullclust; a lag design
+    (one log OR for adjacent visits, one for the others) lies within the per-pair range."""
+    formula = "y ~ time + time2 + trt:time + trt:time2"
+    args = dict(family="bernoulli", cluster="id", within="time")
+    exch = _quiet_gee(formula, amenorrhea, corr="alr-exch", **args)
+    full = _quiet_gee(formula, amenorrhea, corr="alr-fullclust", **args)
+    ones = _quiet_gee(formula, amenorrhea, corr="alr-zrep", alr_design=np.ones((6, 1)), **args)
+    identity = _quiet_gee(formula, amenorrhea, corr="alr-zrep", alr_design=np.eye(6), **args)
+    np.testing.assert_allclose(ones.association["estimate"], exch.association["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(ones.association["se"], exch.association["se"], rtol=1e-9)
+    np.testing.assert_allclose(identity.association["estimate"], full.association["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(identity.beta, full.beta, rtol=1e-9)
+    adjacent = np.array([[1, 0], [0, 1], [0, 1], [1, 0], [0, 1], [1, 0]])  # pairs (1,2) (1,3) (1,4) (2,3) (2,4) (3,4)
+    lag = _quiet_gee(formula, amenorrhea, corr="alr-zrep", alr_design=adjacent, **args)
+    assert list(lag.association.index) == ["logor[z1]", "logor[z2]"]
+    low, high = full.association["estimate"].min(), full.association["estimate"].max()
+    assert ((lag.association["estimate"] > low) & (lag.association["estimate"] < high)).all()
+    with pytest.raises(SpecError, match="one row per pair"):
+        _quiet_gee(formula, amenorrhea, corr="alr-zrep", alr_design=np.ones((5, 1)), **args)
+    with pytest.raises(SpecError, match="alr_design goes with corr='alr-zrep'"):
+        _quiet_gee(formula, amenorrhea, corr="alr-exch", alr_design=np.ones((6, 1)), **args)
