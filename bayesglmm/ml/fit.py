@@ -82,8 +82,8 @@ def fit_ml(
         fit = _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)
     messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     optimization = replace(fit.optimization, compile_seconds=compile_seconds() - compiling)
-    for w in caught:  # raised again under the caller's filters (``error`` still raises)
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for w in caught:  # raised again under the caller's filters (``error`` still raises), at the caller's line
+        warnings.warn(w.message, w.category, stacklevel=2)
     return replace(fit, optimization=optimization, messages=messages)
 
 
