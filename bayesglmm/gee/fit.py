@@ -60,7 +60,7 @@ def _working_covariance(structure, alpha, scale, v, T):
     return scale * root[:, :, None] * R * root[:, None, :]
 
 
-def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str | None = None, within: str | None = None,
+def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
             reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, alr_design=None,
             max_iter: int = 100, tol: float = 1e-10):
@@ -69,7 +69,7 @@ def fit_gee(formula: str, data: pd.DataFrame, family="bernoulli", cluster: str |
     Parameters
     ----------
     formula : ``y ~ fixed terms`` (``offset(x)`` allowed).
-    family : ``bernoulli``, ``binomial`` (with ``trials``), ``poisson`` or ``gaussian``.
+    family : ``bernoulli``, ``binomial`` (with ``trials``), ``poisson`` or ``gaussian`` (required, as for GLMMs).
     cluster : column of the independent units (SAS ``subject=``).
     within : column of the occasion inside a cluster (SAS ``withinsubject=``, geepack ``waves``).
     corr : working correlation ``independence``, ``exchangeable``, ``ar1``, ``unstructured``, or
