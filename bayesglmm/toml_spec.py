@@ -58,7 +58,7 @@ _SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical", "max_grid_gb"}
-_GEE_KEYS = {"formula", "cluster", "within", "corr"}
+_GEE_KEYS = {"formula", "cluster", "within", "corr", "ar1", "score_tests"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
 _BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",
                "target_accept"}
@@ -117,7 +117,7 @@ def _check_types(path: Path, content: dict) -> None:
     """Every value of the file has the type and range its option needs, checked by the same
     objects the Python API uses (:mod:`bayesglmm.options`); errors name the section and key."""
     from .gee.fit import CORRELATIONS
-    from .options import MLOptions, NUTSOptions, check_choice, check_qpoints, in_section
+    from .options import MLOptions, NUTSOptions, check_bool, check_choice, check_qpoints, in_section
 
     def strings(section: str, table: dict, keys) -> None:
         for key in keys:
@@ -151,11 +151,15 @@ def _check_types(path: Path, content: dict) -> None:
         raise in_section("bayes", path, error) from None
     gee = content.get("gee", {})
     strings("gee", gee, ("formula", "cluster", "within", "corr"))
-    if "corr" in gee:
-        try:
+    try:
+        if "corr" in gee:
             check_choice("corr", gee["corr"], CORRELATIONS)
-        except SpecError as error:
-            raise in_section("gee", path, error) from None
+        if "ar1" in gee:
+            check_choice("ar1", gee["ar1"], ("lag1", "pairs"))
+        if "score_tests" in gee:
+            check_bool("score_tests", gee["score_tests"])
+    except SpecError as error:
+        raise in_section("gee", path, error) from None
 
 
 def load_spec_file(path) -> SpecFile:

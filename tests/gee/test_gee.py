@@ -274,3 +274,26 @@ def test_alr_zrep_designs_give_exch_and_fullclust(amenorrhea):
         _quiet_gee(formula, amenorrhea, corr="alr-zrep", alr_design=np.ones((5, 1)), **args)
     with pytest.raises(SpecError, match="alr_design goes with corr='alr-zrep'"):
         _quiet_gee(formula, amenorrhea, corr="alr-exch", alr_design=np.ones((6, 1)), **args)
+
+
+def test_cli_gee_options(tmp_path, epilepsy):
+    import json
+
+    from bayesglmm.cli import main
+
+    data = tmp_path / "epi.csv"
+    epilepsy.to_csv(data, index=False)
+    out = tmp_path / "fit.json"
+    code = main(["fit", "--engine", "gee", "--formula", "y ~ time + trt + trt:time + offset(t)", "--data", str(data),
+                 "--family", "poisson", "--cluster", "id", "--within", "time", "--corr", "ar1", "--ar1", "pairs",
+                 "--score-tests", "--json", str(out), "--quiet"])
+    assert code == 0
+    record = json.loads(out.read_text())
+    python = fit_gee("y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id", within="time",
+                     corr="ar1", ar1="pairs")
+    assert record["association"][0]["estimate"] == pytest.approx(python.association["estimate"].iloc[0], rel=1e-10)
+    assert [row["term"] for row in record["type3_score"]] == ["time", "trt", "time:trt"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[model]\nformula = "y ~ time + (1 | id)"\nfamily = "poisson"\n[data]\nfile = "{data}"\n'
+                   '[gee]\ncluster = "id"\nscore_tests = "yes"\n')
+    assert main(["fit", str(bad), "--engine", "gee"]) == 2
