@@ -75,22 +75,23 @@ def test_killing_the_main_process_leaves_no_worker(tmp_path):
 
     def run(with_guard: bool) -> bool:
         worker = textwrap.dedent(f"""
-            import os
+            import sys
             from bayesglmm.compare.coverage import exit_with_parent
             if {with_guard}:
-                exit_with_parent(os.getppid())
+                exit_with_parent(int(sys.argv[1]))  # the pool passes the main process's pid the same way
+            print("ready", flush=True)
             while True:  # a long fit
                 sum(i * i for i in range(10000))
         """)
         main = textwrap.dedent(f"""
-            import subprocess, sys, time
-            child = subprocess.Popen([sys.executable, "-c", {worker!r}])
+            import os, subprocess, sys, time
+            child = subprocess.Popen([sys.executable, "-c", {worker!r}, str(os.getpid())])
             print(child.pid, flush=True)
             time.sleep(600)
         """)
         process = subprocess.Popen([sys.executable, "-c", main], stdout=subprocess.PIPE, text=True)
         child = int(process.stdout.readline())
-        time.sleep(2)  # the worker is imported and running
+        assert process.stdout.readline().strip() == "ready"  # imported, guarded, and running
         assert _alive(child)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
