@@ -31,10 +31,6 @@ class DesignTemplate:
     levels: tuple[tuple[str, tuple[str, ...]], ...]  # categorical predictor -> its levels, reference first
     frame: pd.DataFrame = field(compare=False, repr=False)  # the fitted rows' predictor columns
 
-    @property
-    def level_map(self) -> dict[str, tuple[str, ...]]:
-        return dict(self.levels)
-
     def coerce(self, new: pd.DataFrame, columns) -> pd.DataFrame:
         """``new``'s ``columns`` with each categorical one as a Categorical of the fitted levels."""
         if not isinstance(new, pd.DataFrame) or new.empty:
