@@ -50,3 +50,13 @@ def score_pieces(X, dmu, V, residual, mask):
 def variance_name(family) -> str:
     """Which variance function: binomial n p (1 − p), poisson μ, or constant (gaussian)."""
     return "binomial" if family.is_binomial else "poisson" if family.name == "poisson" else "gaussian"
+
+
+def working_covariance(structure: str, alpha, scale: float, v, T: int):
+    """V_i = φ A_i^{1/2} R(α) A_i^{1/2} (m, T, T), A_i = diag v(μ_i), R kept valid
+    (:func:`~.correlation.valid_correlation`)."""
+    from .correlation import correlation_matrix, valid_correlation
+
+    R = jnp.asarray(valid_correlation(correlation_matrix(structure, alpha, T)))
+    root = jnp.sqrt(v)
+    return scale * root[:, :, None] * R * root[:, None, :]

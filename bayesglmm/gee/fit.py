@@ -22,8 +22,8 @@ from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecErro
 from ..identifiability import columns_varying_in_one_cluster
 from ..options import check_choice, check_int
 from ..spec import ModelSpec
-from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale, valid_correlation
-from .estimating import mean_pieces, score_pieces, variance_name
+from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
+from .estimating import mean_pieces, score_pieces, variance_name, working_covariance
 from .layout import cluster_layout
 from .qic import qic
 from .score_tests import type3_score_table
@@ -52,12 +52,6 @@ def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster:
     spec = ModelSpec.from_formula(formula, kept, family, link=link, trials=trials, reference=reference)
     rows = spec.data.row_labels
     return spec, kept.loc[rows, cluster], None if within is None else kept.loc[rows, within], int(missing.sum())
-
-
-def _working_covariance(structure, alpha, scale, v, T):
-    R = jnp.asarray(valid_correlation(correlation_matrix(structure, alpha, T)))
-    root = jnp.sqrt(v)
-    return scale * root[:, :, None] * R * root[:, None, :]
 
 
 def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None, within: str | None = None,
@@ -115,7 +109,7 @@ def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None
     if score_tests:
         if corr in ALR_STRUCTURES:
             raise SpecError("score tests are available for GEE working correlations, not ALR; use the Wald tests")
-        scores = type3_score_table(spec, layout, corr, solve_gee, ar1)
+        scores = type3_score_table(spec, layout, corr, solve_gee, ar1, max_iter, tol)
     return replace(fit, qic=criteria, qicu=criteria_u, type3_score=scores)
 
 
@@ -149,7 +143,7 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
 
     def scoring_step(beta, current: str):
         mu, dmu, v, scale, alpha = moments(beta, current)
-        U, H = score_pieces(X, dmu, _working_covariance(current, alpha, scale, v, T), y - mu, mask)
+        U, H = score_pieces(X, dmu, working_covariance(current, alpha, scale, v, T), y - mu, mask)
         return np.asarray(jnp.linalg.solve(H, U.sum(axis=0)))
 
     def settled(step, beta) -> bool:
@@ -171,7 +165,7 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
         if np.all(np.isfinite(solution.x)) and settled(scoring_step(solution.x, structure), solution.x):
             beta, converged = solution.x, True
     mu, dmu, v, scale, alpha = moments(beta, structure)
-    V = _working_covariance(structure, alpha, scale, v, T)
+    V = working_covariance(structure, alpha, scale, v, T)
     U, H = score_pieces(X, dmu, V, y - mu, mask)
     corrected = corrected_covariances(X, dmu, V, y - mu, mask, H, U)
     if not converged:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
-import jax
 import jax.numpy as jnp
 
-from ..families import inverse_link
+from .estimating import mean_pieces, variance_name
 
 
 def quasi_likelihood(family_name: str, y, probability, trials) -> float:
@@ -37,17 +36,12 @@ def quasi_likelihood(family_name: str, y, probability, trials) -> float:
 
 def qic(spec, beta: np.ndarray, cov_robust: np.ndarray, scale: float) -> tuple[float, float]:
     """(QIC, QICu) of a GEE fit of ``spec`` with estimates ``beta`` and robust covariance."""
-    family = spec.family
-    eta = spec.fixed.X @ beta + spec.offset
-    probability, slope = jax.jvp(lambda e: inverse_link(family.link, e), (jnp.asarray(eta),), (jnp.ones_like(eta),))
-    probability, slope = np.asarray(probability), np.asarray(slope)
-    trials = spec.trials
-    if family.is_binomial:
-        variance, dmu, phi = trials * probability * (1 - probability), trials * slope, 1.0
-    elif family.name == "poisson":
-        variance, dmu, phi = trials * probability, trials * slope, 1.0
-    else:
-        variance, dmu, phi = np.ones_like(eta), slope, float(scale)
-    q = quasi_likelihood(family.name, spec.y, probability, trials) / phi
+    family, trials = spec.family, spec.trials
+    ones = jnp.ones(spec.nobs, dtype=bool)
+    mu, dmu, variance = (np.asarray(a) for a in mean_pieces(jnp.asarray(beta), jnp.asarray(spec.fixed.X),
+                                                             jnp.asarray(spec.offset), jnp.asarray(trials), ones,
+                                                             family.link, variance_name(family)))
+    phi = float(scale) if variance_name(family) == "gaussian" else 1.0
+    q = quasi_likelihood(family.name, spec.y, mu / trials, trials) / phi
     information = spec.fixed.X.T @ ((dmu**2 / (variance * phi))[:, None] * spec.fixed.X)
     return -2.0 * q + 2.0 * float(np.trace(information @ cov_robust)), -2.0 * q + 2.0 * spec.fixed.X.shape[1]

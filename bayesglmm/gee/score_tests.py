@@ -21,26 +21,21 @@ from scipy.stats import chi2
 from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from .correlation import valid_correlation
-from .estimating import mean_pieces, score_pieces, variance_name
+from .estimating import mean_pieces, score_pieces, variance_name, working_covariance
 
 
-def score_statistic(spec, layout, structure: str, columns, solve, ar1: str) -> tuple[float, int]:
+def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_iter: int, tol: float) -> tuple[float, int]:
     """(T, df) for the hypothesis that the coefficients of ``columns`` are zero (module docstring).
     ``solve`` is the GEE solver (:func:`~.fit.solve_gee`), run on the reduced design."""
-    from .correlation import correlation_matrix
-
     p = layout.X.shape[-1]
     keep = [j for j in range(p) if j not in set(columns)]
-    reduced = solve(spec, replace(layout, X=layout.X[..., keep]), structure, 100, 1e-10, ar1)
+    reduced = solve(spec, replace(layout, X=layout.X[..., keep]), structure, max_iter, tol, ar1)
     beta = np.zeros(p)
     beta[keep] = reduced["beta"]
     X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
     mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, spec.family.link, variance_name(spec.family))
     alpha = reduced["association"]["estimate"].to_numpy()
-    R = jnp.asarray(valid_correlation(correlation_matrix(structure, alpha, layout.n_occasions)))
-    root = jnp.sqrt(v)
-    V = reduced["scale"] * root[:, :, None] * R * root[:, None, :]
+    V = working_covariance(structure, alpha, reduced["scale"], v, layout.n_occasions)
     U_i, A = score_pieces(X, dmu, V, y - mu, mask)
     U_i, A = np.asarray(U_i), np.asarray(A)
     C = np.eye(p)[list(columns)]
@@ -51,12 +46,12 @@ def score_statistic(spec, layout, structure: str, columns, solve, ar1: str) -> t
     return statistic, len(columns)
 
 
-def type3_score_table(spec, layout, structure: str, solve, ar1: str) -> pd.DataFrame:
+def type3_score_table(spec, layout, structure: str, solve, ar1: str, max_iter: int = 100, tol: float = 1e-10) -> pd.DataFrame:
     """One generalized score test per model term (the intercept excluded): df, chi2, p."""
     rows = []
     for term, columns in spec.fixed.terms:
         if term == "(Intercept)":
             continue
-        statistic, df = score_statistic(spec, layout, structure, columns, solve, ar1)
+        statistic, df = score_statistic(spec, layout, structure, columns, solve, ar1, max_iter, tol)
         rows.append({"term": term, "df": df, "chi2": statistic, "p": float(chi2.sf(statistic, df))})
     return pd.DataFrame(rows, columns=["term", "df", "chi2", "p"]).set_index("term")
