@@ -116,6 +116,7 @@ def read_data(section: dict, base: Path) -> pd.DataFrame:
 def _check_types(path: Path, content: dict) -> None:
     """Every value of the file has the type and range its option needs, checked by the same
     objects the Python API uses (:mod:`bayesglmm.options`); errors name the section and key."""
+    from .bayes.priors import PRIOR_SETS
     from .gee.fit import CORRELATIONS
     from .options import MLOptions, NUTSOptions, check_bool, check_choice, check_qpoints, in_section
 
@@ -143,7 +144,7 @@ def _check_types(path: Path, content: dict) -> None:
         if "sampler" in bayes:
             check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
         if "prior_set" in bayes:
-            check_choice("prior_set", bayes["prior_set"], ("default", "brms"))
+            check_choice("prior_set", bayes["prior_set"], tuple(PRIOR_SETS))
         check_qpoints("qpoints", bayes.get("qpoints"))
         if "priors" in bayes and not isinstance(bayes["priors"], dict):
             raise SpecError(f"priors must be a table of parameter = \"prior\", got {bayes['priors']!r}")

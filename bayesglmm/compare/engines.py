@@ -29,9 +29,10 @@ class BayesSettings:
     seed: int = 0
 
     def __post_init__(self):
+        from ..bayes.priors import PRIOR_SETS
         from ..options import NUTSOptions, check_choice
 
-        check_choice("prior_set", self.prior_set, ("default", "brms"))
+        check_choice("prior_set", self.prior_set, tuple(PRIOR_SETS))
         NUTSOptions(chains=self.chains, warmup=self.warmup, draws=self.draws, seed=self.seed)
         if self.priors is not None and not isinstance(self.priors, dict):
             raise SpecError(f"priors must be a mapping of parameter or class to a prior, got {self.priors!r}")
