@@ -70,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     gee = fit.add_argument_group("marginal model (--engine gee)")
     gee.add_argument("--cluster", help="column of the independent units (default: the formula's grouping factor)")
     gee.add_argument("--within", help="column of the occasion inside a cluster (SAS withinsubject=)")
-    gee.add_argument("--corr", help="independence | exchangeable | ar1 | unstructured | alr-exch | alr-fullclust "
-                                    "(default: the spec's [gee] corr, else exchangeable)")
+    gee.add_argument("--corr", help="independence | exchangeable | ar1 | unstructured | alr-exch | alr-fullclust | "
+                                    "alr-nest1 (default: the spec's [gee] corr, else exchangeable)")
+    gee.add_argument("--subcluster", help="column of the subclusters for --corr alr-nest1 (SAS subclust=)")
     gee.add_argument("--ar1", choices=["lag1", "pairs"], help="AR(1) estimator: lag1 (SAS, default) or pairs (geepack)")
     gee.add_argument("--score-tests", action="store_true", default=None,
                      help="also print the type III generalized score tests (SAS's default type3)")
@@ -228,7 +229,8 @@ def _gee_fit(data, model: dict, options: dict, args=None):
                    within=given("within") or options.get("within"), corr=given("corr") or options.get("corr", "exchangeable"),
                    link=given("link") or model.get("link"), trials=given("trials") or model.get("trials"),
                    reference=model.get("reference"), ar1=given("ar1") or options.get("ar1", "lag1"),
-                   score_tests=bool(given("score_tests") or options.get("score_tests", False)))
+                   score_tests=bool(given("score_tests") or options.get("score_tests", False)),
+                   subcluster=given("subcluster") or options.get("subcluster"))
 
 
 def _predict(args) -> int:

@@ -58,7 +58,7 @@ _SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical", "max_grid_gb"}
-_GEE_KEYS = {"formula", "cluster", "within", "corr", "ar1", "score_tests"}
+_GEE_KEYS = {"formula", "cluster", "within", "corr", "ar1", "score_tests", "subcluster"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
 _BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",
                "target_accept"}
@@ -151,7 +151,7 @@ def _check_types(path: Path, content: dict) -> None:
     except SpecError as error:
         raise in_section("bayes", path, error) from None
     gee = content.get("gee", {})
-    strings("gee", gee, ("formula", "cluster", "within", "corr"))
+    strings("gee", gee, ("formula", "cluster", "within", "corr", "subcluster"))
     try:
         if "corr" in gee:
             check_choice("corr", gee["corr"], CORRELATIONS)

@@ -29,35 +29,37 @@ from .qic import qic
 from .score_tests import type3_score_table
 from .small_sample import corrected_covariances
 
-ALR_STRUCTURES = ("alr-exch", "alr-fullclust", "alr-zrep")
+ALR_STRUCTURES = ("alr-exch", "alr-fullclust", "alr-nest1", "alr-zrep")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
 
 
 def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster: str, within: str | None,
-                reference: dict | None = None):
-    """The fixed-effects spec plus the cluster and within values of its rows (rows missing either dropped)."""
+                reference: dict | None = None, subcluster: str | None = None):
+    """The fixed-effects spec, the cluster, within and subcluster values of its rows (rows missing
+    any of them dropped) and the number of rows dropped."""
     if not isinstance(data, pd.DataFrame):
         raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if "|" in formula:
         raise SpecError("GEE is a marginal model: give the fixed part only (no '(... | group)' terms) and the "
                         "cluster as cluster=")
-    for role, column in (("cluster", cluster), ("within", within)):
+    for role, column in (("cluster", cluster), ("within", within), ("subcluster", subcluster)):
         if column is not None and column not in data.columns:
             raise SpecError(f"{role} column {column!r} not in the data; columns: {', '.join(map(str, data.columns))}")
-    keys = [c for c in (cluster, within) if c is not None]
+    keys = [c for c in (cluster, within, subcluster) if c is not None]
     missing = data[keys].isna().any(axis=1)
     if missing.any():
         warnings.warn(f"{int(missing.sum())} rows dropped for a missing {' or '.join(keys)}", DataWarning, stacklevel=3)
     kept = data.loc[~missing]
     spec = ModelSpec.from_formula(formula, kept, family, link=link, trials=trials, reference=reference)
     rows = spec.data.row_labels
-    return spec, kept.loc[rows, cluster], None if within is None else kept.loc[rows, within], int(missing.sum())
+    values = [None if column is None else kept.loc[rows, column] for column in (within, subcluster)]
+    return spec, kept.loc[rows, cluster], *values, int(missing.sum())
 
 
 def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None, within: str | None = None,
             corr: str = "independence", link: str | None = None, trials: str | None = None,
             reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, alr_design=None,
-            max_iter: int = 100, tol: float = 1e-10):
+            subcluster: str | None = None, max_iter: int = 100, tol: float = 1e-10):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -68,13 +70,17 @@ def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None
     within : column of the occasion inside a cluster (SAS ``withinsubject=``, geepack ``waves``).
     corr : working correlation ``independence``, ``exchangeable``, ``ar1``, ``unstructured``, or
         alternating logistic regression ``alr-exch`` (one log odds ratio) / ``alr-fullclust``
-        (one per pair of occasions; SAS ``logor=fullclust``) / ``alr-zrep`` (a design of your own per
-        pair, ``alr_design``; SAS ``logor=zrep``), binary responses only.
+        (one per pair of occasions; SAS ``logor=fullclust``) / ``alr-nest1`` (one for pairs in the
+        same ``subcluster``, one for pairs in different ones; SAS ``logor=nest1 subclust=``) /
+        ``alr-zrep`` (a design of your own per pair, ``alr_design``; SAS ``logor=zrep``), binary
+        responses only.
     reference : reference level of categorical columns, as :meth:`ModelSpec.from_formula`.
     ar1 : the AR(1) estimator: ``"lag1"`` (lag-one moments, SAS GENMOD and Liang & Zeger; the
         default) or ``"pairs"`` (geepack's least squares over all pairs), :mod:`.correlation`.
     alr_design : for ``corr="alr-zrep"`` (SAS ``logor=zrep``): the log odds ratio of pair (j, k) is
         z_jkᵀ α with z_jk the rows of this matrix, one per pair in the order (1,2), (1,3), …, (T−1,T).
+    subcluster : for ``corr="alr-nest1"``: the column whose values split a cluster into
+        subclusters (SAS ``subclust=``).
     score_tests : also compute the type III generalized score tests (SAS's default ``type3``;
         one refit per term, :mod:`.score_tests`), returned by ``fit.type3(kind="score")``.
     """
@@ -84,13 +90,20 @@ def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None
     check_choice("ar1", ar1, AR1_ESTIMATORS)
     if (alr_design is not None) != (corr == "alr-zrep"):
         raise SpecError("alr_design goes with corr='alr-zrep' (SAS logor=zrep), and alr-zrep needs alr_design")
+    if (subcluster is not None) != (corr == "alr-nest1"):
+        raise SpecError("subcluster goes with corr='alr-nest1' (SAS logor=nest1 subclust=), and alr-nest1 needs "
+                        "subcluster= (the column of the subclusters)")
     check_int("max_iter", max_iter, 1)
     if corr not in CORRELATIONS:
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
     if cluster is None:
         raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
-    spec, cluster_values, within_values, dropped = _model_data(formula, data, family, link, trials, cluster, within, reference)
+    spec, cluster_values, within_values, subcluster_values, dropped = _model_data(
+        formula, data, family, link, trials, cluster, within, reference, subcluster)
     layout = cluster_layout(spec, cluster_values, within_values, within)
+    if subcluster is not None:
+        alr_design = np.full(layout.mask.shape, -1)
+        alr_design[layout.rows] = pd.factorize(subcluster_values)[0]
     flagged = columns_varying_in_one_cluster(spec.fixed.X, spec.fixed.names, pd.factorize(cluster_values)[0])
     if flagged:
         warnings.warn(f"fixed-effect column(s) {', '.join(repr(n) for n in flagged)} vary in only one cluster of "

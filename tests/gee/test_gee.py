@@ -297,3 +297,67 @@ def test_cli_gee_options(tmp_path, epilepsy):
     bad.write_text(f'[model]\nformula = "y ~ time + (1 | id)"\nfamily = "poisson"\n[data]\nfile = "{data}"\n'
                    '[gee]\ncluster = "id"\nscore_tests = "yes"\n')
     assert main(["fit", str(bad), "--engine", "gee"]) == 2
+
+
+def _pairwise_loglik(beta, alpha, frame, formula_columns, subcluster):
+    """Σ_i Σ_{j<k} log P(y_ij, y_ik) of the nested ALR model, written out in numpy (Lipsitz,
+    Laird & Harrington 1991's p11), independently of bayesglmm.gee.alr."""
+    from scipy.special import expit
+
+    total = 0.0
+    for _, cluster in frame.dropna(subset=["y", *formula_columns]).groupby("id"):
+        X = np.column_stack([np.ones(len(cluster)), cluster[formula_columns].to_numpy(float)])
+        mu, y, sub = expit(X @ beta), cluster["y"].to_numpy(), cluster[subcluster].to_numpy()
+        for j in range(len(cluster)):
+            for k in range(j + 1, len(cluster)):
+                odds = np.exp(alpha[0] if sub[j] == sub[k] else alpha[1])
+                a = 1 + (mu[j] + mu[k]) * (odds - 1)
+                p11 = (a - np.sqrt(a * a - 4 * odds * (odds - 1) * mu[j] * mu[k])) / (2 * (odds - 1))
+                cell = {(1, 1): p11, (1, 0): mu[j] - p11, (0, 1): mu[k] - p11,
+                        (0, 0): 1 - mu[j] - mu[k] + p11}[(int(y[j]), int(y[k]))]
+                total += np.log(cell)
+    return total
+
+
+def test_alr_nest1_is_zrep_for_a_fixed_pattern_and_solves_its_score(amenorrhea, tmp_path):
+    """SAS logor=nest1: with subclusters that split every cluster the same way it is logor=zrep
+    with the matching design (to 1e-9); with subclusters that differ between clusters its α̂ sets
+    the pairwise-likelihood score (numpy + central differences, written out above) to zero."""
+    formula = "y ~ time + time2 + trt:time + trt:time2"
+    args = dict(family="bernoulli", cluster="id", within="time")
+    frame = amenorrhea.assign(half=(amenorrhea["time"] > amenorrhea["time"].median()).astype(int))
+    nested = _quiet_gee(formula, frame, corr="alr-nest1", subcluster="half", **args)
+    same = np.array([[1, 0], [0, 1], [0, 1], [0, 1], [0, 1], [1, 0]])  # halves {1,2} and {3,4}
+    zrep = _quiet_gee(formula, frame, corr="alr-zrep", alr_design=same, **args)
+    assert list(nested.association.index) == ["logor[same subcluster]", "logor[different subclusters]"]
+    np.testing.assert_allclose(nested.association["estimate"], zrep.association["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(nested.association["se"], zrep.association["se"], rtol=1e-9)
+    np.testing.assert_allclose(nested.beta, zrep.beta, rtol=1e-9)
+
+    varying = frame.assign(sub=(frame["time"] + frame["id"]) % 3 == 0)  # a split that differs by cluster
+    fit = _quiet_gee(formula, varying, corr="alr-nest1", subcluster="sub", **args)
+    alpha = fit.association["estimate"].to_numpy()
+    columns = ["time", "time2"]
+    data = varying.assign(**{"trt:time": varying["trt"] * varying["time"], "trt:time2": varying["trt"] * varying["time2"]})
+    columns += ["trt:time", "trt:time2"]
+    for index in range(2):
+        step = np.eye(2)[index] * 1e-5
+        gradient = (_pairwise_loglik(fit.beta, alpha + step, data, columns, "sub")
+                    - _pairwise_loglik(fit.beta, alpha - step, data, columns, "sub")) / 2e-5
+        assert abs(gradient) < 1e-5
+    import json
+
+    from bayesglmm.cli import main
+
+    csv, out = tmp_path / "nest.csv", tmp_path / "nest.json"
+    frame.to_csv(csv, index=False)
+    assert main(["fit", "--engine", "gee", "--formula", formula, "--data", str(csv), "--family", "bernoulli",
+                 "--cluster", "id", "--within", "time", "--corr", "alr-nest1", "--subcluster", "half",
+                 "--json", str(out), "--quiet"]) == 0
+    record = json.loads(out.read_text())
+    np.testing.assert_allclose([row["estimate"] for row in record["association"]], nested.association["estimate"],
+                               rtol=1e-10)
+    with pytest.raises(SpecError, match="subcluster goes with corr='alr-nest1'"):
+        _quiet_gee(formula, frame, corr="alr-nest1", **args)
+    with pytest.raises(SpecError, match="no pair of observations lies in different"):
+        _quiet_gee(formula, frame.assign(one=1), corr="alr-nest1", subcluster="one", **args)
