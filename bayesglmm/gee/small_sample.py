@@ -14,14 +14,10 @@ correlation, where GEE is a GLM: Mancl–DeRouen equals its CR3 to 1e-6; Kauerma
 within 0.1% of its CR2 (Bell & McCaffrey's, whose square root is taken in another metric), and
 the uncorrected sandwich equals CR0 (tests/gee/test_small_sample.py).
 
-MBN (Morel, Bokossa & Neerchal 2003), as SAS GLIMMIX ``EMPIRICAL=MBN`` defines it (d = 2, r = 1):
-
-    Ω_MBN = c Ω M Ω + δ_m φ Ω,   Ω = B⁻¹,  M = Σ_i u_i u_iᵀ,
-    c = (f − 1)/(f − k) · m/(m − 1),   φ = max{r, trace(Ω M)/k},
-    δ_m = k/(m − k) if m > (d + 1) k, else 1/d,
-
-f observations, m clusters, k = rank of X. No external value was available to check it against
-(SAS was not at hand); its test checks the formula's pieces and that it fades as clusters grow.
+MBN (Morel, Bokossa & Neerchal 2003), as SAS GLIMMIX ``EMPIRICAL=MBN`` defines it, with Ω = B⁻¹
+and M = Σ_i u_i u_iᵀ: :func:`bayesglmm.core.sandwich.mbn_covariance` (formula there). No external
+value was available to check it against (SAS was not at hand); its test checks the formula's
+pieces and that it fades as clusters grow.
 """
 
 from __future__ import annotations
@@ -31,6 +27,8 @@ import numpy as np
 from .. import _jax  # noqa: F401  (float64)
 import jax
 import jax.numpy as jnp
+
+from ..core.sandwich import mbn_covariance
 
 
 def _inverse_root(matrix):
@@ -56,17 +54,6 @@ def _scores(X, dmu, V, residual, mask, B_inv):
         return md, kc
 
     return jax.vmap(one)(D, V, r)
-
-
-def mbn_covariance(omega: np.ndarray, meat: np.ndarray, n_obs: int, n_clusters: int, d: float = 2.0,
-                   r: float = 1.0) -> np.ndarray:
-    """SAS's MBN sandwich from Ω = B⁻¹ and the uncorrected meat M (module docstring)."""
-    k = int(np.linalg.matrix_rank(omega))
-    m = n_clusters
-    c = (n_obs - 1) / (n_obs - k) * m / (m - 1)
-    phi = max(r, float(np.trace(omega @ meat)) / k)
-    delta = k / (m - k) if m > (d + 1) * k else 1.0 / d
-    return c * omega @ meat @ omega + delta * phi * omega
 
 
 def corrected_covariances(X, dmu, V, residual, mask, H, U) -> dict[str, np.ndarray]:

@@ -146,7 +146,7 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
             used_qpoints, hessian = chosen, result.hessian
 
     final = objective.derivatives_all(result.x, result.aux)
-    inference = infer(final["hessian"], final["scores"], final["reported"], final["report_jacobian"])
+    inference = infer(final["hessian"], final["scores"], final["reported"], final["report_jacobian"], spec.nobs)
     seconds = time.perf_counter() - started
 
     optimization = OptSummary(

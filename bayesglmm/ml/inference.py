@@ -4,6 +4,9 @@ With H the Hessian of −ℓ at φ̂ and s_i = ∂ℓ_i/∂φ the per-group scor
     model-based  Cov(φ̂) = H^{-1},
     empirical    Cov(φ̂) = H^{-1} (Σ_i s_i s_i^T) H^{-1}  (Liang & Zeger 1986; SAS GLIMMIX
                  ``empirical``, its classical form, no small-sample adjustment),
+    MBN          c H^{-1} (Σ_i s_i s_i^T) H^{-1} + δ_m φ H^{-1}  (SAS GLIMMIX ``empirical=mbn``
+                 for METHOD=LAPLACE/QUAD: the likelihood-based sandwich with Morel, Bokossa &
+                 Neerchal's adjustment, k = the number of parameters; :mod:`bayesglmm.core.sandwich`),
 and every reported quantity ψ = h(φ) (β, the elements of G, SDs, correlations,
 the residual SD) gets Cov(ψ̂) = J Cov(φ̂) J^T with J = ∂h/∂φ from JAX.  At an
 interior optimum this equals inverting the Hessian in the ψ parameterisation.
@@ -19,6 +22,7 @@ import numpy as np
 from .. import _jax  # noqa: F401
 import jax.numpy as jnp
 
+from ..core.sandwich import mbn_covariance
 from ..errors import ConvergenceWarning
 
 
@@ -98,13 +102,16 @@ class Inference:
     hessian_positive_definite: bool
     cov_phi_model: np.ndarray
     cov_phi_empirical: np.ndarray
+    cov_mbn: np.ndarray | None = None  # the MBN-adjusted empirical covariance (None: not available)
 
 
-def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray) -> Inference:
+def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray,
+          n_obs: int | None = None) -> Inference:
     """Model-based and empirical covariances of the reported quantities at φ̂.
 
     ``hessian`` of −ℓ (P, P), ``scores`` (n_groups, P), the reported
-    ``estimates`` and their ``jacobian`` in φ, all at the optimum.
+    ``estimates`` and their ``jacobian`` in φ, all at the optimum; with ``n_obs`` (the
+    observations) also the MBN-adjusted empirical covariance.
     """
     hessian = 0.5 * (hessian + hessian.T)
     eigenvalues = np.linalg.eigvalsh(hessian)
@@ -123,6 +130,9 @@ def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobi
         cov_phi = np.linalg.pinv(hessian)
     meat = scores.T @ scores
     cov_phi_emp = cov_phi @ meat @ cov_phi
+    cov_mbn = None
+    if n_obs is not None and scores.shape[0] >= 2 and n_obs > hessian.shape[0]:
+        cov_mbn = jacobian @ mbn_covariance(cov_phi, meat, n_obs, scores.shape[0]) @ jacobian.T
     return Inference(
         estimates=estimates,
         cov_model=jacobian @ cov_phi @ jacobian.T,
@@ -130,5 +140,6 @@ def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobi
         hessian_positive_definite=positive_definite,
         cov_phi_model=cov_phi,
         cov_phi_empirical=cov_phi_emp,
+        cov_mbn=cov_mbn,
     )
 

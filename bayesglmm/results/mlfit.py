@@ -187,9 +187,19 @@ class MLFit:
     def _index(self, kind: str) -> list[int]:
         return [i for i, p in enumerate(self.parameters) if p.kind == kind]
 
-    def _se(self, empirical: bool) -> np.ndarray:
-        cov = self.inference.cov_empirical if empirical else self.inference.cov_model
-        return np.sqrt(np.maximum(np.diag(cov), 0.0))
+    def _covariance(self, empirical: bool, correction: str | None = None) -> np.ndarray:
+        """The model-based, empirical or (``correction="mbn"``) MBN-adjusted empirical covariance."""
+        if correction is None:
+            return self.inference.cov_empirical if empirical else self.inference.cov_model
+        if correction != "mbn":
+            raise ValueError(f"correction must be 'mbn' (SAS GLIMMIX empirical=mbn) or None, not {correction!r}")
+        if self.inference.cov_mbn is None:
+            raise ValueError("this fit has no MBN-adjusted covariance: it needs independent clusters (one grouping "
+                             "factor), at least two of them, and more observations than parameters")
+        return self.inference.cov_mbn
+
+    def _se(self, empirical: bool, correction: str | None = None) -> np.ndarray:
+        return np.sqrt(np.maximum(np.diag(self._covariance(empirical, correction)), 0.0))
 
     @property
     def beta(self) -> pd.Series:
@@ -223,16 +233,18 @@ class MLFit:
         corr = self.inference.estimates[self._index("corr")]
         return bool(np.any(sd < 1e-4) or np.any(np.abs(corr) > 0.999))
 
-    def fixed_effects(self, empirical: bool | None = None) -> pd.DataFrame:
+    def fixed_effects(self, empirical: bool | None = None, correction: str | None = None) -> pd.DataFrame:
         """Solutions for fixed effects: estimate, both SEs, z, p and 95% Wald interval.
 
         z, p and the interval use the empirical SE when ``empirical`` (default:
-        as the fit was requested), else the model-based SE.
+        as the fit was requested), else the model-based SE. ``correction="mbn"`` makes the
+        empirical SE the MBN-adjusted one (SAS GLIMMIX ``empirical=mbn``; implies ``empirical``),
+        for few clusters: see :mod:`bayesglmm.core.sandwich`.
         """
-        use_empirical = self.empirical if empirical is None else empirical
+        use_empirical = correction is not None or (self.empirical if empirical is None else empirical)
         idx = self._index("beta")
         est = self.inference.estimates[idx]
-        se_model, se_emp = self._se(False)[idx], self._se(True)[idx]
+        se_model, se_emp = self._se(False)[idx], self._se(True, correction)[idx]
         se = se_emp if use_empirical else se_model
         z = est / se
         return pd.DataFrame(
@@ -303,11 +315,12 @@ class MLFit:
             {"odds_ratio": np.exp(table["estimate"]), "lower": np.exp(table["lower"]), "upper": np.exp(table["upper"])}
         )
 
-    def type3(self, empirical: bool | None = None) -> pd.DataFrame:
+    def type3(self, empirical: bool | None = None, correction: str | None = None) -> pd.DataFrame:
         """Wald tests that all coefficients of a model term are zero (chi-square and F = chi2/df);
-        see :func:`~bayesglmm.results.stats.wald_type3`."""
-        use_empirical = self.empirical if empirical is None else empirical
-        cov = self.inference.cov_empirical if use_empirical else self.inference.cov_model
+        see :func:`~bayesglmm.results.stats.wald_type3`. ``empirical`` and ``correction`` as in
+        :meth:`fixed_effects`."""
+        use_empirical = correction is not None or (self.empirical if empirical is None else empirical)
+        cov = self._covariance(use_empirical, correction)
         idx = self._index("beta")
         rows = wald_type3(self.inference.estimates[idx], cov[np.ix_(idx, idx)], self.fixed_terms)
         return pd.DataFrame(rows).set_index("term")
@@ -326,6 +339,8 @@ class MLFit:
         """The documented machine-readable form (see the README's JSON section)."""
         fixed = self.fixed_effects()
         cov = self.covariance_parameters()
+        se_mbn = (np.full(len(fixed), np.nan) if self.inference.cov_mbn is None
+                  else self._se(True, "mbn")[self._index("beta")])
         return {
             "engine": "ml",
             "method": self.method,
@@ -350,9 +365,9 @@ class MLFit:
             "compile_seconds": self.optimization.compile_seconds,
             "warnings": list(self.messages),
             "fixed": [
-                {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical, "z": row.z,
-                 "p": row.p, "lower": row.lower, "upper": row.upper}
-                for term, row in fixed.iterrows()
+                {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical,
+                 "se_mbn": mbn, "z": row.z, "p": row.p, "lower": row.lower, "upper": row.upper}
+                for (term, row), mbn in zip(fixed.iterrows(), se_mbn)
             ],
             "odds_ratios": [] if self.link != "logit" else [
                 {"term": term, "odds_ratio": row.odds_ratio, "lower": row.lower, "upper": row.upper}
