@@ -9,7 +9,7 @@ The handful of names a user needs::
 from . import datasets
 from .compare import compare, coverage_study
 from .errors import ConvergenceWarning, DataWarning, FormulaError, InferenceWarning, SingularFitWarning, SpecError
-from .families import Family, make_family
+from .model.families import Family, make_family, register_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
@@ -32,6 +32,7 @@ __all__ = [
     "datasets",
     "Family",
     "make_family",
+    "register_family",
     "SpecError",
     "FormulaError",
     "DataWarning",

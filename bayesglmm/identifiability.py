@@ -28,16 +28,6 @@ from .errors import SpecError
 SEPARATION_MAX_ENTRIES = 20_000_000
 
 
-def separation_sides(family_name: str, y: np.ndarray, trials: np.ndarray) -> np.ndarray | None:
-    """+1 (only successes), −1 (only failures, or a zero count), 0 (both) per row; None where
-    the likelihood is bounded (Gaussian)."""
-    if family_name in ("bernoulli", "binomial"):
-        return np.where(y <= 0, -1, np.where(y >= trials, 1, 0))
-    if family_name == "poisson":
-        return np.where(y <= 0, -1, 0)
-    return None
-
-
 def separated_columns(X: np.ndarray, names, sides: np.ndarray) -> list[str]:
     """Fixed-effect columns along which the likelihood is unbounded (the module's LP); [] if none."""
     from scipy.optimize import linprog
@@ -64,25 +54,18 @@ def separated_columns(X: np.ndarray, names, sides: np.ndarray) -> list[str]:
     return [name for name in involved if name != "(Intercept)"] or involved
 
 
-def check_response_varies(family_name: str, y: np.ndarray, trials: np.ndarray, response: str) -> None:
-    """SpecError for a response that is the same in every row (no model can be estimated)."""
-    if family_name in ("bernoulli", "binomial"):
-        if np.all(y == 0) or np.all(y == trials):
-            value = "0 (no events)" if np.all(y == 0) else ("1" if np.all(trials == 1) else "the number of trials")
-            raise SpecError(
-                f"response '{response}' is {value} in every row used: the model cannot be estimated "
-                "(the intercept diverges); check the coding of the response or the rows selected"
-            )
-    elif family_name == "poisson" and np.all(y == 0):
-        raise SpecError(f"response '{response}' is 0 in every row used: the model cannot be estimated")
-    elif family_name == "gaussian" and np.all(y == y[0]):
-        raise SpecError(f"response '{response}' is constant ({y[0]}) in every row used: no variance to model")
+def check_response_varies(family, y: np.ndarray, trials: np.ndarray, response: str) -> None:
+    """SpecError for a response that is the same in every row (no model can be estimated); the
+    family says when its response is unusable (:meth:`~bayesglmm.model.families.Family.constant_response`)."""
+    problem = family.constant_response(y, trials)
+    if problem is not None:
+        raise SpecError(f"response '{response}' {problem}")
 
 
-def check_random_terms(factor, family_name: str, trials: np.ndarray) -> None:
+def check_random_terms(factor, family, trials: np.ndarray) -> None:
     """SpecError for random effects the data cannot identify (see the module docstring)."""
     sizes = np.bincount(factor.index, minlength=len(factor.levels))
-    binary = family_name == "bernoulli" or (family_name == "binomial" and np.all(trials == 1))
+    binary = family.binary or (family.counts_of_trials and np.all(trials == 1))
     if binary and np.all(sizes == 1) and "(Intercept)" in factor.terms:
         raise SpecError(
             f"every level of '{factor.group}' has one row: a random intercept of a binary response is not "

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .design import RandomFactor
 from .errors import DataWarning, SpecError
-from .families import inverse_link
 from .formula import parse_formula
 from .spec import ModelSpec
 
@@ -63,12 +62,8 @@ def simulate_response(spec: ModelSpec, params: Mapping, seed: int | np.random.Ge
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eta = linear_predictor(spec, params, rng)
     family = spec.family
-    if family.is_binomial:
-        y = rng.binomial(spec.trials.astype(np.int64), np.asarray(inverse_link(family.link, eta))).astype(float)
-    elif family.name == "poisson":
-        y = rng.poisson(np.asarray(inverse_link(family.link, eta))).astype(float)
-    else:
-        y = rng.normal(eta, _value(params, "sigma"))
+    extra = {parameter.name: _value(params, parameter.name) for parameter in family.extra_parameters}
+    y = np.asarray(family.simulate(rng, np.asarray(eta), spec.trials, **extra), dtype=float)
     y.setflags(write=False)
     return dataclasses.replace(spec, y=y)
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .design import FixedDesign, RandomFactor, fixed_design, level_strings, random_factors
 from .errors import DataWarning, SpecError
-from .families import Family, make_family
+from .model.families import Family, check_counts, make_family
 from .formula import ParsedFormula, parse_formula
 from .identifiability import check_random_terms, check_response_varies
 from .newdata import DesignTemplate, template_of
@@ -81,13 +81,13 @@ class ModelSpec:
         parsed = parse_formula(formula)
         if not isinstance(data, pd.DataFrame):
             raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-        if fam.name == "binomial" and parsed.cbind is None and trials is None:
+        if fam.counts_of_trials and parsed.cbind is None and trials is None:
             raise SpecError(
                 "family 'binomial' needs the number of trials: pass trials='column' (CLI: --trials COLUMN, "
                 "TOML: trials = \"column\") or write the response as cbind(successes, failures); "
                 "for 0/1 data use family='bernoulli'"
             )
-        if trials is not None and fam.name != "binomial":
+        if trials is not None and not fam.counts_of_trials:
             raise SpecError(
                 f"trials={trials!r} (CLI --trials, TOML trials) is for family 'binomial'; family {fam.name!r} has "
                 "no number of trials — drop it or use family='binomial'"
@@ -97,7 +97,7 @@ class ModelSpec:
         frame, summary = _select_rows(parsed, data, trials)
         frame = _categoricals(frame, parsed, reference or {})
         y, n_trials = _response(parsed, frame, fam, trials)
-        check_response_varies(fam.name, y, n_trials, parsed.response or parsed.cbind[0])
+        check_response_varies(fam, y, n_trials, parsed.response or parsed.cbind[0])
         offset = np.zeros(len(frame))
         for expression in parsed.offsets:
             offset = offset + evaluate_expression(frame, expression, "offset")
@@ -108,7 +108,7 @@ class ModelSpec:
         for factor in random:
             _check_finite(factor.Z, factor.terms, f"random-effect ({factor.group})")
         for factor in random:
-            check_random_terms(factor, fam.name, n_trials)
+            check_random_terms(factor, fam, n_trials)
             if len(factor.levels) < 2:
                 raise SpecError(
                     f"grouping factor '{factor.group}' has only one level ({factor.levels[0]!r}) in the rows "
@@ -210,8 +210,8 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials
         successes = evaluate_expression(frame, parsed.cbind[0], "successes")
         failures = evaluate_expression(frame, parsed.cbind[1], "failures")
         n = successes + failures
-        _check_counts(successes, parsed.cbind[0], "successes")
-        _check_counts(failures, parsed.cbind[1], "failures")
+        check_counts(successes, parsed.cbind[0], "successes")
+        check_counts(failures, parsed.cbind[1], "failures")
         return successes, n
     name = parsed.response
     column = frame[name]
@@ -222,31 +222,7 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials
     y = column.to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
         raise SpecError(f"response column '{name}' has {int(np.sum(~np.isfinite(y)))} infinite value(s); fix or drop those rows")
-    if family.name == "bernoulli":
-        values = set(np.unique(y).tolist())
-        if not values <= {0.0, 1.0}:
-            shown = sorted(values)[:8]
-            raise SpecError(
-                f"column '{name}' has values {shown}; family 'bernoulli' needs 0/1 — "
-                "for counts out of n use family='binomial' with trials='n_column' or cbind(successes, failures)"
-            )
-        return y, np.ones_like(y)
-    if family.name == "binomial":
-        n = frame[trials].to_numpy(dtype=float)
-        if np.any(n <= 0) or np.any(n != np.round(n)):
-            raise SpecError(f"trials column '{trials}' must hold positive whole numbers")
-        if np.all((y >= 0) & (y <= 1)) and np.any((y > 0) & (y < 1)):
-            y = y * n  # proportions of successes
-            if np.any(np.abs(y - np.round(y)) > 1e-6):
-                raise SpecError(f"response '{name}' looks like proportions but y * {trials} is not a whole number")
-            y = np.round(y)
-        _check_counts(y, name, "successes")
-        if np.any(y > n):
-            raise SpecError(f"response '{name}' exceeds the number of trials in '{trials}'")
-        return y, n
-    if family.name == "poisson":
-        _check_counts(y, name, "counts for family 'poisson'")
-    return y, np.ones_like(y)
+    return family.check_response(y, name, None if trials is None else frame[trials].to_numpy(dtype=float), trials)
 
 
 def _factor_response(column: pd.Series, name: str, family: Family) -> pd.Series:
@@ -273,14 +249,6 @@ def _factor_response(column: pd.Series, name: str, family: Family) -> pd.Series:
         stacklevel=4,
     )
     return (column == levels[1]).astype(float)
-
-
-def _check_counts(values: np.ndarray, name: str, what: str) -> None:
-    if np.any(values < 0):
-        raise SpecError(f"column '{name}' has negative values ({values[values < 0][:5].tolist()}); {what} must be >= 0")
-    if np.any(values != np.round(values)):
-        bad = values[values != np.round(values)][:5].tolist()
-        raise SpecError(f"column '{name}' has non-integer values ({bad}); {what} must be whole numbers")
 
 
 def _check_finite(matrix: np.ndarray, names, what: str) -> None:

@@ -27,7 +27,7 @@ from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
-from ..families import Family
+from ..model.families import Family
 from ..ml import smallmat
 from ..ml.data import GroupedData
 from ..ml.modes import find_modes, joint_log_density, differentiable_modes

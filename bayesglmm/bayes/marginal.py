@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpyro
 
-from ..families import Family
+from ..model.families import Family
 from ..ml.covariance import CovarianceStructure
 from ..ml.data import GroupedData, distinct_groups
 from ..ml.marginal import MarginalModel, group_logliks

@@ -14,8 +14,10 @@ Classes and their names (the common parameterisation):
     sigma                        residual SD (Gaussian family; positive priors only)
 
 Named sets: ``default`` and ``brms`` (brms's proper defaults: every coefficient Normal(0, 10),
-SDs Student-t(3, 0, 2.5) folded at zero, correlations LKJ(1), sigma Student-t(3, 0, 2.5)
-folded at zero).  Overrides are applied over the set, the most specific name winning.
+SDs Student-t(3, 0, 2.5) folded at zero, correlations LKJ(1)). A family's extra parameters
+(sigma) take the family's own default prior (:class:`~bayesglmm.model.families.ExtraParameter`;
+Gaussian sigma: Student-t(3, 0, 2.5) folded at zero, brms's default, in both sets).
+Overrides are applied over the set, the most specific name winning.
 """
 
 from __future__ import annotations
@@ -30,13 +32,11 @@ PRIOR_SETS = {
         "beta": "normal(0, 5)",
         "sd": "half_student_t(3, 2.5)",
         "corr": "lkj(2)",
-        "sigma": "half_student_t(3, 2.5)",
     },
     "brms": {
         "beta": "normal(0, 10)",
         "sd": "half_student_t(3, 2.5)",
         "corr": "lkj(1)",
-        "sigma": "half_student_t(3, 2.5)",
     },
 }
 
@@ -166,6 +166,10 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         g = factor.group
         sd[g] = tuple(check(*pick(f"sd[{g},{t}]", f"sd[{g}]", "sd"), _POSITIVE, "a standard deviation") for t in factor.terms)
         corr[g] = tuple(check(*pick(f"corr[{g}]", "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor))
-    sigma = check(*pick("sigma"), _POSITIVE, "a residual SD") if spec.family.has_dispersion else None
+    sigma = None
+    for parameter in spec.family.extra_parameters:  # the family's default prior unless overridden
+        prior = (parse_prior(overrides[parameter.name], parameter.name) if parameter.name in overrides
+                 else parse_prior(parameter.prior, parameter.name))
+        sigma = check(prior, parameter.name, _POSITIVE, f"a {parameter.description}")
     source = prior_set + (" + overrides" if overrides else "")
     return PriorSet(beta, sd, corr, sigma, source)

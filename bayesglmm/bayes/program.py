@@ -23,7 +23,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from ..errors import SpecError
-from ..families import Family, inverse_link
+from ..model.families import Family
 from ..spec import ModelSpec
 from .priors import Prior, PriorSet, resolve_priors
 
@@ -68,17 +68,8 @@ def vector_distribution(priors: tuple[Prior, ...], name: str):
 
 
 def likelihood(family: Family, eta, trials, sigma=None):
-    """The response distribution at linear predictor eta (vectorised over rows)."""
-    if family.name == "bernoulli" and family.link == "logit":
-        return dist.BernoulliLogits(eta)
-    if family.is_binomial:
-        if family.link == "logit":
-            return dist.BinomialLogits(eta, total_count=trials)
-        probs = jnp.clip(inverse_link(family.link, eta), 1e-15, 1 - 1e-15)
-        return dist.Bernoulli(probs=probs) if family.name == "bernoulli" else dist.BinomialProbs(probs, total_count=trials)
-    if family.name == "poisson":
-        return dist.Poisson(jnp.exp(eta))
-    return dist.Normal(eta, sigma)
+    """The response distribution at linear predictor eta (vectorised over rows): the family's own."""
+    return family.distribution(eta, trials, sigma)
 
 
 def random_effect_scales(factor: FactorMeta, priors: PriorSet):

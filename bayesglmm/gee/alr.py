@@ -136,7 +136,7 @@ def _newton_step(gradient, hessian, max_step: float = 2.0):
 
 def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=None) -> dict:
     """Alternate one scoring step for β and one for α until both settle; then the joint sandwich."""
-    if spec.family.name != "bernoulli" or spec.family.link != "logit":
+    if not spec.family.binary or spec.family.link != "logit":
         raise SpecError("alternating logistic regression needs a binary response with the logit link "
                         "(family='bernoulli'); for counts or proportions use exchangeable or unstructured GEE")
     T = layout.n_occasions

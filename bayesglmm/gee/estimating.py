@@ -17,22 +17,16 @@ from .. import _jax  # noqa: F401  (float64)
 import jax
 import jax.numpy as jnp
 
-from ..families import inverse_link
+from ..model.families import Family
 
 
-@partial(jax.jit, static_argnames=("link", "variance"))
-def mean_pieces(beta, X, offset, trials, mask, link: str, variance: str):
-    """μ (n × g⁻¹(η)), dμ/dη and the variance function v(μ) per slot (1 in empty slots)."""
+@partial(jax.jit, static_argnames=("family",))
+def mean_pieces(beta, X, offset, trials, mask, family: Family):
+    """μ (n × g⁻¹(η)), dμ/dη and the family's variance function v(μ) per slot (1 in empty slots)."""
     eta = X @ beta + offset
-    p, dp = jax.jvp(lambda e: inverse_link(link, e), (eta,), (jnp.ones_like(eta),))
+    p, dp = jax.jvp(family.inverse_link, (eta,), (jnp.ones_like(eta),))
     mu, dmu = trials * p, trials * dp
-    if variance == "binomial":
-        v = trials * p * (1.0 - p)
-    elif variance == "poisson":
-        v = mu
-    else:
-        v = jnp.ones_like(mu)
-    return mu, jnp.where(mask, dmu, 0.0), jnp.where(mask, v, 1.0)
+    return mu, jnp.where(mask, dmu, 0.0), jnp.where(mask, family.variance(mu, trials), 1.0)
 
 
 @jax.jit
@@ -45,11 +39,6 @@ def score_pieces(X, dmu, V, residual, mask):
     U = jnp.einsum("itp,it->ip", D, solved[..., -1])
     H = jnp.einsum("itp,itq->pq", D, solved[..., :-1])
     return U, H
-
-
-def variance_name(family) -> str:
-    """Which variance function: binomial n p (1 − p), poisson μ, or constant (gaussian)."""
-    return "binomial" if family.is_binomial else "poisson" if family.name == "poisson" else "gaussian"
 
 
 def working_covariance(structure: str, alpha, scale: float, v, T: int):

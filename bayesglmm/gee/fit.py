@@ -23,7 +23,7 @@ from ..identifiability import columns_varying_in_one_cluster
 from ..options import check_choice, check_int
 from ..spec import ModelSpec
 from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
-from .estimating import mean_pieces, score_pieces, variance_name, working_covariance
+from .estimating import mean_pieces, score_pieces, working_covariance
 from .layout import cluster_layout
 from .qic import qic
 from .score_tests import type3_score_table
@@ -145,11 +145,11 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
     """
     from scipy.optimize import root
 
-    family, variance, T = spec.family, variance_name(spec.family), layout.n_occasions
+    family, T = spec.family, layout.n_occasions
     X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
 
     def moments(beta, current: str):
-        mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, family.link, variance)
+        mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, family)
         residuals = np.asarray((y - mu) / jnp.sqrt(v))
         scale = estimate_scale(residuals, layout.mask)  # estimated for every family, as geepack does
         return mu, dmu, v, scale, estimate_alpha(current, residuals, layout.mask, scale, ar1)

@@ -20,18 +20,7 @@ import numpy as np
 from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from .estimating import mean_pieces, variance_name
-
-
-def quasi_likelihood(family_name: str, y, probability, trials) -> float:
-    """Q(μ; I) summed over rows (see the module docstring); ``probability`` is g⁻¹(η)."""
-    if family_name in ("bernoulli", "binomial"):
-        p = np.clip(probability, 1e-300, 1 - 1e-16)
-        return float(np.sum(np.where(y > 0, y * np.log(p), 0.0) + np.where(trials - y > 0, (trials - y) * np.log1p(-p), 0.0)))
-    mu = trials * probability
-    if family_name == "poisson":
-        return float(np.sum(np.where(y > 0, y * np.log(mu), 0.0) - mu))
-    return float(-0.5 * np.sum((y - mu) ** 2))
+from .estimating import mean_pieces
 
 
 def qic(spec, beta: np.ndarray, cov_robust: np.ndarray, scale: float) -> tuple[float, float]:
@@ -40,8 +29,8 @@ def qic(spec, beta: np.ndarray, cov_robust: np.ndarray, scale: float) -> tuple[f
     ones = jnp.ones(spec.nobs, dtype=bool)
     mu, dmu, variance = (np.asarray(a) for a in mean_pieces(jnp.asarray(beta), jnp.asarray(spec.fixed.X),
                                                              jnp.asarray(spec.offset), jnp.asarray(trials), ones,
-                                                             family.link, variance_name(family)))
-    phi = float(scale) if variance_name(family) == "gaussian" else 1.0
-    q = quasi_likelihood(family.name, spec.y, mu / trials, trials) / phi
+                                                             family))
+    phi = float(scale) if family.has_dispersion else 1.0  # the scale is 1 for binomial and Poisson
+    q = family.quasi_likelihood(spec.y, mu, trials) / phi
     information = spec.fixed.X.T @ ((dmu**2 / (variance * phi))[:, None] * spec.fixed.X)
     return -2.0 * q + 2.0 * float(np.trace(information @ cov_robust)), -2.0 * q + 2.0 * spec.fixed.X.shape[1]

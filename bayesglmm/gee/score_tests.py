@@ -21,7 +21,7 @@ from scipy.stats import chi2
 from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from .estimating import mean_pieces, score_pieces, variance_name, working_covariance
+from .estimating import mean_pieces, score_pieces, working_covariance
 
 
 def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_iter: int, tol: float) -> tuple[float, int]:
@@ -33,7 +33,7 @@ def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_
     beta = np.zeros(p)
     beta[keep] = reduced["beta"]
     X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
-    mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, spec.family.link, variance_name(spec.family))
+    mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, spec.family)
     alpha = reduced["association"]["estimate"].to_numpy()
     V = working_covariance(structure, alpha, reduced["scale"], v, layout.n_occasions)
     U_i, A = score_pieces(X, dmu, V, y - mu, mask)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from jax.ops import segment_sum
 
 from ..errors import SpecError
-from ..families import Family
+from ..model.families import Family
 from ..spec import ModelSpec
 from . import smallmat
 from .covariance import CovarianceStructure

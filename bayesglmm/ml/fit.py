@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
-from ..identifiability import columns_varying_in_one_cluster, separated_columns, separation_sides
+from ..identifiability import columns_varying_in_one_cluster, separated_columns
 from ..options import MLOptions
 from .._jax import compile_seconds
 from ..spec import ModelSpec
@@ -251,7 +251,7 @@ def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: floa
 
 def _separation(spec: ModelSpec) -> list[str]:
     """The fixed-effect columns that separate the data (:mod:`bayesglmm.identifiability`), or []."""
-    sides = separation_sides(spec.family.name, spec.y, spec.trials)
+    sides = spec.family.separation_sides(spec.y, spec.trials)
     return [] if sides is None else separated_columns(spec.fixed.X, spec.fixed.names, sides)
 
 

@@ -19,7 +19,7 @@ from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
-from ..families import Family
+from ..model.families import Family
 from .covariance import CovarianceStructure
 from .data import GroupedData
 from . import smallmat

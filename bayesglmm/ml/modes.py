@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax.ops import segment_sum
 
-from ..families import Family
+from ..model.families import Family
 from . import smallmat
 from .data import GroupedData
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from ..families import inverse_link
+from ..model.families import inverse_link
 from ..ml.quadrature import gauss_hermite_grid
 
 QPOINTS = 30

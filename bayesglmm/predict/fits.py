@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import SpecError
-from ..families import inverse_link, link_function
+from ..model.families import inverse_link, link_function
 from ..results.stats import Z_975
 from .core import QPOINTS, covariance_from, population_average
 from .design import group_positions, prediction_design

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-FAMILY_LABELS = {
-    "bernoulli": "Bernoulli (binary)",
-    "binomial": "Binomial",
-    "poisson": "Poisson",
-    "gaussian": "Gaussian",
-}
+from ..model.families import FAMILIES
+
+
+def _family_label(name: str) -> str:
+    """The family's printed name (its class's ``label``; the name itself for an unregistered one)."""
+    family = FAMILIES.get(name)
+    return getattr(family, "label", name)
 
 
 def _section(title: str, body: str) -> str:
@@ -49,7 +50,7 @@ def ml_summary(fit) -> str:
         [
             ("Formula", fit.formula),
             ("Response", fit.response),
-            ("Distribution", FAMILY_LABELS[fit.family]),
+            ("Distribution", _family_label(fit.family)),
             ("Link function", fit.link),
             ("Estimation", f"maximum likelihood, {method}"),
             ("Fixed-effects SEs", se_kind),
@@ -145,7 +146,7 @@ def bayes_summary(fit) -> str:
     info = _pairs(
         [
             ("Formula", fit.formula),
-            ("Distribution", FAMILY_LABELS[fit.family]),
+            ("Distribution", _family_label(fit.family)),
             ("Link function", fit.link),
             ("Observations", f"{fit.nobs}"),
             ("Groups", ", ".join(f"{g}: {n}" for g, n in fit.ngroups.items())),
@@ -236,7 +237,7 @@ def gee_summary(fit) -> str:
     the association parameters or working correlation, and type III Wald tests."""
     dropped = ", ".join(f"{k}: {v}" for k, v in fit.dropped.items())
     info = _pairs(
-        [("Formula", fit.formula), ("Distribution", FAMILY_LABELS[fit.family]), ("Link function", fit.link),
+        [("Formula", fit.formula), ("Distribution", _family_label(fit.family)), ("Link function", fit.link),
          ("Observations read", f"{fit.nobs_read}"),
          ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
          ("Subject effect", f"{fit.cluster} ({fit.n_clusters} levels)"),

@@ -1,0 +1,157 @@
+"""The :class:`Family` interface: everything the engines need to know about a response distribution.
+
+A family is a frozen, hashable object (a valid static argument of ``jax.jit``, and part of the
+on-disk compile key through its ``repr``) holding its link. It answers, for its own response:
+
+- validation: :meth:`Family.check_response` (values and trials), :meth:`constant_response`;
+- the likelihood: :meth:`loglik` with all normalising constants (log-likelihoods, AIC and BIC
+  comparable with glmmTMB, lme4 and SAS GLIMMIX) and :meth:`eta_derivatives`;
+- the GLM start: :meth:`start_eta`, :meth:`glm_variance`;
+- GEE: the variance function :meth:`variance` and the quasi-likelihood :meth:`quasi_likelihood` (QIC);
+- Bayes: :meth:`distribution`, the NumPyro likelihood;
+- simulation: :meth:`simulate`;
+- identifiability: :meth:`separation_sides` (where the likelihood is unbounded);
+- its extra parameters (:class:`ExtraParameter`: the Gaussian residual SD) with their transform
+  and default prior, and its names in R, brms and SAS.
+
+Engines ask the family and never branch on its name; a new family is one subclass registered
+with :func:`bayesglmm.model.families.register_family` (CONTRIBUTING.md, "Adding a family").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ... import _jax  # noqa: F401  (float64)
+from ...errors import SpecError
+from ..links import Link, get_link
+
+
+@dataclass(frozen=True)
+class ExtraParameter:
+    """A family parameter besides the mean (one unconstrained value θ in the engines).
+
+    The natural value is exp(θ) (every extra parameter today is positive); ``prior`` is the
+    default prior of the Bayesian engine in both named prior sets (brms's default for the
+    Gaussian sigma: Student-t(3, 0, 2.5) folded at zero).
+    """
+
+    name: str  # the common name: sigma
+    label: str  # the GLIMMIX-style label: Residual SD
+    prior: str  # default prior, in the syntax of bayesglmm.bayes.priors
+    description: str
+
+
+def check_counts(values: np.ndarray, name: str, what: str) -> None:
+    """SpecError naming the column when ``values`` are negative or not whole numbers."""
+    if np.any(values < 0):
+        raise SpecError(f"column '{name}' has negative values ({values[values < 0][:5].tolist()}); {what} must be >= 0")
+    if np.any(values != np.round(values)):
+        bad = values[values != np.round(values)][:5].tolist()
+        raise SpecError(f"column '{name}' has non-integer values ({bad}); {what} must be whole numbers")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A response distribution with its link (subclasses: one per family).
+
+    Class attributes say what the family is; ``link`` (a name) is the one instance field.
+    """
+
+    link: str
+
+    name: ClassVar[str]  # bayesglmm's name, as in make_family
+    label: ClassVar[str]  # as printed in summaries ("Model information")
+    links: ClassVar[tuple[str, ...]]  # allowed links, the default first
+    extra_parameters: ClassVar[tuple[ExtraParameter, ...]] = ()
+    binary: ClassVar[bool] = False  # 0/1 response (a factor response is allowed)
+    counts_of_trials: ClassVar[bool] = False  # successes out of trials (trials= or cbind)
+    r_name: ClassVar[str] = ""  # R's family() / glmmTMB
+    brms_name: ClassVar[str] = ""
+    sas_name: ClassVar[str] = ""  # GLIMMIX / GENMOD dist=
+
+    def __post_init__(self):
+        if self.link not in self.links:
+            raise SpecError(
+                f"link {self.link!r} is not available for family {self.name!r}; choose one of {', '.join(self.links)}"
+            )
+
+    # -- what the family is ---------------------------------------------------------------
+    @property
+    def link_object(self) -> Link:
+        return get_link(self.link)
+
+    @property
+    def has_dispersion(self) -> bool:
+        """True when the family has an extra (scale) parameter: one unconstrained value in φ."""
+        return bool(self.extra_parameters)
+
+    @property
+    def is_binomial(self) -> bool:
+        """True for binary and successes-out-of-trials responses (cbind and factor responses allowed)."""
+        return self.binary or self.counts_of_trials
+
+    def inverse_link(self, eta):
+        return self.link_object.inverse(eta)
+
+    # -- the response ---------------------------------------------------------------------
+    def check_response(self, y: np.ndarray, name: str, trials: np.ndarray | None = None,
+                       trials_name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(y, trials) after checking the values suit the family (SpecError naming the column)."""
+        return y, np.ones_like(y)
+
+    def constant_response(self, y: np.ndarray, trials: np.ndarray) -> str | None:
+        """What makes the response unusable when it is the same in every row (None when it is not)."""
+        return None
+
+    def separation_sides(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray | None:
+        """+1 / −1 / 0 per row where the likelihood grows without bound as η → +∞ / −∞ / neither
+        (the separation LP of :mod:`bayesglmm.identifiability`); None when it is bounded."""
+        return None
+
+    # -- likelihood -----------------------------------------------------------------------
+    def loglik(self, y, eta, trials, log_dispersion=0.0):
+        """Per-row log p(y | η) with all normalising constants (JAX)."""
+        raise NotImplementedError
+
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+        """First and second derivatives of :meth:`loglik` in η, elementwise (automatic
+        differentiation; families override it with closed forms where they have them)."""
+        first = jax.grad(lambda e: jnp.sum(self.loglik(y, e, trials, log_dispersion)))
+        return jax.jvp(first, (eta,), (jnp.ones_like(eta),))
+
+    # -- GLM start and GEE ----------------------------------------------------------------
+    def start_eta(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """A linear predictor close to the data, to start the GLM fit (as R's ``mustart``)."""
+        return np.asarray(y, dtype=float)
+
+    def glm_response(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """The response on the scale of g⁻¹(η) (proportions for binomial)."""
+        return y
+
+    def glm_variance(self, mean: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """Var(response on the g⁻¹(η) scale) / dispersion, for IRLS (NumPy)."""
+        return np.ones_like(mean)
+
+    def variance(self, mu, trials):
+        """The GEE variance function v(μ) of the response's mean μ = trials · g⁻¹(η) (JAX)."""
+        return jnp.ones_like(mu)
+
+    def quasi_likelihood(self, y: np.ndarray, mu: np.ndarray, trials: np.ndarray) -> float:
+        """Σ Q(μ; y) with Q the quasi-likelihood of :meth:`variance` (Pan 2001's QIC), dispersion 1."""
+        raise NotImplementedError
+
+    # -- Bayes and simulation -------------------------------------------------------------
+    def distribution(self, eta, trials, sigma=None):
+        """The NumPyro distribution of the response at linear predictor η (vectorised over rows)."""
+        raise NotImplementedError
+
+    def simulate(self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray,
+                 sigma: float | None = None) -> np.ndarray:
+        """Responses drawn at η (NumPy)."""
+        raise NotImplementedError

@@ -1,0 +1,43 @@
+"""Gaussian responses with the identity link and a residual SD σ = exp(θ):
+log p(y | η) = −log σ − log(2π)/2 − (y − η)²/(2σ²)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+
+from ... import _jax  # noqa: F401  (float64)
+from .base import ExtraParameter, Family
+
+
+class Gaussian(Family):
+    """Measurements (R/brms ``gaussian``, SAS ``dist=normal``)."""
+
+    name = "gaussian"
+    label = "Gaussian"
+    links = ("identity",)
+    extra_parameters = (ExtraParameter("sigma", "Residual SD", "half_student_t(3, 2.5)", "residual standard deviation"),)
+    r_name = "gaussian"
+    brms_name = "gaussian"
+    sas_name = "normal"
+
+    def constant_response(self, y, trials):
+        return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
+
+    def loglik(self, y, eta, trials, log_dispersion=0.0):
+        sigma2 = jnp.exp(2.0 * log_dispersion)
+        return -log_dispersion - 0.5 * jnp.log(2.0 * jnp.pi) - 0.5 * (y - eta) ** 2 / sigma2
+
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+        precision = jnp.exp(-2.0 * log_dispersion)
+        return (y - eta) * precision, -precision * jnp.ones_like(eta)
+
+    def quasi_likelihood(self, y, mu, trials):
+        return float(-0.5 * np.sum((y - mu) ** 2))
+
+    def distribution(self, eta, trials, sigma=None):
+        return dist.Normal(eta, sigma)
+
+    def simulate(self, rng, eta, trials, sigma=None):
+        return rng.normal(eta, sigma)

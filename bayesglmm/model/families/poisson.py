@@ -1,0 +1,57 @@
+"""Poisson counts with the log link: log p(y | η) = y η − e^η − log y!."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from jax.scipy.special import gammaln
+
+from ... import _jax  # noqa: F401  (float64)
+from .base import Family, check_counts
+
+
+class Poisson(Family):
+    """Counts (R/brms ``poisson``, SAS ``dist=poisson``)."""
+
+    name = "poisson"
+    label = "Poisson"
+    links = ("log",)
+    r_name = "poisson"
+    brms_name = "poisson"
+    sas_name = "poisson"
+
+    def check_response(self, y, name, trials=None, trials_name=None):
+        check_counts(y, name, "counts for family 'poisson'")
+        return y, np.ones_like(y)
+
+    def constant_response(self, y, trials):
+        return "is 0 in every row used: the model cannot be estimated" if np.all(y == 0) else None
+
+    def separation_sides(self, y, trials):
+        return np.where(y <= 0, -1, 0)
+
+    def loglik(self, y, eta, trials, log_dispersion=0.0):
+        return y * eta - jnp.exp(eta) - gammaln(y + 1.0)
+
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+        mu = jnp.exp(eta)
+        return y - mu, -mu
+
+    def start_eta(self, y, trials):
+        return np.log(y + 0.1)
+
+    def glm_variance(self, mean, trials):
+        return np.maximum(mean, 1e-10)
+
+    def variance(self, mu, trials):
+        return mu
+
+    def quasi_likelihood(self, y, mu, trials):
+        return float(np.sum(np.where(y > 0, y * np.log(mu), 0.0) - mu))
+
+    def distribution(self, eta, trials, sigma=None):
+        return dist.Poisson(jnp.exp(eta))
+
+    def simulate(self, rng, eta, trials, sigma=None):
+        return rng.poisson(np.asarray(self.inverse_link(eta))).astype(float)
