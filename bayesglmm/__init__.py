@@ -6,7 +6,7 @@ The handful of names a user needs::
     from bayesglmm.bayes import fit_bayes
 """
 
-from . import datasets
+from .model import datasets
 from .compare import compare, coverage_study
 from .errors import ConvergenceWarning, DataWarning, FormulaError, InferenceWarning, SingularFitWarning, SpecError
 from .model.families import Family, make_family, register_family
@@ -14,9 +14,10 @@ from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
 from .results.bayesfit import BayesFit
-from .spec import ModelSpec
-from .simulate import simulate, simulate_response
+from .model.spec import ModelSpec
+from .model.simulate import simulate, simulate_response
 from .toml_spec import load_spec_file
+from . import predict as _predict  # noqa: F401  (registers each fit type's predictor: fit.predict works)
 
 __all__ = [
     "ModelSpec",

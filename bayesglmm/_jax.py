@@ -31,7 +31,7 @@ def compile_seconds() -> float:
 
 
 def trace_cache_dir() -> str | None:
-    """Folder of the traced-program cache (see :mod:`bayesglmm._compiled`), or None when off."""
+    """Folder of the traced-program cache (see :mod:`bayesglmm.core.compiled`), or None when off."""
     return _TRACE_CACHE[0] if _TRACE_CACHE else None
 
 

@@ -116,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args, section: str = "ml"):
     from .csv_input import read_csv
-    from .spec import ModelSpec
+    from .model.spec import ModelSpec
     from .toml_spec import load_spec_file
 
     if args.spec:
@@ -219,7 +219,7 @@ def _gee_fit(data, model: dict, options: dict, args=None):
     The mean model is the [gee] formula, else the model formula without its bars; the cluster
     defaults to the formula's grouping factor.
     """
-    from .formula import mean_model_formula
+    from .model.formula import mean_model_formula
     from .gee import fit_gee
 
     given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no GEE options)

@@ -10,7 +10,7 @@
     reference = { trt = "0" }     # optional reference levels of categorical columns
 
     [data]
-    dataset = "amenorrhea"        # a built-in data set (bayesglmm.datasets), or
+    dataset = "amenorrhea"        # a built-in data set (bayesglmm.model.datasets), or
     # file = "mydata.csv"         # a CSV path, relative to this TOML file
     [data.derive]                 # optional new columns, pandas.eval expressions
     time2 = "time ** 2"
@@ -44,10 +44,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import datasets
+from .model import datasets
 from .csv_input import read_csv
 from .errors import SpecError
-from .spec import ModelSpec
+from .model.spec import ModelSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

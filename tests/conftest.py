@@ -19,7 +19,7 @@ set_cpu_devices(4)  # before JAX's first computation: NUTS chains run in paralle
 from bayesglmm import datasets  # noqa: E402
 from bayesglmm.config import DATA_ENV  # noqa: E402
 from bayesglmm.ml import fit_ml  # noqa: E402
-from bayesglmm.spec import ModelSpec  # noqa: E402
+from bayesglmm.model.spec import ModelSpec  # noqa: E402
 
 AMENORRHEA = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
 AMENORRHEA_RI = "y ~ time + time2 + trt:time + trt:time2 + (1 | id)"

@@ -11,7 +11,7 @@ from bayesglmm import ModelSpec, SpecError
 from bayesglmm.cli import main
 from bayesglmm.compare import coverage_study, load_study
 from bayesglmm.compare.coverage import summarise_replicates
-from bayesglmm.simulate import simulate, simulate_response
+from bayesglmm.model.simulate import simulate, simulate_response
 
 TRUTH = {"beta[(Intercept)]": -0.5, "beta[time]": 0.3, "beta[time:trt]": 0.4,
          "sd[id,(Intercept)]": 1.0, "sd[id,time]": 0.5, "corr[id,(Intercept),time]": 0.0}

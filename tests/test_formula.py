@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayesglmm import FormulaError
-from bayesglmm.formula import parse_formula
+from bayesglmm.model.formula import parse_formula
 
 names = st.sampled_from(["x", "time", "dose", "age", "z2", "w.1"])
 groups = st.sampled_from(["id", "site", "school"])

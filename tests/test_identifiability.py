@@ -13,7 +13,7 @@ import pytest
 
 from bayesglmm import ConvergenceWarning, InferenceWarning, ModelSpec, SpecError, fit_ml
 from bayesglmm.gee import fit_gee
-from bayesglmm.identifiability import separated_columns
+from bayesglmm.model.identifiability import separated_columns
 from bayesglmm.model.families import make_family
 
 

@@ -2,7 +2,7 @@
 Categorical, with a non-default reference level, for every engine (issue 18, item 1).
 
 Each must equal predicting on the full data and selecting those rows: the new-data design is
-built from the fit's own levels, reference and column order (:mod:`bayesglmm.newdata`).
+built from the fit's own levels, reference and column order (:mod:`bayesglmm.model.newdata`).
 """
 
 import warnings

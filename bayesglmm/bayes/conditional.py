@@ -2,7 +2,7 @@
 
 For a posterior draw (β, G) of the marginal sampler, the random effects of group i have the
 conditional posterior  p(b_i | y_i, β, G) ∝ exp f_i(b),  f_i(b) = Σ_r log p(y_r | η_r(b)) + log N(b; 0, G).
-The chains run on the spherical random effects u, b = Λu with Λ = chol(G) (:mod:`bayesglmm.ml.modes`),
+The chains run on the spherical random effects u, b = Λu with Λ = chol(G) (:mod:`bayesglmm.core.modes`),
 whose conditional is exp f_i(u), f_i(u) = Σ_r log p(y_r | η_r(Λu)) + log N(u; 0, I).  Each group
 runs an independence Metropolis–Hastings chain (Tierney 1994) whose proposal is a multivariate
 Student-t with ν = 4 degrees of freedom centred at the conditional mode û_i with scale L_i,
@@ -16,7 +16,7 @@ and the draw is b = Λu.
 The chain starts from a proposal draw and its state after ``steps`` steps is the draw: its
 distance to the exact conditional falls geometrically with the number of steps, at a rate set by
 the rejection probability, reported as the acceptance rate.  The modes and H_i come from the ML
-engine's Newton solver (:mod:`bayesglmm.ml.modes`).
+engine's Newton solver (:mod:`bayesglmm.core.modes`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from ..model.families import Family
-from ..ml import smallmat
-from ..ml.data import GroupedData
-from ..ml.modes import find_modes, joint_log_density, differentiable_modes
+from ..core import smallmat
+from ..core.data import GroupedData
+from ..core.modes import find_modes, joint_log_density, differentiable_modes
 
 PROPOSAL_DF = 4
 

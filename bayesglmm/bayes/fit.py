@@ -24,9 +24,9 @@ import jax
 
 from ..errors import SpecError
 from ..options import NUTSOptions, check_choice, check_int, check_qpoints
-from ..spec import ModelSpec
+from ..model.spec import ModelSpec
 from .convert import to_inference_data
-from .marginal_sampler import population_to_latent, prepare_marginal, sample_marginal
+from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .program import Program, compile_program
 from .sampling import global_sites, pointwise_log_likelihood, posterior_predictive, prior_predictive, run_nuts, sample_stats
 

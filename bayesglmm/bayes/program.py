@@ -24,7 +24,7 @@ import numpyro.distributions as dist
 
 from ..errors import SpecError
 from ..model.families import Family
-from ..spec import ModelSpec
+from ..model.spec import ModelSpec
 from .priors import Prior, PriorSet, resolve_priors
 
 

@@ -1,7 +1,7 @@
 """Frequentist check of the engines: simulate data sets from the model, refit, count coverage.
 
 Replicate r draws a new response from the model at the true parameters
-(:func:`bayesglmm.simulate.simulate_response`, design kept) with its own seed,
+(:func:`bayesglmm.model.simulate.simulate_response`, design kept) with its own seed,
 ``SeedSequence([seed, r])``, so its data do not depend on which worker runs it
 or on what ran before. Every requested engine is fitted to it and the
 replicate's rows (engine, parameter, estimate, SE, interval) are written to
@@ -59,7 +59,7 @@ class StudyPlan:
 
 def replicate_rows(spec, plan: StudyPlan, replicate: int) -> list[dict]:
     """Simulate replicate ``replicate`` and fit every engine: one row per (engine, parameter)."""
-    from ..simulate import simulate_response
+    from ..model.simulate import simulate_response
 
     seeds = np.random.SeedSequence([plan.seed, replicate])
     simulated = simulate_response(spec, plan.truth, np.random.default_rng(seeds))

@@ -19,9 +19,9 @@ from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
 from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
-from ..identifiability import columns_varying_in_one_cluster
+from ..model.identifiability import columns_varying_in_one_cluster
 from ..options import check_choice, check_int
-from ..spec import ModelSpec
+from ..model.spec import ModelSpec
 from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, working_covariance
 from .layout import cluster_layout

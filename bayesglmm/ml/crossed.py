@@ -39,9 +39,9 @@ from jax.ops import segment_sum
 
 from ..errors import SpecError
 from ..model.families import Family
-from ..spec import ModelSpec
-from . import smallmat
-from .covariance import CovarianceStructure
+from ..model.spec import ModelSpec
+from ..core import smallmat
+from ..core.covariance import CovarianceStructure
 
 MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised at every Newton step
 

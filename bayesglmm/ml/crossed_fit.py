@@ -16,9 +16,9 @@ from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
-from .._compiled import compiled
-from ..spec import ModelSpec
-from .covariance import CovarianceStructure
+from ..core.compiled import compiled
+from ..model.spec import ModelSpec
+from ..core.covariance import CovarianceStructure
 from .crossed import (
     CrossedData,
     CrossedModel,

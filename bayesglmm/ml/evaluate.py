@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec import ModelSpec
-from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
-from .covariance import CovarianceStructure
-from .data import chunked_data, single_factor
-from .marginal import MarginalModel
+from ..model.spec import ModelSpec
+from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
+from ..core.covariance import CovarianceStructure
+from ..core.data import chunked_data, single_factor
+from ..core.smallmat import semidefinite_cholesky
+from ..core.group_likelihood import MarginalModel
 from .objective import MarginalObjective
-
-
-def semidefinite_cholesky(G: np.ndarray) -> np.ndarray:
-    """Lower-triangular L with L Lᵀ = G for a positive *semi*-definite G (a singular fit's).
-
-    Cholesky–Banachiewicz with a zero pivot allowed: a pivot that is 0 (to rounding) gives a
-    zero column, which is exact for a singular G; for a positive-definite G this is the Cholesky
-    factor.
-    """
-    q = G.shape[0]
-    L = np.zeros_like(G)
-    tolerance = 1e-12 * max(float(np.max(np.diag(G))), 1e-300)
-    for j in range(q):
-        pivot = G[j, j] - L[j, :j] @ L[j, :j]
-        if pivot <= tolerance:
-            continue
-        L[j, j] = np.sqrt(pivot)
-        L[j + 1 :, j] = (G[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j]) / L[j, j]
-    return L
 
 
 def phi_from(structure: CovarianceStructure, beta, G, sigma=None) -> np.ndarray:

@@ -18,16 +18,16 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
-from ..identifiability import columns_varying_in_one_cluster, separated_columns
+from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
 from ..options import MLOptions
 from .._jax import compile_seconds
-from ..spec import ModelSpec
-from .auto import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
-from .covariance import CovarianceStructure
+from ..model.spec import ModelSpec
+from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
+from ..core.covariance import CovarianceStructure
 from .crossed_fit import fit_crossed
-from .data import chunked_data, single_factor
+from ..core.data import chunked_data, single_factor
 from .inference import infer, reported_parameters
-from .marginal import MarginalModel
+from ..core.group_likelihood import MarginalModel
 from .memory import agq_memory_gb, default_memory_limit_gb
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
@@ -250,7 +250,7 @@ def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: floa
 
 
 def _separation(spec: ModelSpec) -> list[str]:
-    """The fixed-effect columns that separate the data (:mod:`bayesglmm.identifiability`), or []."""
+    """The fixed-effect columns that separate the data (:mod:`bayesglmm.model.identifiability`), or []."""
     sides = spec.family.separation_sides(spec.y, spec.trials)
     return [] if sides is None else separated_columns(spec.fixed.X, spec.fixed.names, sides)
 

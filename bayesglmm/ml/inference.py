@@ -15,8 +15,6 @@ interior optimum this equals inverting the Hessian in the ψ parameterisation.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import _jax  # noqa: F401
@@ -24,17 +22,7 @@ import jax.numpy as jnp
 
 from ..core.sandwich import mbn_covariance
 from ..errors import ConvergenceWarning
-
-
-@dataclass(frozen=True)
-class ReportedParameter:
-    """One reported quantity: its common name, kind and GLIMMIX-style label."""
-
-    name: str  # beta[time], var[id,(Intercept)], cov[id,(Intercept),time], sd[...], corr[...], sigma
-    kind: str  # beta | var | cov | sd | corr | sigma
-    label: str  # GLIMMIX label: the term, UN(1,1), ..., Residual
-    indices: tuple[int, ...] = ()  # random-effect positions in the factor: (i,) for var/sd, (i, j) for cov/corr
-    group: str | None = None  # the grouping factor of a var/cov/sd/corr
+from ..results.parameters import Inference, ReportedParameter
 
 
 def _plain(term: str) -> str:
@@ -90,19 +78,6 @@ def report_values(phi, model):
     if model.family.has_dispersion:
         parts.append(jnp.exp(log_dispersion)[None])
     return jnp.concatenate(parts)
-
-
-@dataclass(frozen=True)
-class Inference:
-    """Estimates and covariances of the reported quantities."""
-
-    estimates: np.ndarray
-    cov_model: np.ndarray
-    cov_empirical: np.ndarray
-    hessian_positive_definite: bool
-    cov_phi_model: np.ndarray
-    cov_phi_empirical: np.ndarray
-    cov_mbn: np.ndarray | None = None  # the MBN-adjusted empirical covariance (None: not available)
 
 
 def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray,

@@ -17,12 +17,12 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec
 
-from .._compiled import compiled
-from .data import ChunkedData, GroupedData, chunk_mesh
+from ..core.compiled import compiled
+from ..core.data import ChunkedData, GroupedData, chunk_mesh
 from .inference import report_values
-from .marginal import MarginalModel, group_logliks
-from .modes import differentiable_modes, find_modes, random_effects_scale
-from .quadrature import gauss_hermite_grid
+from ..core.group_likelihood import MarginalModel, group_logliks
+from ..core.modes import differentiable_modes, find_modes, random_effects_scale
+from ..core.quadrature import gauss_hermite_grid
 
 
 # Up to this many row-node pairs per evaluation, compilation dominates a fit's time, and a fit

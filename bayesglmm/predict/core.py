@@ -24,7 +24,7 @@ from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
 from ..model.families import inverse_link
-from ..ml.quadrature import gauss_hermite_grid
+from ..core.quadrature import gauss_hermite_grid
 
 QPOINTS = 30
 

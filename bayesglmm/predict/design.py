@@ -1,6 +1,6 @@
 """Design rows of new data for a fitted model: X, the random-effect covariates Z and the offset.
 
-Built from the fit's :class:`~bayesglmm.newdata.DesignTemplate`, so the columns, factor levels,
+Built from the fit's :class:`~bayesglmm.model.newdata.DesignTemplate`, so the columns, factor levels,
 reference levels and stateful transforms are the fit's whatever levels the new rows hold.
 """
 
@@ -43,7 +43,7 @@ def group_positions(data: pd.DataFrame, group: str, levels, new_groups: str) -> 
     unseen or missing group; ``"population"`` gives them b = 0 (lme4's ``allow.new.levels = TRUE``,
     brms's ``allow_new_levels`` with the population mean).
     """
-    from ..design import level_strings
+    from ..model.design import level_strings
 
     if new_groups not in NEW_GROUPS:
         raise SpecError(f"new_groups must be one of {', '.join(NEW_GROUPS)}, not {new_groups!r}")

@@ -11,6 +11,10 @@ import jax.numpy as jnp
 
 from ..errors import SpecError
 from ..model.families import inverse_link, link_function
+from ..results import protocol
+from ..results.bayesfit import BayesFit
+from ..results.geefit import GEEFit
+from ..results.mlfit import MLFit
 from ..results.stats import Z_975
 from .core import QPOINTS, covariance_from, population_average
 from .design import group_positions, prediction_design
@@ -139,16 +143,22 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
 def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
     """Predictions of any fit on ``data`` (see :func:`predict_ml`, :func:`predict_bayes`, :func:`predict_gee`).
 
-    ``kind`` defaults to ``conditional`` for GLMMs and ``marginal`` for GEE.
+    ``kind`` defaults to ``conditional`` for GLMMs and ``marginal`` for GEE. Dispatches on the fit's
+    type through :func:`bayesglmm.results.protocol.predict`, where each fit type is registered below.
     """
-    from ..results.bayesfit import BayesFit
-    from ..results.geefit import GEEFit
-    from ..results.mlfit import MLFit
+    return protocol.predict(fit, data, scale, kind, **options)
 
-    if isinstance(fit, GEEFit):
-        return predict_gee(fit, data, scale, kind or "marginal")
-    if isinstance(fit, MLFit):
-        return predict_ml(fit, data, scale, kind or "conditional", **options)
-    if isinstance(fit, BayesFit):
-        return predict_bayes(fit, data, scale, kind or "conditional", **options)
-    raise TypeError(f"predict() takes an MLFit, BayesFit or GEEFit, not {type(fit).__name__}")
+
+@protocol.predict.register
+def _(fit: GEEFit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
+    return predict_gee(fit, data, scale, kind or "marginal")
+
+
+@protocol.predict.register
+def _(fit: MLFit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
+    return predict_ml(fit, data, scale, kind or "conditional", **options)
+
+
+@protocol.predict.register
+def _(fit: BayesFit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
+    return predict_bayes(fit, data, scale, kind or "conditional", **options)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConvergenceWarning
-from ..newdata import DesignTemplate
+from ..model.newdata import DesignTemplate
 from .io import dump_json
 
 RHAT_LIMIT = 1.01
@@ -129,9 +129,9 @@ class BayesFit:
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
-        from ..predict import predict
+        from . import protocol
 
-        return predict(self, data, scale, kind, **options)
+        return protocol.predict(self, data, scale, kind, **options)
 
     def to_dict(self) -> dict:
         """The documented machine-readable form (``bayesglmm fit --engine bayes --json``)."""

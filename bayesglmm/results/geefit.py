@@ -152,9 +152,9 @@ class GEEFit:
     def predict(self, data, scale: str = "response", kind: str = "marginal", **options):
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
-        from ..predict import predict
+        from . import protocol
 
-        return predict(self, data, scale, kind, **options)
+        return protocol.predict(self, data, scale, kind, **options)
 
     def to_json(self, path=None, indent: int = 2) -> str:
         return dump_json(self.to_dict(), path, indent)

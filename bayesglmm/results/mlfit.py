@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..design import RandomFactor
-from ..ml.inference import Inference, ReportedParameter
-from ..newdata import DesignTemplate
-from ..spec import ModelSpec
+from ..model.design import RandomFactor
+from .parameters import Inference, ReportedParameter
+from ..model.newdata import DesignTemplate
+from ..model.spec import ModelSpec
 from .io import dump_json
 from .stats import Z_975, two_sided_normal_p, wald_type3
 
@@ -392,9 +392,9 @@ class MLFit:
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
-        from ..predict import predict
+        from . import protocol
 
-        return predict(self, data, scale, kind, **options)
+        return protocol.predict(self, data, scale, kind, **options)
 
     def to_json(self, path=None, indent: int = 2) -> str:
         """:meth:`to_dict` as JSON, written to ``path`` when given."""

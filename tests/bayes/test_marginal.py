@@ -13,7 +13,7 @@ from numpyro.infer.util import log_density
 
 from bayesglmm.bayes import fit_bayes, laplace_fit
 from bayesglmm.bayes.conditional import conditional_draws
-from bayesglmm.bayes.marginal_sampler import _site_values, population_to_latent, prepare_marginal
+from bayesglmm.bayes.integrated_sampler import _site_values, population_to_latent, prepare_marginal
 from bayesglmm.bayes.program import compile_program
 
 
@@ -187,7 +187,7 @@ def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(epile
     # again at the posterior mode; where it asks for more there (amenorrhea: 11 at the Laplace
     # estimates, 15 at the mode) the program and the mode are recomputed with them. The rule is
     # made to ask for 7 at the first mode to exercise that path on the small model.
-    from bayesglmm.bayes.marginal_sampler import _natural_values
+    from bayesglmm.bayes.integrated_sampler import _natural_values
     from bayesglmm.ml import evaluate
 
     rule, chosen = evaluate.qpoints_rule_at, []
@@ -241,10 +241,10 @@ def test_identical_groups_are_integrated_once_and_counted(amenorrhea_spec):
     # Amenorrhea's 1151 women show 55 distinct row patterns (trial arm, visits kept, outcomes);
     # the marginal program integrates each once, weighted by its count: the same sum as over
     # every woman, to rounding.
-    from bayesglmm.ml.covariance import CovarianceStructure
-    from bayesglmm.ml.data import distinct_groups, grouped_data
-    from bayesglmm.ml.marginal import MarginalModel, group_logliks
-    from bayesglmm.ml.quadrature import gauss_hermite_grid
+    from bayesglmm.core.covariance import CovarianceStructure
+    from bayesglmm.core.data import distinct_groups, grouped_data
+    from bayesglmm.core.group_likelihood import MarginalModel, group_logliks
+    from bayesglmm.core.quadrature import gauss_hermite_grid
 
     data = grouped_data(amenorrhea_spec)
     distinct, counts, representative = distinct_groups(data)

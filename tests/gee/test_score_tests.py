@@ -5,7 +5,7 @@
     full.compare_score_test(smf.gee("y ~ time + trt", ...).fit())      # trt:time
     full.compare_score_test(smf.gee("y ~ time + trt:time", ...).fit()) # trt
 
-on bayesglmm.datasets.load_epilepsy() (statsmodels is not a dependency; the numbers are stored).
+on bayesglmm.model.datasets.load_epilepsy() (statsmodels is not a dependency; the numbers are stored).
 Independence only: statsmodels' exchangeable moments divide by N - p where geepack (and this
 project) divide by N, so their exchangeable statistics differ slightly (0.461 there).
 """

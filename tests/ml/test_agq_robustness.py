@@ -17,10 +17,10 @@ import pytest
 from scipy.special import logsumexp
 
 from bayesglmm import ConvergenceWarning, ModelSpec, fit_ml, loglik_at
-from bayesglmm.ml.covariance import CovarianceStructure
-from bayesglmm.ml.data import chunked_data, single_factor
+from bayesglmm.core.covariance import CovarianceStructure
+from bayesglmm.core.data import chunked_data, single_factor
 from bayesglmm.ml.fit import _agq_stage
-from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.core.group_likelihood import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
 
 QUADRATURE_WARNING = "quadrature has not converged"

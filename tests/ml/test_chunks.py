@@ -17,10 +17,10 @@ import jax
 
 from bayesglmm import ModelSpec, fit_ml, simulate
 from bayesglmm.errors import SpecError
-from bayesglmm.ml.covariance import CovarianceStructure
-from bayesglmm.ml.data import chunk_mesh, chunked_data
+from bayesglmm.core.covariance import CovarianceStructure
+from bayesglmm.core.data import chunk_mesh, chunked_data
 from bayesglmm.ml.evaluate import phi_from
-from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.core.group_likelihood import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
 
 
@@ -104,9 +104,9 @@ import jax, numpy as np
 sys.path.insert(0, {tests!r})
 from test_chunks import uneven_spec
 from bayesglmm import fit_ml
-from bayesglmm.ml.covariance import CovarianceStructure
-from bayesglmm.ml.data import chunk_mesh, chunked_data
-from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.core.covariance import CovarianceStructure
+from bayesglmm.core.data import chunk_mesh, chunked_data
+from bayesglmm.core.group_likelihood import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
 assert jax.device_count() == 2 and chunk_mesh(2) is not None
 spec = uneven_spec()

@@ -18,7 +18,7 @@ import pytest
 
 import bayesglmm as bg
 from bayesglmm.errors import SpecError
-from bayesglmm.ml.covariance import CovarianceStructure
+from bayesglmm.core.covariance import CovarianceStructure
 from bayesglmm.ml.crossed import CrossedModel, crossed_data, factor_order
 from bayesglmm.ml.crossed_fit import CrossedObjective
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from bayesglmm.ml import fit_ml
-from bayesglmm.ml.covariance import CovarianceStructure
-from bayesglmm.ml.data import chunked_data
+from bayesglmm.core.covariance import CovarianceStructure
+from bayesglmm.core.data import chunked_data
 from bayesglmm.ml.evaluate import loglik_at, loglik_by_qpoints, phi_from
-from bayesglmm.ml.marginal import MarginalModel
+from bayesglmm.core.group_likelihood import MarginalModel
 from bayesglmm.ml.objective import MarginalObjective
-from bayesglmm.spec import ModelSpec
+from bayesglmm.model.spec import ModelSpec
 
 from ..conftest import AMENORRHEA
 
@@ -88,7 +88,7 @@ def test_gradient_matches_finite_differences(epilepsy_spec):
 
 @pytest.mark.parametrize("method, qpoints", [("laplace", 1), ("agq", 5)])
 def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, qpoints):
-    """The exact Hessian (through the modes' implicit derivatives, :mod:`bayesglmm.ml.modes`)
+    """The exact Hessian (through the modes' implicit derivatives, :mod:`bayesglmm.core.modes`)
     against central differences of the gradient with the modes found again at each point."""
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
@@ -137,7 +137,7 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
 
 
 def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, monkeypatch):
-    """Large data pad each grid to the next power of two instead of the largest grid (auto.py):
+    """Large data pad each grid to the next power of two instead of the largest grid (ml/point_rule.py):
     zero-weight nodes change nothing, so the rule's table is the same either way."""
     from bayesglmm.ml import auto, objective as programs
 
@@ -212,8 +212,8 @@ def test_modes_do_not_depend_on_a_warm_start_that_overflows(epilepsy_spec):
     # (before, the solve stayed at the start and the log density was -6e131 instead of -1852).
     import jax.numpy as jnp
 
-    from bayesglmm.ml.data import grouped_data
-    from bayesglmm.ml.modes import find_modes
+    from bayesglmm.core.data import grouped_data
+    from bayesglmm.core.modes import find_modes
 
     data = grouped_data(epilepsy_spec)
     eta_fixed = data.X @ jnp.array([6.673, -0.741, -20.601, 1.098]) + data.offset

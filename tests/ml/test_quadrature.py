@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bayesglmm.ml.quadrature import agq_log_integral, gauss_hermite_grid
+from bayesglmm.core.quadrature import agq_log_integral, gauss_hermite_grid
 
 
 @pytest.mark.parametrize("qpoints", [1, 3, 5, 11])

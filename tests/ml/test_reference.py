@@ -83,7 +83,7 @@ def test_cbpp_binomial_matches_lme4_documentation():
     # and our optimum is at least as high as the log-likelihood at lme4's estimates.
     from bayesglmm import datasets
     from bayesglmm.ml.evaluate import loglik_at
-    from bayesglmm.spec import ModelSpec
+    from bayesglmm.model.spec import ModelSpec
 
     spec = ModelSpec.from_formula(
         "cbind(incidence, size - incidence) ~ period + (1 | herd)", datasets.load_cbpp(), "binomial"

@@ -111,7 +111,7 @@ class Family:
 
     def separation_sides(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray | None:
         """+1 / −1 / 0 per row where the likelihood grows without bound as η → +∞ / −∞ / neither
-        (the separation LP of :mod:`bayesglmm.identifiability`); None when it is bounded."""
+        (the separation LP of :mod:`bayesglmm.model.identifiability`); None when it is bounded."""
         return None
 
     # -- likelihood -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
     β ~ prior;  σ ~ positive prior;  L ~ LKJCholesky(q, η)     (the full-latent program's sites and priors)
     log p(y | β, σ, L) = Σ_i log ∫ p(y_i | b; β) N(b; 0, G) db,    G = diag(σ) L Lᵀ diag(σ)
 
-The integral is the ML engine's own :func:`bayesglmm.ml.marginal.group_logliks` (fully
+The integral is the ML engine's own :func:`bayesglmm.core.group_likelihood.group_logliks` (fully
 adaptive Gauss–Hermite quadrature, re-centred at the conditional modes for every parameter
 value), added to the log density with ``numpyro.factor``.  The sampler then moves in the
 p + q(q+1)/2 dimensions of the population parameters only, free of the funnel between the
@@ -14,7 +14,7 @@ The conditional modes are found at every evaluation by damped Newton from ``mode
 (the spherical modes at the ML estimates, close to those anywhere in the posterior's bulk).
 
 Groups with identical rows are integrated once and counted as often as they occur
-(:func:`~bayesglmm.ml.data.distinct_groups`): the sum is the same, and binary outcomes with few
+(:func:`~bayesglmm.core.data.distinct_groups`): the sum is the same, and binary outcomes with few
 visits repeat few patterns (amenorrhea: 55 integrals per evaluation instead of 1151).
 """
 
@@ -31,11 +31,11 @@ import jax.numpy as jnp
 import numpyro
 
 from ..model.families import Family
-from ..ml.covariance import CovarianceStructure
-from ..ml.data import GroupedData, distinct_groups
-from ..ml.marginal import MarginalModel, group_logliks
-from ..ml.modes import find_modes
-from ..ml.quadrature import gauss_hermite_grid
+from ..core.covariance import CovarianceStructure
+from ..core.data import GroupedData, distinct_groups
+from ..core.group_likelihood import MarginalModel, group_logliks
+from ..core.modes import find_modes
+from ..core.quadrature import gauss_hermite_grid
 from .priors import PriorSet
 from .program import FactorMeta, random_effect_scales, vector_distribution
 
@@ -47,7 +47,7 @@ class MarginalProgram:
     """A NumPyro program with the random effects integrated out: ``model(**data)``.
 
     ``data`` (the model's arguments) holds the rows of the distinct groups sorted by group
-    (:class:`~bayesglmm.ml.data.GroupedData`), how many groups each stands for, the Gauss–Hermite
+    (:class:`~bayesglmm.core.data.GroupedData`), how many groups each stands for, the Gauss–Hermite
     grid of ``qpoints`` points per dimension and the Newton start of the modes.  ``groups`` and
     ``mode_start`` are every group's rows and start, for the random-effect draws.
     """

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .design import FixedDesign, RandomFactor, fixed_design, level_strings, random_factors
-from .errors import DataWarning, SpecError
-from .model.families import Family, check_counts, make_family
+from .design import FixedDesign, RandomFactor, evaluate_expression, fixed_design, level_strings, random_factors
+from ..errors import DataWarning, SpecError
+from .families import Family, check_counts, make_family
 from .formula import ParsedFormula, parse_formula
 from .identifiability import check_random_terms, check_response_varies
 from .newdata import DesignTemplate, template_of
@@ -134,20 +134,6 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def evaluate_expression(frame: pd.DataFrame, expression: str, role: str) -> np.ndarray:
-    if expression in frame.columns:
-        values = frame[expression]
-    else:
-        try:
-            values = frame.eval(expression)
-        except Exception as error:
-            raise SpecError(f"cannot evaluate {role} '{expression}': {error}") from error
-    values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    if not np.all(np.isfinite(values)):
-        raise SpecError(f"{role} '{expression}' has non-finite values")
-    return values
-
-
 def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None):
     needed = parsed.columns() + ([trials] if trials else [])
     missing_columns = [name for name in needed if name not in data.columns]
@@ -179,7 +165,7 @@ def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None):
 def _categoricals(frame: pd.DataFrame, parsed: ParsedFormula, reference: dict) -> pd.DataFrame:
     """Non-numeric predictors become ordered categoricals with the reference level first.
 
-    Levels are named by :func:`~bayesglmm.design.level_strings` (R's ``TRUE``/``FALSE``, ``1`` for
+    Levels are named by :func:`~bayesglmm.model.design.level_strings` (R's ``TRUE``/``FALSE``, ``1`` for
     a whole number); a pandas Categorical keeps its categories' order (R's factor levels), other
     columns are sorted (R's ``factor()``).
     """

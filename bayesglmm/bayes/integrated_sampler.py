@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import SpecError
-from ..ml.data import grouped_data
-from ..ml.evaluate import semidefinite_cholesky
-from ..spec import ModelSpec
+from ..core.data import grouped_data
+from ..core.smallmat import semidefinite_cholesky
+from ..model.spec import ModelSpec
 from .laplace_posterior import LaplacePosterior, laplace_posterior
-from .marginal import MarginalProgram, compile_marginal_program
+from .integrated_program import MarginalProgram, compile_marginal_program
 from .program import Program, correlation_cholesky
 from .sampling import run_nuts
 
@@ -60,7 +60,7 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
 
 
 def _spherical_modes(ml_fit) -> np.ndarray:
-    """The ML fit's conditional modes as spherical random effects, u = Λ⁺b (:mod:`bayesglmm.ml.modes`).
+    """The ML fit's conditional modes as spherical random effects, u = Λ⁺b (:mod:`bayesglmm.core.modes`).
 
     Λ the Cholesky factor of the estimated G with a positive diagonal, as the program's
     diag(σ) L; the pseudo-inverse keeps a singular estimate finite.
@@ -89,7 +89,7 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     does the work of an AGQ refit, which this saves (on epilepsy 16 s of compilation).
     """
     from ..ml.evaluate import qpoints_rule_at
-    from ..ml.fit import fit_ml
+    from ..ml import fit_ml
 
     if len(spec.random) != 1:
         raise SpecError(

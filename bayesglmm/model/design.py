@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import FormulaError
+from ..errors import FormulaError, SpecError
 from .formula import ParsedFormula, RandomBar
 
 
@@ -256,3 +256,19 @@ def level_strings(column: pd.Series) -> pd.Series:
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             return pd.Series(values.astype(np.int64).astype(str), index=column.index)
     return column.map(_level_label).astype(str)
+
+
+def evaluate_expression(frame: pd.DataFrame, expression: str, role: str) -> np.ndarray:
+    """The values of a column or a pandas expression (an offset, cbind's parts) as finite floats;
+    ``role`` names it in the SpecError."""
+    if expression in frame.columns:
+        values = frame[expression]
+    else:
+        try:
+            values = frame.eval(expression)
+        except Exception as error:
+            raise SpecError(f"cannot evaluate {role} '{expression}': {error}") from error
+    values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise SpecError(f"{role} '{expression}' has non-finite values")
+    return values

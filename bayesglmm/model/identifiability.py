@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
 
 # Above this many distinct (row, side) pairs times columns the LP is skipped (seconds, not a check).
 SEPARATION_MAX_ENTRIES = 20_000_000

@@ -16,10 +16,10 @@ import numpy as np
 from .. import _jax  # noqa: F401
 
 from ..errors import ConvergenceWarning
-from .marginal import MarginalModel
-from .data import ChunkedData
+from ..core.group_likelihood import MarginalModel
+from ..core.data import ChunkedData
 from .objective import _evaluate, compilation_dominates, program_inputs
-from .quadrature import gauss_hermite_grid
+from ..core.quadrature import gauss_hermite_grid
 
 QPOINT_SEQUENCE = (1, 3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 75, 101)
 DEFAULT_TOL = 0.01

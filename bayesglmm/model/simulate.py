@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .design import RandomFactor
-from .errors import DataWarning, SpecError
+from ..errors import DataWarning, SpecError
 from .formula import parse_formula
 from .spec import ModelSpec
 

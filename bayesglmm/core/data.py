@@ -23,7 +23,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import SpecError
-from ..spec import ModelSpec
+from ..model.spec import ModelSpec
 
 
 @partial(

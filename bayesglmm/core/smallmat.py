@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .. import _jax  # noqa: F401
 import jax.numpy as jnp
+import numpy as np
 
 
 def entries(A):
@@ -134,3 +135,22 @@ def inverse_cholesky_factor(L):
     columns = [cho_solve(L, eye[..., :, j]) for j in range(q)]
     inverse = jnp.stack(columns, -1)
     return cholesky(0.5 * (inverse + jnp.swapaxes(inverse, -1, -2)))
+
+
+def semidefinite_cholesky(G: np.ndarray) -> np.ndarray:
+    """Lower-triangular L with L Lᵀ = G for a positive *semi*-definite G (a singular fit's).
+
+    Cholesky–Banachiewicz with a zero pivot allowed: a pivot that is 0 (to rounding) gives a
+    zero column, which is exact for a singular G; for a positive-definite G this is the Cholesky
+    factor.
+    """
+    q = G.shape[0]
+    L = np.zeros_like(G)
+    tolerance = 1e-12 * max(float(np.max(np.diag(G))), 1e-300)
+    for j in range(q):
+        pivot = G[j, j] - L[j, :j] @ L[j, :j]
+        if pivot <= tolerance:
+            continue
+        L[j, j] = np.sqrt(pivot)
+        L[j + 1 :, j] = (G[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j]) / L[j, j]
+    return L

@@ -21,14 +21,14 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from . import _jax
+from .. import _jax
 import jax
 
 
 @lru_cache(maxsize=1)
 def _source_fingerprint() -> str:
     digest = hashlib.sha256(jax.__version__.encode())
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    for path in sorted(Path(__file__).parent.parent.rglob("*.py")):  # the whole package
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

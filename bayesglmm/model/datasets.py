@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import data_dir, data_file
+from ..config import data_dir, data_file
 
 
 def load_amenorrhea() -> pd.DataFrame:

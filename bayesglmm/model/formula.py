@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import FormulaError
+from ..errors import FormulaError
 
 _IDENT = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")  # a name, or a backticked one (lme4: `my var`)
 _QUOTED = re.compile(r"(['\"]).*?\1")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .design import _formulae_matrix, _named_design, _r_column_name, level_strings
-from .errors import SpecError
+from .design import _formulae_matrix, _named_design, _r_column_name, evaluate_expression, level_strings
+from ..errors import SpecError
 from .formula import expression_columns, parse_formula
 
 
@@ -88,7 +88,6 @@ class DesignTemplate:
 
     def offset(self, new: pd.DataFrame) -> np.ndarray:
         """The summed ``offset(...)`` terms of the formula on ``new``'s rows."""
-        from .spec import evaluate_expression
 
         total = np.zeros(len(new))
         for expression in parse_formula(self.formula).offsets:

@@ -1,0 +1,37 @@
+"""What every fit (ML, Bayes, GEE) offers, and the prediction entry point they share.
+
+Predictions are implemented in :mod:`bayesglmm.predict`, a layer above this one: ``predict``
+below is a :func:`functools.singledispatch` function that :mod:`bayesglmm.predict.fits`
+registers each fit type with, so a fit's ``.predict`` method reaches its predictor without
+``results`` importing ``predict`` (imports run one way, DESIGN.md §7).
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@runtime_checkable
+class Fit(Protocol):
+    """A fitted model: estimates in the common parameterisation, text and JSON output, predictions."""
+
+    formula: str
+    family: str
+    link: str
+
+    def params(self) -> pd.DataFrame: ...
+
+    def summary(self) -> str: ...
+
+    def to_dict(self) -> dict: ...
+
+    def predict(self, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame: ...
+
+
+@singledispatch
+def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
+    """Predictions of any fit on ``data``; each fit type registers its own (``bayesglmm.predict``)."""
+    raise TypeError(f"predict() takes an MLFit, BayesFit or GEEFit, not {type(fit).__name__}")
