@@ -6,18 +6,18 @@ The handful of names a user needs::
     from bayesglmm.bayes import fit_bayes
 """
 
-from .model import datasets
+from . import predict as _predict  # noqa: F401  (registers each fit type's predictor: fit.predict works)
 from .compare import compare, coverage_study
 from .errors import ConvergenceWarning, DataWarning, FormulaError, InferenceWarning, SingularFitWarning, SpecError
-from .model.families import Family, make_family, register_family
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
-from .results.bayesfit import BayesFit
-from .model.spec import ModelSpec
+from .model import datasets
+from .model.families import Family, make_family, register_family
 from .model.simulate import simulate, simulate_response
+from .model.spec import ModelSpec
+from .results.bayesfit import BayesFit
 from .toml_spec import load_spec_file
-from . import predict as _predict  # noqa: F401  (registers each fit type's predictor: fit.predict works)
 
 __all__ = [
     "ModelSpec",

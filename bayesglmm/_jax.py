@@ -11,8 +11,11 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 _TRACE_CACHE: list[str] = []  # the folder of traced programs, once enabled
-_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                   "/jax/core/compile/backend_compile_duration")
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
 _COMPILE_SECONDS = [0.0]  # a process-wide metric, as JAX's own monitoring counters
 
 

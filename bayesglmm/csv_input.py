@@ -29,7 +29,9 @@ def read_csv(path) -> pd.DataFrame:
             f"data file {path} is not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8 CSV"
         ) from None
     if not header or not any(name.strip() for name in header):
-        raise SpecError(f"data file {path} is empty; it needs a header line of column names and one row per observation")
+        raise SpecError(
+            f"data file {path} is empty; it needs a header line of column names and one row per observation"
+        )
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise SpecError(f"data file {path} has duplicate column names {duplicated}; give each column its own name")

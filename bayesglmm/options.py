@@ -40,8 +40,9 @@ def check_int(name: str, value, minimum: int | None = None) -> int:
     return int(value)
 
 
-def check_float(name: str, value, low: float | None = None, high: float | None = None,
-                low_open: bool = True, high_open: bool = True) -> float:
+def check_float(
+    name: str, value, low: float | None = None, high: float | None = None, low_open: bool = True, high_open: bool = True
+) -> float:
     """``value`` as a finite float inside the given bounds (open by default)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SpecError(f"{name} must be a number, got {_type_name(value)}")
@@ -97,7 +98,9 @@ class MLOptions:
             check_int("chunks", self.chunks)  # its range depends on the data: checked by chunked_data
         if self.max_grid_gb is not None:
             check_float("max_grid_gb", self.max_grid_gb, 0.0)
-        object.__setattr__(self, "qpoints", int(self.qpoints) if isinstance(self.qpoints, numbers.Real) else self.qpoints)
+        object.__setattr__(
+            self, "qpoints", int(self.qpoints) if isinstance(self.qpoints, numbers.Real) else self.qpoints
+        )
 
 
 @dataclass(frozen=True)

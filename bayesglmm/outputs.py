@@ -50,7 +50,9 @@ def write_outputs(writers: dict) -> int:
         except OSError as error:
             fallback = Path(tempfile.gettempdir()) / f"bayesglmm-{os.getpid()}-{Path(path).name or 'output'}"
             writer(str(fallback))
-            print(f"bayesglmm: could not write {path} ({error.strerror or error}); the result is in {fallback}",
-                  file=sys.stderr)
+            print(
+                f"bayesglmm: could not write {path} ({error.strerror or error}); the result is in {fallback}",
+                file=sys.stderr,
+            )
             status = 1
     return status

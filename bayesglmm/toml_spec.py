@@ -44,9 +44,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .model import datasets
 from .csv_input import read_csv
 from .errors import SpecError
+from .model import datasets
 from .model.spec import ModelSpec
 
 if sys.version_info >= (3, 11):
@@ -60,8 +60,19 @@ _DATA_KEYS = {"dataset", "file", "derive"}
 _ML_KEYS = {"method", "qpoints", "empirical", "max_grid_gb"}
 _GEE_KEYS = {"formula", "cluster", "within", "corr", "ar1", "score_tests", "subcluster"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
-_BAYES_KEYS = {"prior_set", "priors", "sampler", "qpoints", "re_steps", "chains", "draws", "warmup", "thin", "seed",
-               "target_accept"}
+_BAYES_KEYS = {
+    "prior_set",
+    "priors",
+    "sampler",
+    "qpoints",
+    "re_steps",
+    "chains",
+    "draws",
+    "warmup",
+    "thin",
+    "seed",
+    "target_accept",
+}
 
 
 @dataclass(frozen=True)
@@ -123,16 +134,18 @@ def _check_types(path: Path, content: dict) -> None:
     def strings(section: str, table: dict, keys) -> None:
         for key in keys:
             if key in table and not isinstance(table[key], str):
-                raise SpecError(f"[{section}] of {path}: {key} must be a string, got "
-                                f"{type(table[key]).__name__} {table[key]!r}")
+                raise SpecError(
+                    f"[{section}] of {path}: {key} must be a string, got {type(table[key]).__name__} {table[key]!r}"
+                )
 
     model = content["model"]
     strings("model", model, ("formula", "family", "link", "trials", "name", "description"))
     if "family" not in model:
         raise SpecError(f"[model] of {path} needs a family (as lme4's glmer): bernoulli, binomial, poisson or gaussian")
     if "reference" in model and not isinstance(model["reference"], dict):
-        raise SpecError(f"[model] of {path}: reference must be a table such as {{ trt = \"placebo\" }}, "
-                        f"got {model['reference']!r}")
+        raise SpecError(
+            f'[model] of {path}: reference must be a table such as {{ trt = "placebo" }}, got {model["reference"]!r}'
+        )
     strings("data", content.get("data", {}), ("dataset", "file"))
     try:
         MLOptions(**content.get("ml", {}))
@@ -140,14 +153,16 @@ def _check_types(path: Path, content: dict) -> None:
         raise in_section("ml", path, error) from None
     bayes = content.get("bayes", {})
     try:
-        NUTSOptions(**{k: v for k, v in bayes.items() if k in ("chains", "warmup", "draws", "thin", "seed", "target_accept")})
+        NUTSOptions(
+            **{k: v for k, v in bayes.items() if k in ("chains", "warmup", "draws", "thin", "seed", "target_accept")}
+        )
         if "sampler" in bayes:
             check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
         if "prior_set" in bayes:
             check_choice("prior_set", bayes["prior_set"], tuple(PRIOR_SETS))
         check_qpoints("qpoints", bayes.get("qpoints"))
         if "priors" in bayes and not isinstance(bayes["priors"], dict):
-            raise SpecError(f"priors must be a table of parameter = \"prior\", got {bayes['priors']!r}")
+            raise SpecError(f'priors must be a table of parameter = "prior", got {bayes["priors"]!r}')
     except SpecError as error:
         raise in_section("bayes", path, error) from None
     gee = content.get("gee", {})
@@ -192,5 +207,12 @@ def load_spec_file(path) -> SpecFile:
     _check_keys("predict", content.get("predict", {}), _PREDICT_KEYS)
     _check_types(path, content)
     frame = read_data(content.get("data", {}), path.parent)
-    return SpecFile(path, content["model"], frame, content.get("ml", {}), content.get("bayes", {}), content.get("gee", {}),
-                    content.get("predict", {}))
+    return SpecFile(
+        path,
+        content["model"],
+        frame,
+        content.get("ml", {}),
+        content.get("bayes", {}),
+        content.get("gee", {}),
+        content.get("predict", {}),
+    )

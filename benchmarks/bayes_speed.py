@@ -40,7 +40,9 @@ def main():
                 warnings.simplefilter("ignore")
                 spec = ModelSpec.from_formula(formula, load(), family)
                 started = time.perf_counter()
-                fit = fit_bayes(spec, "brms", sampler=sampler, chains=4, draws=1000, seed=0, progress=False, predictive=False)
+                fit = fit_bayes(
+                    spec, "brms", sampler=sampler, chains=4, draws=1000, seed=0, progress=False, predictive=False
+                )
                 wall = time.perf_counter() - started
             table = fit.params()
             slowest = table["ess_bulk"].idxmin()

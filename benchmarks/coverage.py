@@ -19,13 +19,25 @@ import pandas as pd
 from bayesglmm import ModelSpec
 from bayesglmm.compare import coverage_study
 
-TRUTH = {"beta[(Intercept)]": -0.5, "beta[time]": 0.3, "beta[time:trt]": 0.4,
-         "sd[id,(Intercept)]": 1.0, "sd[id,time]": 0.5, "corr[id,(Intercept),time]": 0.3}
+TRUTH = {
+    "beta[(Intercept)]": -0.5,
+    "beta[time]": 0.3,
+    "beta[time:trt]": 0.4,
+    "sd[id,(Intercept)]": 1.0,
+    "sd[id,time]": 0.5,
+    "corr[id,(Intercept),time]": 0.3,
+}
 
 
 def design(n_groups: int = 100, visits: int = 4) -> ModelSpec:
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits), n_groups),
-                          "trt": np.repeat(np.arange(n_groups) % 2, visits), "y": np.tile([0, 1], n_groups * visits // 2)})
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_groups), visits),
+            "time": np.tile(np.arange(visits), n_groups),
+            "trt": np.repeat(np.arange(n_groups) % 2, visits),
+            "y": np.tile([0, 1], n_groups * visits // 2),
+        }
+    )
     return ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli")
 
 
@@ -38,8 +50,9 @@ def main():
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     started = time.perf_counter()
-    study = coverage_study(design(), args.out, args.engines.split(","), sims=args.sims, truth=TRUTH, seed=args.seed,
-                           workers=args.workers)
+    study = coverage_study(
+        design(), args.out, args.engines.split(","), sims=args.sims, truth=TRUTH, seed=args.seed, workers=args.workers
+    )
     print(study.summary())
     print(f"{time.perf_counter() - started:.0f} s for {args.sims} replicates ({args.workers} workers)")
 

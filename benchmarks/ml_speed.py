@@ -32,7 +32,9 @@ def _first_and_warm(label, fit, repeats=5):
         started = time.perf_counter()
         result = fit()
         times.append(time.perf_counter() - started)
-    print(f"{label:<34} first call {first:7.2f} s   warm median {statistics.median(times):6.3f} s   loglik {result.loglik:.4f}")
+    print(
+        f"{label:<34} first call {first:7.2f} s   warm median {statistics.median(times):6.3f} s   loglik {result.loglik:.4f}"
+    )
 
 
 def in_process():
@@ -55,8 +57,16 @@ def in_process():
 def whole_command():
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "BAYESGLMM_CACHE": cache}
-        command = [sys.executable, "-m", "bayesglmm.cli", "fit", str(ROOT / "models" / "amenorrhea.toml"),
-                   "--method", "laplace", "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "bayesglmm.cli",
+            "fit",
+            str(ROOT / "models" / "amenorrhea.toml"),
+            "--method",
+            "laplace",
+            "--quiet",
+        ]
         for run in ("first (empty cache)", "second", "third"):
             started = time.perf_counter()
             subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)

@@ -21,8 +21,14 @@ import subprocess
 import sys
 import time
 
-TRUTH = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4,
-         "sd[id,(Intercept)]": 1.5, "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
+TRUTH = {
+    "beta[(Intercept)]": -1.0,
+    "beta[time]": 0.3,
+    "beta[time:trt]": 0.4,
+    "sd[id,(Intercept)]": 1.5,
+    "sd[id,time]": 0.4,
+    "corr[id,(Intercept),time]": 0.2,
+}
 
 
 def one_size(n_groups: int, visits: int, method: str, chunks: int | None, devices: int, cache: str | None) -> dict:
@@ -44,17 +50,31 @@ def one_size(n_groups: int, visits: int, method: str, chunks: int | None, device
         enable_compilation_cache(cache)
 
     started = time.perf_counter()
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits) / visits, n_groups),
-                          "trt": np.repeat(np.arange(n_groups) % 2, visits), "y": np.tile([0, 1], n_groups * visits // 2 + 1)[: n_groups * visits]})
-    spec = simulate_response(ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), TRUTH, 1)
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_groups), visits),
+            "time": np.tile(np.arange(visits) / visits, n_groups),
+            "trt": np.repeat(np.arange(n_groups) % 2, visits),
+            "y": np.tile([0, 1], n_groups * visits // 2 + 1)[: n_groups * visits],
+        }
+    )
+    spec = simulate_response(
+        ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), TRUTH, 1
+    )
     spec_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = fit_ml(spec, method, None if method == "laplace" else "auto", chunks=chunks)
-    return {"rows": spec.nobs, "groups": n_groups, "spec_seconds": spec_seconds, "fit_seconds": time.perf_counter() - started,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "converged": fit.converged,
-            "estimates": {k: float(v) for k, v in fit.params()["estimate"].items()}}
+    return {
+        "rows": spec.nobs,
+        "groups": n_groups,
+        "spec_seconds": spec_seconds,
+        "fit_seconds": time.perf_counter() - started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "converged": fit.converged,
+        "estimates": {k: float(v) for k, v in fit.params()["estimate"].items()},
+    }
 
 
 def main():
@@ -62,7 +82,9 @@ def main():
     parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--method", default="laplace")
-    parser.add_argument("--chunks", type=int, help="chunks of groups (default: one per GPU, about 65,000 rows each on CPU)")
+    parser.add_argument(
+        "--chunks", type=int, help="chunks of groups (default: one per GPU, about 65,000 rows each on CPU)"
+    )
     parser.add_argument("--devices", type=int, default=1, help="CPU host devices to expose (sharding on CPU)")
     parser.add_argument("--cache", help="program cache folder: each size runs twice, the second from the cache")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -73,14 +95,30 @@ def main():
     for n_groups in map(int, args.sizes.split(",")):
         extra = ["--devices", str(args.devices)] + (["--chunks", str(args.chunks)] if args.chunks else [])
         for label in ["compile, fill the cache", "from the cache"] if args.cache else [None]:
-            run = subprocess.run([sys.executable, __file__, "--one", str(n_groups), "--visits", str(args.visits), "--method",
-                                  args.method, *extra, *(["--cache", args.cache] if args.cache else [])],
-                                 capture_output=True, text=True, check=True)
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    str(n_groups),
+                    "--visits",
+                    str(args.visits),
+                    "--method",
+                    args.method,
+                    *extra,
+                    *(["--cache", args.cache] if args.cache else []),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(run.stdout.strip().splitlines()[-1])
-            print(f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
-                  f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
-                  f"converged {result['converged']}, sd(Intercept) {result['estimates']['sd[id,(Intercept)]']:.3f}"
-                  + (f"  [{label}]" if label else ""))
+            print(
+                f"{result['rows']:>8} rows {result['groups']:>7} groups: fit {result['fit_seconds']:7.1f} s "
+                f"(spec {result['spec_seconds']:5.1f} s), peak RSS {result['peak_rss_mb']:7.0f} MB, "
+                f"converged {result['converged']}, sd(Intercept) {result['estimates']['sd[id,(Intercept)]']:.3f}"
+                + (f"  [{label}]" if label else "")
+            )
 
 
 if __name__ == "__main__":

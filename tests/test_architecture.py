@@ -85,7 +85,9 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
             if a == b or target == "bayesglmm":
                 continue
             if a not in RANK or b not in RANK:
-                found.append(f"{source} -> {target}: {a if a not in RANK else b} has no layer in tests/test_architecture.py")
+                found.append(
+                    f"{source} -> {target}: {a if a not in RANK else b} has no layer in tests/test_architecture.py"
+                )
             elif a == "bayes" and b == "ml" and target in PUBLIC_ML:
                 continue
             elif RANK[b] > RANK[a] or (RANK[b] == RANK[a] and RANK[a] != 0):
@@ -138,12 +140,15 @@ def test_imports_follow_the_layer_order():
     assert layer_violations(import_graph()) == []
 
 
-@pytest.mark.parametrize("source, target", [
-    ("bayesglmm.results.mlfit", "bayesglmm.predict.fits"),  # results -> predict: the reverse of the rule
-    ("bayesglmm.core.modes", "bayesglmm.ml.fit"),  # core -> an engine
-    ("bayesglmm.bayes.fit", "bayesglmm.ml.fit"),  # bayes -> the ML driver, not its public functions
-    ("bayesglmm.gee.fit", "bayesglmm.bayes.fit"),  # one engine -> another
-])
+@pytest.mark.parametrize(
+    "source, target",
+    [
+        ("bayesglmm.results.mlfit", "bayesglmm.predict.fits"),  # results -> predict: the reverse of the rule
+        ("bayesglmm.core.modes", "bayesglmm.ml.fit"),  # core -> an engine
+        ("bayesglmm.bayes.fit", "bayesglmm.ml.fit"),  # bayes -> the ML driver, not its public functions
+        ("bayesglmm.gee.fit", "bayesglmm.bayes.fit"),  # one engine -> another
+    ],
+)
 def test_a_deliberate_back_import_is_caught(source, target):
     graph = import_graph()
     graph[source] = graph[source] | {target}
@@ -153,4 +158,6 @@ def test_a_deliberate_back_import_is_caught(source, target):
 def test_a_deliberate_cycle_is_caught():
     graph = import_graph()
     graph["bayesglmm.model.formula"] = graph["bayesglmm.model.formula"] | {"bayesglmm.model.spec"}
-    assert ["bayesglmm.model.formula", "bayesglmm.model.spec"] in [sorted(set(c) & {"bayesglmm.model.formula", "bayesglmm.model.spec"}) for c in cycles(graph)]
+    assert ["bayesglmm.model.formula", "bayesglmm.model.spec"] in [
+        sorted(set(c) & {"bayesglmm.model.formula", "bayesglmm.model.spec"}) for c in cycles(graph)
+    ]

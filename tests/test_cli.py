@@ -38,8 +38,20 @@ def test_spec_less_form(tmp_path, epilepsy, epilepsy_laplace):
     epilepsy.to_csv(csv, index=False)
     out = tmp_path / "fit.json"
     code = main(
-        ["fit", "--formula", "y ~ time + trt + trt:time + offset(t) + (1 + time | id)", "--data", str(csv),
-         "--family", "poisson", "--method", "laplace", "--json", str(out), "--quiet"]
+        [
+            "fit",
+            "--formula",
+            "y ~ time + trt + trt:time + offset(t) + (1 + time | id)",
+            "--data",
+            str(csv),
+            "--family",
+            "poisson",
+            "--method",
+            "laplace",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
     )
     assert code == 0
     assert abs(json.loads(out.read_text())["loglik"] - epilepsy_laplace.loglik) < 1e-6

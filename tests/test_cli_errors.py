@@ -28,8 +28,9 @@ GOOD_MODEL = '[model]\nformula = "y ~ x + (1 | g)"\nfamily = "bernoulli"\n[data]
 def _files(folder: Path) -> None:
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(40), 5)
-    frame = pd.DataFrame({"y": rng.integers(0, 2, g.size), "x": rng.normal(size=g.size), "g": g, "n": 5,
-                          "k": rng.integers(0, 6, g.size)})
+    frame = pd.DataFrame(
+        {"y": rng.integers(0, 2, g.size), "x": rng.normal(size=g.size), "g": g, "n": 5, "k": rng.integers(0, 6, g.size)}
+    )
     frame.to_csv(folder / "ok.csv", index=False)
     frame.assign(y=frame["k"]).to_csv(folder / "counts012.csv", index=False)
     (folder / "empty.csv").write_text("")
@@ -86,19 +87,30 @@ CASES = {
     "formula subtracted bar": (_formula(formula="y ~ x - (1 | g)"), "cannot be subtracted"),
     # families and links
     "family unknown": (_formula(family="weibull"), "unknown family 'weibull'; choose one of bernoulli"),
-    "family and link": (_formula("--link", "logit", family="poisson"), "link 'logit' is not available for family 'poisson'"),
+    "family and link": (
+        _formula("--link", "logit", family="poisson"),
+        "link 'logit' is not available for family 'poisson'",
+    ),
     "link unknown": (_formula("--link", "sqrt"), "link 'sqrt' is not available"),
     "family missing": (_formula(family=None), "--family is required"),
     "trials without binomial": (_formula("--trials", "n"), "--trials"),
     "binomial without trials": (_formula(family="binomial"), "--trials COLUMN"),
     "bernoulli with counts": (_formula(data="counts012.csv"), "family 'bernoulli' needs 0/1"),
-    "trials column missing": (_formula("--trials", "size", formula="k ~ x + (1 | g)", family="binomial"),
-                              "column 'size' not found"),
+    "trials column missing": (
+        _formula("--trials", "size", formula="k ~ x + (1 | g)", family="binomial"),
+        "column 'size' not found",
+    ),
     # TOML files
     "toml missing": (["fit", "nothere.toml"], "nothere.toml not found"),
     "toml invalid": (["fit", "invalid.toml"], "is not valid TOML"),
-    "toml empirical string": (["fit", "empirical_no.toml"], "[ml] of empirical_no.toml: empirical must be true or false"),
-    "toml chains string": (["fit", "chains_four.toml", "--engine", "bayes"], "chains must be a whole number, got str 'four'"),
+    "toml empirical string": (
+        ["fit", "empirical_no.toml"],
+        "[ml] of empirical_no.toml: empirical must be true or false",
+    ),
+    "toml chains string": (
+        ["fit", "chains_four.toml", "--engine", "bayes"],
+        "chains must be a whole number, got str 'four'",
+    ),
     "toml target_accept": (["fit", "target_accept.toml"], "target_accept must satisfy 0.0 < target_accept < 1.0"),
     "toml sampler": (["fit", "sampler.toml"], "sampler must be one of full, marginal, laplace"),
     "toml qpoints 0": (["fit", "qpoints0.toml"], "qpoints must be >= 1"),
@@ -120,32 +132,63 @@ CASES = {
     "thin 0": (_formula("--engine", "bayes", "--thin", "0"), "thin must be >= 1"),
     "target accept 1.5": (_formula("--engine", "bayes", "--target-accept", "1.5"), "target_accept must satisfy"),
     "target accept 0": (_formula("--engine", "bayes", "--target-accept", "0"), "target_accept must satisfy"),
-    "laplace posterior with chains": (_formula("--engine", "bayes", "--sampler", "laplace", "--chains", "2"),
-                                      "chains do not apply"),
-    "priors unknown": (["compare", "good.toml", "--engines", "nuts", "--priors", "flat"], "prior_set must be one of default, brms"),
+    "laplace posterior with chains": (
+        _formula("--engine", "bayes", "--sampler", "laplace", "--chains", "2"),
+        "chains do not apply",
+    ),
+    "priors unknown": (
+        ["compare", "good.toml", "--engines", "nuts", "--priors", "flat"],
+        "prior_set must be one of default, brms",
+    ),
     # ML options
     "qpoints 0": (_formula("--method", "agq", "--qpoints", "0"), "--qpoints must be >= 1"),
     "qpoints with laplace": (_formula("--method", "laplace", "--qpoints", "5"), "method='laplace' uses one point"),
-    "grid over the memory limit": (_formula("--method", "agq", "--qpoints", "40", "--max-grid-gb", "0.0001"),
-                                   "--max-grid-gb"),
+    "grid over the memory limit": (
+        _formula("--method", "agq", "--qpoints", "40", "--max-grid-gb", "0.0001"),
+        "--max-grid-gb",
+    ),
     # output paths, checked before any fitting
-    "json in a missing folder": (_formula("--json", "nofolder/fit.json"), "--json nofolder/fit.json: folder nofolder does not exist"),
+    "json in a missing folder": (
+        _formula("--json", "nofolder/fit.json"),
+        "--json nofolder/fit.json: folder nofolder does not exist",
+    ),
     "json is a folder": (_formula("--json", "afolder"), "--json afolder: is a folder"),
-    "save in a missing folder": (_formula("--engine", "bayes", "--save", "nofolder/post.nc"), "--save nofolder/post.nc"),
-    "compare plot in a missing folder": (["compare", "good.toml", "--engines", "laplace", "--plot", "no/f.png"], "--plot no/f.png"),
-    "compare density plot folder": (["compare", "good.toml", "--engines", "laplace", "--density-plot", "afolder"],
-                                    "--density-plot afolder: is a folder"),
-    "coverage out is a file": (["coverage", "good.toml", "--engines", "laplace", "--out", "afile"], "--out afile: is a file"),
+    "save in a missing folder": (
+        _formula("--engine", "bayes", "--save", "nofolder/post.nc"),
+        "--save nofolder/post.nc",
+    ),
+    "compare plot in a missing folder": (
+        ["compare", "good.toml", "--engines", "laplace", "--plot", "no/f.png"],
+        "--plot no/f.png",
+    ),
+    "compare density plot folder": (
+        ["compare", "good.toml", "--engines", "laplace", "--density-plot", "afolder"],
+        "--density-plot afolder: is a folder",
+    ),
+    "coverage out is a file": (
+        ["coverage", "good.toml", "--engines", "laplace", "--out", "afile"],
+        "--out afile: is a file",
+    ),
     "predict without grid": (["predict", "good.toml"], "needs a [predict] section"),
     # comparisons and studies
-    "compare reference not compared": (["compare", "good.toml", "--engines", "laplace,agq5", "--reference", "nuts"],
-                                       "--reference 'nuts' is not one of the fits compared"),
+    "compare reference not compared": (
+        ["compare", "good.toml", "--engines", "laplace,agq5", "--reference", "nuts"],
+        "--reference 'nuts' is not one of the fits compared",
+    ),
     "compare unknown engine": (["compare", "good.toml", "--engines", "laplace,quad"], "unknown engine 'quad'"),
     "compare no engine": (["compare", "good.toml", "--engines", ","], "name at least one engine"),
-    "compare max std diff": (["compare", "good.toml", "--engines", "laplace", "--max-std-diff", "0"], "--max-std-diff must be > 0"),
-    "coverage workers -1": (["coverage", "good.toml", "--engines", "laplace", "--workers", "-1", "--out", "st"],
-                            "--workers must be >= 1"),
-    "coverage sims 0": (["coverage", "good.toml", "--engines", "laplace", "--sims", "0", "--out", "st"], "--sims must be >= 1"),
+    "compare max std diff": (
+        ["compare", "good.toml", "--engines", "laplace", "--max-std-diff", "0"],
+        "--max-std-diff must be > 0",
+    ),
+    "coverage workers -1": (
+        ["coverage", "good.toml", "--engines", "laplace", "--workers", "-1", "--out", "st"],
+        "--workers must be >= 1",
+    ),
+    "coverage sims 0": (
+        ["coverage", "good.toml", "--engines", "laplace", "--sims", "0", "--out", "st"],
+        "--sims must be >= 1",
+    ),
 }
 
 
@@ -160,8 +203,9 @@ def results(tmp_path_factory):
     environment = {**os.environ, "BAYESGLMM_CACHE": "off"}
 
     def run(args):
-        return subprocess.run([str(executable), *args], cwd=folder, capture_output=True, text=True, timeout=300,
-                              env=environment)
+        return subprocess.run(
+            [str(executable), *args], cwd=folder, capture_output=True, text=True, timeout=300, env=environment
+        )
 
     with ThreadPoolExecutor(4) as pool:
         return dict(zip(SUBPROCESS_CASES, pool.map(run, [CASES[case][0] for case in SUBPROCESS_CASES]))), folder
@@ -190,7 +234,9 @@ def test_user_error_exits_2_with_one_message(results, case, capsys, monkeypatch)
     assert code == 2, stderr
     assert "Traceback" not in stderr
     assert expected in stderr, stderr
-    assert not list(results[1].glob("nofolder*")) and not (results[1] / "st").exists()  # nothing written, no study started
+    assert (
+        not list(results[1].glob("nofolder*")) and not (results[1] / "st").exists()
+    )  # nothing written, no study started
 
 
 def test_a_failed_write_at_the_end_goes_to_a_fallback_file(tmp_path, capsys, monkeypatch):

@@ -19,13 +19,18 @@ def comparison(amenorrhea_laplace, amenorrhea_agq11, amenorrhea_brms_posterior):
 
 
 def test_table_numbers_are_the_fits_own(comparison, amenorrhea_laplace, amenorrhea_agq11, amenorrhea_brms_posterior):
-    for label, fit, columns in [("laplace", amenorrhea_laplace, ML_COLUMNS), ("agq11", amenorrhea_agq11, ML_COLUMNS),
-                                ("nuts", amenorrhea_brms_posterior, BAYES_COLUMNS)]:
+    for label, fit, columns in [
+        ("laplace", amenorrhea_laplace, ML_COLUMNS),
+        ("agq11", amenorrhea_agq11, ML_COLUMNS),
+        ("nuts", amenorrhea_brms_posterior, BAYES_COLUMNS),
+    ]:
         own = fit.params()
         rows = comparison.table.xs(label, level="fit")
         assert set(rows.index) == set(own.index), label  # nothing missing, nothing extra
         for column, source in columns.items():
-            np.testing.assert_array_equal(rows.loc[own.index, column].to_numpy(), own[source].to_numpy(), err_msg=f"{label} {column}")
+            np.testing.assert_array_equal(
+                rows.loc[own.index, column].to_numpy(), own[source].to_numpy(), err_msg=f"{label} {column}"
+            )
     reference = amenorrhea_agq11.params()
     nuts = comparison.table.xs("nuts", level="fit").loc[reference.index]
     posterior = amenorrhea_brms_posterior.params().loc[reference.index]
@@ -85,8 +90,19 @@ def test_plots_show_every_parameter_on_its_natural_scale(comparison, tmp_path):
 
 def test_cli_compare_writes_json_and_plot(tmp_path):
     out, png = tmp_path / "compare.json", tmp_path / "forest.png"
-    code = main(["compare", "models/epilepsy.toml", "--engines", "laplace,agq5,laplace-posterior", "--json", str(out),
-                 "--plot", str(png), "--quiet"])
+    code = main(
+        [
+            "compare",
+            "models/epilepsy.toml",
+            "--engines",
+            "laplace,agq5,laplace-posterior",
+            "--json",
+            str(out),
+            "--plot",
+            str(png),
+            "--quiet",
+        ]
+    )
     assert code == 0 and png.stat().st_size > 10_000
     result = json.loads(out.read_text())
     assert result["reference"] == "agq5"

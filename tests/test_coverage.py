@@ -13,15 +13,27 @@ from bayesglmm.compare import coverage_study, load_study
 from bayesglmm.compare.coverage import summarise_replicates
 from bayesglmm.model.simulate import simulate, simulate_response
 
-TRUTH = {"beta[(Intercept)]": -0.5, "beta[time]": 0.3, "beta[time:trt]": 0.4,
-         "sd[id,(Intercept)]": 1.0, "sd[id,time]": 0.5, "corr[id,(Intercept),time]": 0.0}
+TRUTH = {
+    "beta[(Intercept)]": -0.5,
+    "beta[time]": 0.3,
+    "beta[time:trt]": 0.4,
+    "sd[id,(Intercept)]": 1.0,
+    "sd[id,time]": 0.5,
+    "corr[id,(Intercept),time]": 0.0,
+}
 
 
 def _design(n_groups=100, visits=4, seed=0, family="bernoulli"):
     """A longitudinal design: n_groups subjects x visits, half treated; the response is replaced by simulation."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits), n_groups),
-                          "trt": np.repeat(np.arange(n_groups) % 2, visits), "y": rng.integers(0, 2, n_groups * visits)})
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_groups), visits),
+            "time": np.tile(np.arange(visits), n_groups),
+            "trt": np.repeat(np.arange(n_groups) % 2, visits),
+            "y": rng.integers(0, 2, n_groups * visits),
+        }
+    )
     return ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, family)
 
 
@@ -75,8 +87,20 @@ def test_simulation_needs_every_parameter(design):
 
 
 def test_summary_arithmetic():
-    rows = [{"replicate": r, "engine": "agq", "name": "beta[x]", "estimate": est, "se": 0.1, "lower": est - 0.2,
-             "upper": est + 0.2, "converged": r != 2, "error": None} for r, est in enumerate([0.9, 1.1, 1.3, 1.0])]
+    rows = [
+        {
+            "replicate": r,
+            "engine": "agq",
+            "name": "beta[x]",
+            "estimate": est,
+            "se": 0.1,
+            "lower": est - 0.2,
+            "upper": est + 0.2,
+            "converged": r != 2,
+            "error": None,
+        }
+        for r, est in enumerate([0.9, 1.1, 1.3, 1.0])
+    ]
     rows.append({"replicate": 4, "engine": "agq", "name": None, "error": "FloatingPointError: boom"})
     table = summarise_replicates(pd.DataFrame(rows), {"beta[x]": 1.0}).loc[("agq", "beta[x]")]
     assert table["n"] == 4 and table["not_converged"] == 1 and table["failed"] == 1
@@ -88,7 +112,9 @@ def test_summary_arithmetic():
 def test_scaled_down_study_covers_the_truth(design, tmp_path):
     # 30 replicates of the 100 x 4 Bernoulli design: Laplace Wald intervals of the fixed effects
     # cover the truth in most replicates (the full 200-replicate AGQ study is in benchmarks/coverage.py)
-    study = coverage_study(design, tmp_path / "study", ["laplace"], sims=30, truth=TRUTH, seed=1, workers=1, progress=False)
+    study = coverage_study(
+        design, tmp_path / "study", ["laplace"], sims=30, truth=TRUTH, seed=1, workers=1, progress=False
+    )
     fixed = study.table.loc["laplace"].loc[[name for name in TRUTH if name.startswith("beta")]]
     assert (fixed["n"] == 30).all()
     assert (fixed["coverage"] >= 0.8).all(), fixed
@@ -97,15 +123,18 @@ def test_scaled_down_study_covers_the_truth(design, tmp_path):
 
 
 def test_interrupted_study_resumes_to_the_same_table(design, tmp_path):
-    whole = coverage_study(design, tmp_path / "whole", ["laplace", "agq3"], sims=4, truth=TRUTH, seed=5, workers=1,
-                           progress=False)
+    whole = coverage_study(
+        design, tmp_path / "whole", ["laplace", "agq3"], sims=4, truth=TRUTH, seed=5, workers=1, progress=False
+    )
     # an interruption leaves some replicates on disk: simulate it by running the first two only ...
     partial = tmp_path / "partial"
     coverage_study(design, partial, ["laplace", "agq3"], sims=2, truth=TRUTH, seed=5, workers=1, progress=False)
     # ... and by deleting a finished replicate; then resume, in two worker processes
     shutil.copytree(partial, tmp_path / "other")
     (partial / "replicates" / "r00001.json").unlink()
-    resumed = coverage_study(design, partial, ["laplace", "agq3"], sims=4, truth=TRUTH, seed=5, workers=2, progress=False)
+    resumed = coverage_study(
+        design, partial, ["laplace", "agq3"], sims=4, truth=TRUTH, seed=5, workers=2, progress=False
+    )
     pd.testing.assert_frame_equal(resumed.table, whole.table)
     pd.testing.assert_frame_equal(load_study(partial).table, whole.table)
     with pytest.raises(SpecError, match="different study"):
@@ -116,13 +145,40 @@ def test_cli_coverage(tmp_path):
     spec_file = tmp_path / "model.toml"
     data = tmp_path / "data.csv"
     spec = _design(40, 3)
-    pd.DataFrame({"id": np.repeat(np.arange(40), 3), "time": np.tile(np.arange(3), 40),
-                  "trt": np.repeat(np.arange(40) % 2, 3), "y": spec.y.astype(int)}).to_csv(data, index=False)
+    pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(40), 3),
+            "time": np.tile(np.arange(3), 40),
+            "trt": np.repeat(np.arange(40) % 2, 3),
+            "y": spec.y.astype(int),
+        }
+    ).to_csv(data, index=False)
     spec_file.write_text(f'[model]\nformula = "y ~ time + (1 | id)"\nfamily = "bernoulli"\n[data]\nfile = "{data}"\n')
     out = tmp_path / "json"
-    assert main(["coverage", str(spec_file), "--engines", "laplace", "--sims", "3", "--out", str(tmp_path / "study"),
-                 "--workers", "1", "--json", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "coverage",
+                str(spec_file),
+                "--engines",
+                "laplace",
+                "--sims",
+                "3",
+                "--out",
+                str(tmp_path / "study"),
+                "--workers",
+                "1",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["plan"]["sims"] == 3 and {row["name"] for row in result["table"]} == {
-        "beta[(Intercept)]", "beta[time]", "sd[id,(Intercept)]"}
+        "beta[(Intercept)]",
+        "beta[time]",
+        "sd[id,(Intercept)]",
+    }
     assert main(["coverage", str(spec_file), "--engines", "nope", "--out", str(tmp_path / "x")]) == 2

@@ -24,9 +24,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHORTER = {  # a warm-up much shorter than 200 adapts so poorly that NUTS runs slower, not faster
-    "chains=4": "chains=2", "--chains 4": "--chains 2",  # CI has 2 cores: 4 chains take twice as long
-    "warmup=1000": "warmup=200", "draws=1000": "draws=100", "thin=4": "thin=1", "sims=200": "sims=2",
-    "workers=2": "workers=1", "--draws 1000": "--draws 100", "--warmup 1000": "--warmup 200", "--sims 200": "--sims 2",
+    "chains=4": "chains=2",
+    "--chains 4": "--chains 2",  # CI has 2 cores: 4 chains take twice as long
+    "warmup=1000": "warmup=200",
+    "draws=1000": "draws=100",
+    "thin=4": "thin=1",
+    "sims=200": "sims=2",
+    "workers=2": "workers=1",
+    "--draws 1000": "--draws 100",
+    "--warmup 1000": "--warmup 200",
+    "--sims 200": "--sims 2",
     "--workers 2": "--workers 1",
 }
 _BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```", re.S | re.M)
@@ -47,8 +54,11 @@ def shorten(code: str) -> str:
 def commands(code: str) -> list[list[str]]:
     """The ``bayesglmm`` command lines of a shell block (continuation lines joined)."""
     lines = code.replace("\\\n", " ").splitlines()
-    return [shlex.split(line, comments=True)[1:] for line in lines
-            if line.strip().startswith("bayesglmm ") and not any(skip in line for skip in _NOT_RUN)]
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in lines
+        if line.strip().startswith("bayesglmm ") and not any(skip in line for skip in _NOT_RUN)
+    ]
 
 
 def runnable(page: Path) -> bool:

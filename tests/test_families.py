@@ -36,14 +36,24 @@ def test_poisson_and_gaussian_loglik_match_scipy():
 
 
 @pytest.mark.parametrize(
-    "name, link", [("bernoulli", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("poisson", "log"), ("gaussian", "identity")]
+    "name, link",
+    [
+        ("bernoulli", "logit"),
+        ("binomial", "probit"),
+        ("binomial", "cloglog"),
+        ("poisson", "log"),
+        ("gaussian", "identity"),
+    ],
 )
 def test_eta_derivatives_match_autodiff(name, link):
     family = make_family(name, link)
     y = jnp.array([0, 1, 1, 0, 1, 0, 1, 1.0]) if family.is_binomial else jnp.arange(8.0)
     n = jnp.ones(8)
     d1, d2 = family.eta_derivatives(y, jnp.asarray(ETA), n, 0.3)
-    total = lambda e: jnp.sum(family.loglik(y, e, n, 0.3))
+
+    def total(e):
+        return jnp.sum(family.loglik(y, e, n, 0.3))
+
     np.testing.assert_allclose(d1, jax.grad(total)(jnp.asarray(ETA)), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(d2, jnp.diag(jax.hessian(total)(jnp.asarray(ETA))), rtol=1e-8, atol=1e-12)
 

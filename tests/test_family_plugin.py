@@ -121,7 +121,10 @@ def test_an_unknown_link_family_fits_and_its_likelihood_is_right():
     def group_loglik(frame):
         mean = beta[0] + beta[1] * frame["x"].to_numpy()
         y = frame["y"].to_numpy()
-        integrand = lambda b: np.exp(np.sum(stats.poisson.logpmf(y, np.maximum(mean + b, 1e-10)))) * stats.norm.pdf(b, 0, sd)  # noqa: E731
+
+        def integrand(b):
+            return np.exp(np.sum(stats.poisson.logpmf(y, np.maximum(mean + b, 1e-10)))) * stats.norm.pdf(b, 0, sd)
+
         value, _ = integrate.quad(integrand, -8 * sd, 8 * sd, epsabs=0, epsrel=1e-11, limit=200)
         return np.log(value)
 

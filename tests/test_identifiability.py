@@ -13,8 +13,8 @@ import pytest
 
 from bayesglmm import ConvergenceWarning, InferenceWarning, ModelSpec, SpecError, fit_ml
 from bayesglmm.gee import fit_gee
-from bayesglmm.model.identifiability import separated_columns
 from bayesglmm.model.families import make_family
+from bayesglmm.model.identifiability import separated_columns
 
 
 def separation_sides(family: str, y, trials):
@@ -25,8 +25,14 @@ def separation_sides(family: str, y, trials):
 def _frame(seed=1, groups=30, size=6):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(groups), size)
-    return pd.DataFrame({"g": g, "x": rng.normal(size=g.size), "t": np.tile(np.arange(size), groups),
-                         "coin": rng.integers(0, 2, g.size)}), rng
+    return pd.DataFrame(
+        {
+            "g": g,
+            "x": rng.normal(size=g.size),
+            "t": np.tile(np.arange(size), groups),
+            "coin": rng.integers(0, 2, g.size),
+        }
+    ), rng
 
 
 @pytest.mark.parametrize("family, value", [("bernoulli", 0), ("bernoulli", 1), ("poisson", 0)])
@@ -58,7 +64,9 @@ def test_quasi_complete_separation_by_a_factor_is_not_converged():
 
 def test_separation_lp_on_textbook_cases():
     X = np.column_stack([np.ones(6), [1.0, 2, 3, 4, 5, 6]])
-    assert separated_columns(X, ["(Intercept)", "x"], separation_sides("bernoulli", np.array([0, 0, 0, 1, 1, 1.0]), np.ones(6))) == ["x"]
+    assert separated_columns(
+        X, ["(Intercept)", "x"], separation_sides("bernoulli", np.array([0, 0, 0, 1, 1, 1.0]), np.ones(6))
+    ) == ["x"]
     overlap = np.array([0, 1, 0, 1, 0, 1.0])
     assert separated_columns(X, ["(Intercept)", "x"], separation_sides("bernoulli", overlap, np.ones(6))) == []
     # Poisson: a level with only zero counts sends its coefficient to -infinity

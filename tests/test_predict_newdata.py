@@ -34,8 +34,17 @@ def fits(labelled):
         return {
             "ml": (fit_ml(spec, "laplace"), "conditional"),
             "bayes": (fit_bayes(spec, chains=2, warmup=150, draws=100, seed=1, predictive=False), "conditional"),
-            "gee": (fit_gee("y ~ time + trt + trt:time + offset(t)", labelled, "poisson", cluster="id",
-                            corr="exchangeable", reference={"trt": "placebo"}), "marginal"),
+            "gee": (
+                fit_gee(
+                    "y ~ time + trt + trt:time + offset(t)",
+                    labelled,
+                    "poisson",
+                    cluster="id",
+                    corr="exchangeable",
+                    reference={"trt": "placebo"},
+                ),
+                "marginal",
+            ),
         }
 
 
@@ -46,7 +55,8 @@ def _subsets(labelled):
         "one treatment": labelled[labelled["trt"] == "drug"],
         "categorical, one patient": categorical[categorical["id"] == 40],
         "categorical, reversed categories": labelled.assign(
-            trt=pd.Categorical(labelled["trt"], categories=["drug", "placebo"])).iloc[100:130],
+            trt=pd.Categorical(labelled["trt"], categories=["drug", "placebo"])
+        ).iloc[100:130],
     }
 
 
@@ -56,8 +66,9 @@ def test_predictions_on_subsets_equal_the_full_datas(fits, labelled, engine):
     full = predict(fit, labelled, kind=kind)
     for name, rows in _subsets(labelled).items():
         part = predict(fit, rows, kind=kind)
-        np.testing.assert_allclose(part.to_numpy(), full.loc[rows.index].to_numpy(), rtol=1e-12, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            part.to_numpy(), full.loc[rows.index].to_numpy(), rtol=1e-12, atol=1e-12, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("engine", ["ml", "bayes", "gee"])
@@ -74,8 +85,11 @@ def test_new_groups_follow_lme4(fits, labelled):
         predict(fit, rows)
     with pytest.raises(SpecError, match="new_groups must be one of error, population"):
         predict(fit, rows, new_groups="zero")
-    np.testing.assert_allclose(predict(fit, rows, new_groups="population")["estimate"],
-                               predict(fit, rows, kind="typical")["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(
+        predict(fit, rows, new_groups="population")["estimate"],
+        predict(fit, rows, kind="typical")["estimate"],
+        rtol=1e-12,
+    )
     with pytest.raises(SpecError, match="group column 'id'"):
         predict(fit, rows.drop(columns="id"))
 
@@ -97,5 +111,6 @@ def test_stateful_transforms_use_the_fitted_data(labelled):
         spec = ModelSpec.from_formula("y ~ time + scale(age) + offset(t) + (1 | id)", labelled, "poisson")
         fit = fit_ml(spec, "laplace")
     rows = labelled[labelled["id"] == 5]
-    np.testing.assert_allclose(predict(fit, rows).to_numpy(), predict(fit, labelled).loc[rows.index].to_numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        predict(fit, rows).to_numpy(), predict(fit, labelled).loc[rows.index].to_numpy(), rtol=1e-12
+    )

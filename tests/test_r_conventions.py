@@ -18,9 +18,16 @@ from bayesglmm import DataWarning, ModelSpec, SpecError
 def frame():
     rng = np.random.default_rng(2)
     g = np.repeat(np.arange(20), 5)
-    return pd.DataFrame({"g": g, "age": rng.uniform(20, 60, g.size), "week": np.tile(np.arange(5), 20),
-                         "arm": np.where(g % 2, "drug", "placebo"), "y": rng.integers(0, 2, g.size),
-                         "dose level": rng.normal(size=g.size)})
+    return pd.DataFrame(
+        {
+            "g": g,
+            "age": rng.uniform(20, 60, g.size),
+            "week": np.tile(np.arange(5), 20),
+            "arm": np.where(g % 2, "drug", "placebo"),
+            "y": rng.integers(0, 2, g.size),
+            "dose level": rng.normal(size=g.size),
+        }
+    )
 
 
 def _spec(formula, frame, family="bernoulli"):

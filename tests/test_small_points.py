@@ -53,11 +53,27 @@ def test_fit_records_its_warnings_and_compilation(amenorrhea):
 
 
 def _fit_with_draws(values: np.ndarray, names: list[str]) -> BayesFit:
-    idata = az.from_dict(posterior={"parameters": values}, coords={"parameter": names},
-                         dims={"parameters": ["parameter"]})
-    return BayesFit(formula="y ~ 1", family="bernoulli", link="logit", idata=idata, sampler="full", chains=2,
-                    draws=values.shape[1], warmup=0, thin=1, seed=0, target_accept=0.8, divergences=0, seconds=0.0,
-                    priors=(), nobs=1, ngroups={})
+    idata = az.from_dict(
+        posterior={"parameters": values}, coords={"parameter": names}, dims={"parameters": ["parameter"]}
+    )
+    return BayesFit(
+        formula="y ~ 1",
+        family="bernoulli",
+        link="logit",
+        idata=idata,
+        sampler="full",
+        chains=2,
+        draws=values.shape[1],
+        warmup=0,
+        thin=1,
+        seed=0,
+        target_accept=0.8,
+        divergences=0,
+        seconds=0.0,
+        priors=(),
+        nobs=1,
+        ngroups={},
+    )
 
 
 def test_diagnostic_warnings_name_the_worst_parameters_first():

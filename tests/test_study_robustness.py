@@ -25,14 +25,21 @@ TRUTH = {"beta[(Intercept)]": -0.5, "beta[time]": 0.3, "sd[id,(Intercept)]": 1.0
 
 def _spec(n_groups=40, visits=3):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n_groups), visits), "time": np.tile(np.arange(visits), n_groups),
-                          "y": rng.integers(0, 2, n_groups * visits)})
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_groups), visits),
+            "time": np.tile(np.arange(visits), n_groups),
+            "y": rng.integers(0, 2, n_groups * visits),
+        }
+    )
     return ModelSpec.from_formula("y ~ time + (1 | id)", frame, "bernoulli")
 
 
 def test_truncated_and_empty_replicates_are_redone(tmp_path):
     spec = _spec()
-    whole = coverage_study(spec, tmp_path / "whole", ["laplace"], sims=4, truth=TRUTH, seed=3, workers=1, progress=False)
+    whole = coverage_study(
+        spec, tmp_path / "whole", ["laplace"], sims=4, truth=TRUTH, seed=3, workers=1, progress=False
+    )
     broken = tmp_path / "broken"
     coverage_study(spec, broken, ["laplace"], sims=4, truth=TRUTH, seed=3, workers=1, progress=False)
     first = broken / "replicates" / "r00001.json"

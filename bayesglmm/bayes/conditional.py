@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
-from ..model.families import Family
+from .. import _jax  # noqa: F401
 from ..core import smallmat
 from ..core.data import GroupedData
-from ..core.modes import find_modes, joint_log_density, differentiable_modes
+from ..core.modes import differentiable_modes, find_modes, joint_log_density
+from ..model.families import Family
 
 PROPOSAL_DF = 4
 
@@ -47,7 +47,7 @@ def _student_t(key, shape, df: int):
     χ²_ν as a sum of ν squared normals (ν whole): no rejection loop as in a gamma sampler.
     """
     normal = jax.random.normal(key, shape[:-1] + (shape[-1] + df,))
-    chi2 = jnp.sum(normal[..., shape[-1]:] ** 2, axis=-1)
+    chi2 = jnp.sum(normal[..., shape[-1] :] ** 2, axis=-1)
     return normal[..., : shape[-1]] / jnp.sqrt(chi2 / df)[..., None]
 
 
@@ -64,7 +64,9 @@ def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, famil
     def propose(key):
         t = _student_t(key, u_hat.shape, PROPOSAL_DF)
         u = u_hat + jnp.einsum("mij,mj->mi", scale, t)
-        log_weight = joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family) - _log_student_t_kernel(t, PROPOSAL_DF)
+        log_weight = joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family) - _log_student_t_kernel(
+            t, PROPOSAL_DF
+        )
         return u, log_weight
 
     def step(state, key):
@@ -81,8 +83,17 @@ def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, famil
     return smallmat.matvec(chol_G, u), jnp.mean(accepted)
 
 
-def conditional_draws(key, betas, chol_Gs, log_dispersions, data: GroupedData, family: Family, mode_start, steps: int = 20,
-                      batch_size: int = 32):
+def conditional_draws(
+    key,
+    betas,
+    chol_Gs,
+    log_dispersions,
+    data: GroupedData,
+    family: Family,
+    mode_start,
+    steps: int = 20,
+    batch_size: int = 32,
+):
     """Random-effect draws (S, n_groups, q) for S population draws, and the mean acceptance rate.
 
     ``betas`` (S, p), ``chol_Gs`` (S, q, q), ``log_dispersions`` (S,).  The draws are split over

@@ -47,8 +47,9 @@ def _dims_and_coords(program: Program):
     return dims, coords
 
 
-def to_inference_data(program: Program, posterior: dict, sample_stats: dict | None, log_likelihood, posterior_predictive=None,
-                      prior=None):
+def to_inference_data(
+    program: Program, posterior: dict, sample_stats: dict | None, log_likelihood, posterior_predictive=None, prior=None
+):
     """InferenceData with the ``parameters`` variable in the common names.
 
     ``posterior``: the program's sites and deterministics, arrays (chain, draw, ...);
@@ -77,7 +78,9 @@ def to_inference_data(program: Program, posterior: dict, sample_stats: dict | No
         groups["prior_predictive"] = {"y": prior.pop("y")}
         groups["prior"] = {name: value for name, value in prior.items() if not name.startswith(DROPPED)}
     idata = az.from_dict(**groups, coords=coords, dims=site_dims)
-    stacked = [posterior[var][(Ellipsis, *index)] if index else posterior[var] for _, var, index in common_names(program)]
+    stacked = [
+        posterior[var][(Ellipsis, *index)] if index else posterior[var] for _, var, index in common_names(program)
+    ]
     parameters = xr.DataArray(
         np.stack([np.asarray(value) for value in stacked], axis=-1),
         dims=("chain", "draw", "parameter"),

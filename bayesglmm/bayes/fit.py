@@ -17,18 +17,24 @@ from __future__ import annotations
 import time
 import warnings
 
+import jax
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax
-
 from ..errors import SpecError
-from ..options import NUTSOptions, check_choice, check_int, check_qpoints
 from ..model.spec import ModelSpec
+from ..options import NUTSOptions, check_choice, check_int, check_qpoints
 from .convert import to_inference_data
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .program import Program, compile_program
-from .sampling import global_sites, pointwise_log_likelihood, posterior_predictive, prior_predictive, run_nuts, sample_stats
+from .sampling import (
+    global_sites,
+    pointwise_log_likelihood,
+    posterior_predictive,
+    prior_predictive,
+    run_nuts,
+    sample_stats,
+)
 
 SAMPLERS = ("full", "marginal")
 DEFAULT_WARMUP = {"full": 1000, "marginal": 500}
@@ -76,8 +82,16 @@ def fit_bayes(
     warmup = DEFAULT_WARMUP[sampler] if warmup is None else warmup
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
-    settings = dict(chains=chains, warmup=warmup, draws=draws, seed=seed, target_accept=target_accept,
-                    max_tree_depth=max_tree_depth, progress=progress, thin=thin)
+    settings = dict(
+        chains=chains,
+        warmup=warmup,
+        draws=draws,
+        seed=seed,
+        target_accept=target_accept,
+        max_tree_depth=max_tree_depth,
+        progress=progress,
+        thin=thin,
+    )
     record: dict = {}
     if sampler == "full":
         mcmc = run_nuts(program.model, program.data, dense_mass=[global_sites(program)], **settings)
@@ -192,7 +206,9 @@ def _by_chain(values, chains: int):
 
 def _inference_data(program: Program, latent: dict, chains: int, stats, predictive: bool, prior_draws: int, seed: int):
     """The posterior groups from flat draws of the full-latent program's sites."""
-    derived = [f"b_{f.group}" for f in program.factors] + [f"corr_{f.group}" for f in program.factors if f.correlated_blocks]
+    derived = [f"b_{f.group}" for f in program.factors] + [
+        f"corr_{f.group}" for f in program.factors if f.correlated_blocks
+    ]
     computed = posterior_predictive(program, latent, seed + 1, return_sites=derived + (["y"] if predictive else []))
     sites = {**latent, **{name: computed[name] for name in derived}}
     posterior = {name: _by_chain(value, chains) for name, value in sites.items()}

@@ -23,19 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 
-from ..model.families import Family
+from .. import _jax  # noqa: F401
 from ..core.covariance import CovarianceStructure
 from ..core.data import GroupedData, distinct_groups
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.quadrature import gauss_hermite_grid
+from ..model.families import Family
 from .priors import PriorSet
 from .program import FactorMeta, random_effect_scales, vector_distribution
 
@@ -68,8 +67,18 @@ def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel):
     return jnp.concatenate(parts)
 
 
-def marginal_glmm_model(data: GroupedData, counts, nodes, log_weights, mode_start, *, priors: PriorSet,
-                        factor: FactorMeta, family: Family, marginal: MarginalModel):
+def marginal_glmm_model(
+    data: GroupedData,
+    counts,
+    nodes,
+    log_weights,
+    mode_start,
+    *,
+    priors: PriorSet,
+    factor: FactorMeta,
+    family: Family,
+    marginal: MarginalModel,
+):
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
     beta = numpyro.sample("beta", vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)
@@ -80,8 +89,9 @@ def marginal_glmm_model(data: GroupedData, counts, nodes, log_weights, mode_star
     numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))
 
 
-def compile_marginal_program(data: GroupedData, factor: FactorMeta, priors: PriorSet, family: Family, n_fixed: int,
-                             qpoints: int, mode_start) -> MarginalProgram:
+def compile_marginal_program(
+    data: GroupedData, factor: FactorMeta, priors: PriorSet, family: Family, n_fixed: int, qpoints: int, mode_start
+) -> MarginalProgram:
     """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace);
     ``mode_start`` (n_groups, q) for every group of ``data``."""
     structure = CovarianceStructure(len(factor.terms), factor.blocks)

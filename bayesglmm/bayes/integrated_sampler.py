@@ -16,18 +16,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax
-import jax.numpy as jnp
-
-from ..errors import SpecError
 from ..core.data import grouped_data
 from ..core.smallmat import semidefinite_cholesky
+from ..errors import SpecError
 from ..model.spec import ModelSpec
-from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .integrated_program import MarginalProgram, compile_marginal_program
+from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .program import Program, correlation_cholesky
 from .sampling import run_nuts
 
@@ -73,7 +72,9 @@ def _natural_values(program: Program, sites: dict):
     (factor,) = program.factors
     g = factor.group
     sd = np.asarray(sites[f"sd_{g}"])
-    chol_corr = correlation_cholesky(factor, [jnp.asarray(sites[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))])
+    chol_corr = correlation_cholesky(
+        factor, [jnp.asarray(sites[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))]
+    )
     chol_G = sd[:, None] * np.asarray(chol_corr)
     sigma = float(sites["sigma"]) if program.family.has_dispersion else None
     return np.asarray(sites["beta"]), chol_G @ chol_G.T, sigma
@@ -88,8 +89,8 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     Laplace posterior until the rule holds there.  The mode search with the quadrature likelihood
     does the work of an AGQ refit, which this saves (on epilepsy 16 s of compilation).
     """
-    from ..ml.evaluate import qpoints_rule_at
     from ..ml import fit_ml
+    from ..ml.evaluate import qpoints_rule_at
 
     if len(spec.random) != 1:
         raise SpecError(
@@ -162,13 +163,23 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     (factor,) = program.factors
     g = factor.group
     sd = jnp.asarray(population[f"sd_{g}"])
-    chol_corr = correlation_cholesky(factor, [jnp.asarray(population[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))])
+    chol_corr = correlation_cholesky(
+        factor, [jnp.asarray(population[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))]
+    )
     chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
     chol_G = sd[..., :, None] * chol_corr
-    log_dispersion = jnp.log(jnp.asarray(population["sigma"])) if program.family.has_dispersion else jnp.zeros(sd.shape[0])
+    log_dispersion = (
+        jnp.log(jnp.asarray(population["sigma"])) if program.family.has_dispersion else jnp.zeros(sd.shape[0])
+    )
     b, acceptance = conditional_draws(
-        jax.random.PRNGKey(seed + 4), jnp.asarray(population["beta"]), chol_G, log_dispersion,
-        setup.program.groups, program.family, setup.program.mode_start, steps,
+        jax.random.PRNGKey(seed + 4),
+        jnp.asarray(population["beta"]),
+        chol_G,
+        log_dispersion,
+        setup.program.groups,
+        program.family,
+        setup.program.mode_start,
+        steps,
     )
     # b = (z Lᵀ) ∘ σ  (the full-latent program's non-centred form)  =>  zᵀ = L⁻¹ (b / σ)ᵀ
     scaled = jnp.swapaxes(b / sd[:, None, :], -1, -2)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from scipy.optimize import minimize
-
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.distributions.transforms import biject_to
 from numpyro.handlers import seed, trace
 from numpyro.infer.util import potential_energy
+from scipy.optimize import minimize
+
+from .. import _jax  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ def latent_supports(model, model_kwargs: dict) -> dict:
     return supports
 
 
-def laplace_posterior(model, model_kwargs: dict, init_values: dict, gtol: float = 1e-6, max_iter: int = 200) -> LaplacePosterior:
+def laplace_posterior(
+    model, model_kwargs: dict, init_values: dict, gtol: float = 1e-6, max_iter: int = 200
+) -> LaplacePosterior:
     """Mode and Hessian of −log p(u | y) for ``model(**model_kwargs)``, from ``init_values``.
 
     The mode by BFGS on the compiled potential and its exact gradient, then Newton steps with
@@ -122,7 +124,9 @@ def laplace_posterior(model, model_kwargs: dict, init_values: dict, gtol: float 
     def hessian(u):
         return central_difference_hessian(lambda x: fun(x)[1], u)
 
-    result = minimize(fun, np.asarray(start, dtype=float), jac=True, method="BFGS", options={"gtol": gtol, "maxiter": max_iter})
+    result = minimize(
+        fun, np.asarray(start, dtype=float), jac=True, method="BFGS", options={"gtol": gtol, "maxiter": max_iter}
+    )
     u, iterations = result.x, int(result.nit)
     H = hessian(u)
     for _ in range(10):  # Newton polish: BFGS may stop at a loose gradient; Newton steps finish it

@@ -145,7 +145,9 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         valid |= {f"sd[{factor.group},{term}]" for term in factor.terms}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise SpecError(f"no parameter named {', '.join(unknown)} in this model; priors can be set for: {', '.join(sorted(valid))}")
+        raise SpecError(
+            f"no parameter named {', '.join(unknown)} in this model; priors can be set for: {', '.join(sorted(valid))}"
+        )
     if "sigma" in overrides and not spec.family.has_dispersion:
         raise SpecError(f"family {spec.family.name!r} has no sigma parameter")
 
@@ -164,12 +166,19 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
     sd, corr = {}, {}
     for factor in spec.random:
         g = factor.group
-        sd[g] = tuple(check(*pick(f"sd[{g},{t}]", f"sd[{g}]", "sd"), _POSITIVE, "a standard deviation") for t in factor.terms)
-        corr[g] = tuple(check(*pick(f"corr[{g}]", "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor))
+        sd[g] = tuple(
+            check(*pick(f"sd[{g},{t}]", f"sd[{g}]", "sd"), _POSITIVE, "a standard deviation") for t in factor.terms
+        )
+        corr[g] = tuple(
+            check(*pick(f"corr[{g}]", "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor)
+        )
     sigma = None
     for parameter in spec.family.extra_parameters:  # the family's default prior unless overridden
-        prior = (parse_prior(overrides[parameter.name], parameter.name) if parameter.name in overrides
-                 else parse_prior(parameter.prior, parameter.name))
+        prior = (
+            parse_prior(overrides[parameter.name], parameter.name)
+            if parameter.name in overrides
+            else parse_prior(parameter.prior, parameter.name)
+        )
         sigma = check(prior, parameter.name, _POSITIVE, f"a {parameter.description}")
     source = prior_set + (" + overrides" if overrides else "")
     return PriorSet(beta, sd, corr, sigma, source)

@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
+from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.families import Family
 from ..model.spec import ModelSpec
@@ -108,7 +107,9 @@ def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors
     eta = X @ beta + offset
     for factor, Z_g, index_g in zip(factors, Z, index):
         sd, chol = random_effect_scales(factor, priors)
-        z = numpyro.sample(f"z_{factor.group}", dist.Normal(0.0, 1.0).expand([len(factor.levels), len(factor.terms)]).to_event(2))
+        z = numpyro.sample(
+            f"z_{factor.group}", dist.Normal(0.0, 1.0).expand([len(factor.levels), len(factor.terms)]).to_event(2)
+        )
         b = numpyro.deterministic(f"b_{factor.group}", (z @ chol.T) * sd)
         eta = eta + jnp.sum(Z_g * b[index_g], axis=-1)
     sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None

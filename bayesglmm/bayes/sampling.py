@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax
+import numpy as np
 import numpyro
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
+from .. import _jax  # noqa: F401
 from .program import Program
 
 

@@ -4,5 +4,13 @@ from .coverage import CoverageStudy, coverage_study, load_study
 from .engines import BayesSettings, fit_engine, parse_engines
 from .table import Comparison, compare
 
-__all__ = ["compare", "Comparison", "coverage_study", "load_study", "CoverageStudy", "BayesSettings", "fit_engine",
-           "parse_engines"]
+__all__ = [
+    "compare",
+    "Comparison",
+    "coverage_study",
+    "load_study",
+    "CoverageStudy",
+    "BayesSettings",
+    "fit_engine",
+    "parse_engines",
+]

@@ -71,14 +71,30 @@ def replicate_rows(spec, plan: StudyPlan, replicate: int) -> list[dict]:
             try:
                 fit = fit_engine(simulated, engine, bayes, progress=False)
             except Exception as error:  # a failed fit is a result of the study: counted, not fatal
-                rows.append({"replicate": replicate, "engine": engine, "name": None, "error": f"{type(error).__name__}: {error}"})
+                rows.append(
+                    {
+                        "replicate": replicate,
+                        "engine": engine,
+                        "name": None,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                )
                 continue
         converged = bool(getattr(fit, "converged", True)) and not getattr(fit, "divergences", 0)
         table = fit_columns(fit).table
         for name, values in table.iterrows():
-            rows.append({"replicate": replicate, "engine": engine, "name": name, "estimate": float(values["estimate"]),
-                         "se": float(values["se"]), "lower": float(values["lower"]), "upper": float(values["upper"]),
-                         "converged": converged})
+            rows.append(
+                {
+                    "replicate": replicate,
+                    "engine": engine,
+                    "name": name,
+                    "estimate": float(values["estimate"]),
+                    "se": float(values["se"]),
+                    "lower": float(values["lower"]),
+                    "upper": float(values["upper"]),
+                    "converged": converged,
+                }
+            )
     return rows
 
 
@@ -131,8 +147,12 @@ def _read_replicate(path: Path, replicate: int) -> list[dict] | None:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         reason = f"not valid JSON ({error.__class__.__name__}: {error})"
     else:
-        if isinstance(rows, list) and rows and all(
-            isinstance(row, dict) and REPLICATE_FIELDS <= set(row) and row["replicate"] == replicate for row in rows
+        if (
+            isinstance(rows, list)
+            and rows
+            and all(
+                isinstance(row, dict) and REPLICATE_FIELDS <= set(row) and row["replicate"] == replicate for row in rows
+            )
         ):
             return rows
         reason = "not a list of this replicate's rows"
@@ -201,11 +221,23 @@ def summarise_replicates(replicates: pd.DataFrame, truth: Mapping) -> pd.DataFra
         error = group["estimate"] - true
         covered = ((group["lower"] <= true) & (true <= group["upper"])).to_numpy()
         n, coverage = len(group), covered.mean()
-        rows.append({"engine": engine, "name": name, "truth": true, "n": n,
-                     "not_converged": int((~group["converged"].astype(bool)).sum()), "failed": int(failed.get(engine, 0)),
-                     "mean": group["estimate"].mean(), "bias": error.mean(), "rmse": float(np.sqrt((error**2).mean())),
-                     "mean_se": group["se"].mean(), "sd_estimate": group["estimate"].std(ddof=1), "coverage": coverage,
-                     "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / n))})
+        rows.append(
+            {
+                "engine": engine,
+                "name": name,
+                "truth": true,
+                "n": n,
+                "not_converged": int((~group["converged"].astype(bool)).sum()),
+                "failed": int(failed.get(engine, 0)),
+                "mean": group["estimate"].mean(),
+                "bias": error.mean(),
+                "rmse": float(np.sqrt((error**2).mean())),
+                "mean_se": group["se"].mean(),
+                "sd_estimate": group["estimate"].std(ddof=1),
+                "coverage": coverage,
+                "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / n)),
+            }
+        )
     return pd.DataFrame(rows).set_index(["engine", "name"])
 
 
@@ -213,16 +245,29 @@ def load_study(out) -> CoverageStudy:
     """Read a study folder (finished or not) and summarise the replicates it holds."""
     out = Path(out)
     plan_json = json.loads((out / STUDY_FILE).read_text())
-    plan = StudyPlan(**{**plan_json, "engines": tuple(plan_json["engines"]), "bayes": BayesSettings(**plan_json["bayes"])})
+    plan = StudyPlan(
+        **{**plan_json, "engines": tuple(plan_json["engines"]), "bayes": BayesSettings(**plan_json["bayes"])}
+    )
     done = _valid_replicates(out / "replicates", plan.sims)
     rows = [row for replicate in sorted(done) for row in done[replicate]]
-    replicates = pd.DataFrame(rows, columns=["replicate", "engine", "name", "estimate", "se", "lower", "upper", "converged", "error"])
+    replicates = pd.DataFrame(
+        rows, columns=["replicate", "engine", "name", "estimate", "se", "lower", "upper", "converged", "error"]
+    )
     replicates["converged"] = replicates["converged"].fillna(False).astype(bool)
     return CoverageStudy(plan, replicates, summarise_replicates(replicates, plan.truth))
 
 
-def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, seed: int = 0, workers: int | None = None,
-                   bayes: BayesSettings = BayesSettings(), progress: bool = True) -> CoverageStudy:
+def coverage_study(
+    spec,
+    out,
+    engines=("agq",),
+    sims: int = 200,
+    truth=None,
+    seed: int = 0,
+    workers: int | None = None,
+    bayes: BayesSettings = BayesSettings(),
+    progress: bool = True,
+) -> CoverageStudy:
     """Simulate ``sims`` data sets from ``spec``'s model at ``truth`` and fit each engine to each.
 
     Parameters
@@ -244,7 +289,9 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
     if workers is not None:
         check_int("workers", workers, 1)
     out = Path(out)
-    early = StudyPlan(spec.formula, spec.family.name, spec.family.link, spec.nobs, {}, engines, int(sims), int(seed), bayes)
+    early = StudyPlan(
+        spec.formula, spec.family.name, spec.family.link, spec.nobs, {}, engines, int(sims), int(seed), bayes
+    )
     _check_folder(out, early.to_json(), ignore=("sims", "truth"))  # before the truth fit, which takes a while
     if truth is None:
         with warnings.catch_warnings():
@@ -253,7 +300,9 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
     if not isinstance(truth, Mapping):
         truth = fit_columns(truth).table["estimate"]
     truth = {str(name): float(value) for name, value in dict(truth).items()}
-    plan = StudyPlan(spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes)
+    plan = StudyPlan(
+        spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes
+    )
     folder = _start_folder(out, plan)
     todo = sorted(set(range(sims)) - _done(folder, sims))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
@@ -264,8 +313,9 @@ def coverage_study(spec, out, engines=("agq",), sims: int = 200, truth=None, see
             bar.update()
     elif todo:
         # spawn, not fork: JAX's threads do not survive a fork
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = [pool.submit(_run_and_write, spec, plan, replicate, folder) for replicate in todo]
             for future in as_completed(futures):
                 future.result()

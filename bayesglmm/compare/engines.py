@@ -1,10 +1,10 @@
 """Engine names used by ``compare`` and ``coverage`` (CLI and Python), and fitting by name.
 
-    laplace             ML, Laplace approximation
-    agq | agqK          ML, adaptive Gauss–Hermite quadrature (automatic points | K points)
-    nuts                Bayes, NUTS on every random effect (full latent)
-    marginal            Bayes, NUTS on the quadrature marginal likelihood
-    laplace-posterior   Bayes, Gaussian approximation at the posterior mode
+laplace             ML, Laplace approximation
+agq | agqK          ML, adaptive Gauss–Hermite quadrature (automatic points | K points)
+nuts                Bayes, NUTS on every random effect (full latent)
+marginal            Bayes, NUTS on the quadrature marginal likelihood
+laplace-posterior   Bayes, Gaussian approximation at the posterior mode
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def parse_engines(text) -> tuple[str, ...]:
     if not names:
         raise SpecError(f"name at least one engine: {ENGINE_HELP}")
     for name in names:
-        if name not in ("laplace", "agq", "nuts", "marginal", "laplace-posterior") and not re.fullmatch(r"agq[1-9]\d*", name):
+        if name not in ("laplace", "agq", "nuts", "marginal", "laplace-posterior") and not re.fullmatch(
+            r"agq[1-9]\d*", name
+        ):
             raise SpecError(f"unknown engine {name!r}; choose from {ENGINE_HELP}")
     return tuple(names)
 
@@ -65,5 +67,15 @@ def fit_engine(spec, engine: str, bayes: BayesSettings = BayesSettings(), progre
     if engine == "laplace-posterior":
         return laplace_fit(spec, bayes.prior_set, bayes.priors, seed=bayes.seed, predictive=False)
     sampler = "full" if engine == "nuts" else "marginal"
-    return fit_bayes(spec, bayes.prior_set, bayes.priors, sampler=sampler, chains=bayes.chains, warmup=bayes.warmup,
-                     draws=bayes.draws, seed=bayes.seed, progress=progress, predictive=False)
+    return fit_bayes(
+        spec,
+        bayes.prior_set,
+        bayes.priors,
+        sampler=sampler,
+        chains=bayes.chains,
+        warmup=bayes.warmup,
+        draws=bayes.draws,
+        seed=bayes.seed,
+        progress=progress,
+        predictive=False,
+    )

@@ -35,16 +35,29 @@ def forest_plot(comparison, path=None):
     panels = [p for p in panels if p[2]]
     labels = list(comparison.fits)
     heights = [len(p[2]) for p in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.0 + 0.45 * sum(heights) * max(1, len(labels) / 3)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(8, 1.0 + 0.45 * sum(heights) * max(1, len(labels) / 3)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     offsets = np.linspace(-0.3, 0.3, len(labels)) if len(labels) > 1 else np.zeros(1)
     for ax, (kind, title, params) in zip(axes[:, 0], panels):
         for j, label in enumerate(labels):
             rows = comparison.table.xs(label, level="fit").reindex(params)
             y = np.arange(len(params))[::-1] + offsets[j]
-            ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["lower"], rows["upper"] - rows["estimate"]],
-                        fmt="o", ms=4, capsize=2, color=colors[j % len(colors)], label=label)
+            ax.errorbar(
+                rows["estimate"],
+                y,
+                xerr=[rows["estimate"] - rows["lower"], rows["upper"] - rows["estimate"]],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                color=colors[j % len(colors)],
+                label=label,
+            )
         ax.set_yticks(np.arange(len(params))[::-1], params)
         ax.set_title(title, loc="left", fontsize=10)
         if kind == "beta":
@@ -85,7 +98,7 @@ def density_plot(comparison, path=None, columns: int = 3):
                 ax.plot(grid, norm.pdf(grid, est, se), color=color, ls="--", label=f"{label} (normal approx.)")
         ax.set_title(name, fontsize=9)
         ax.set_yticks([])
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.set_visible(False)
     handles, legend_labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(handles)), fontsize=8)

@@ -50,8 +50,14 @@ def fit_columns(fit, label: str | None = None) -> FitColumns:
         params = fit.params()
         method = "laplace" if fit.method == "laplace" else f"agq{fit.qpoints}"
         table = pd.DataFrame(
-            {"estimate": params["estimate"], "median": np.nan, "se": params["se"], "se_empirical": params["se_empirical"],
-             "lower": params["lower"], "upper": params["upper"]}
+            {
+                "estimate": params["estimate"],
+                "median": np.nan,
+                "se": params["se"],
+                "se_empirical": params["se_empirical"],
+                "lower": params["lower"],
+                "upper": params["upper"],
+            }
         )
         interval = "Wald, empirical SE" if fit.empirical else "Wald, model-based SE"
         return FitColumns(label or method, "ml", method, CONDITIONAL, interval, table, fit)
@@ -59,8 +65,14 @@ def fit_columns(fit, label: str | None = None) -> FitColumns:
         params = fit.params()
         method = {"full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior"}[fit.sampler]
         table = pd.DataFrame(
-            {"estimate": params["mean"], "median": params["q50"], "se": params["sd"], "se_empirical": np.nan,
-             "lower": params["q2.5"], "upper": params["q97.5"]}
+            {
+                "estimate": params["mean"],
+                "median": params["q50"],
+                "se": params["sd"],
+                "se_empirical": np.nan,
+                "lower": params["q2.5"],
+                "upper": params["q97.5"],
+            }
         )
         return FitColumns(label or method, "bayes", method, CONDITIONAL, "equal-tailed 95% credible", table, fit)
     comparison_table = getattr(fit, "comparison_table", None)
@@ -109,7 +121,9 @@ class Comparison:
     ``lower``/``upper``, ``std_diff``, ``se_ratio`` and ``flag``.
     """
 
-    def __init__(self, columns: list[FitColumns], reference: str, max_std_diff: float, se_ratio_range: tuple[float, float]):
+    def __init__(
+        self, columns: list[FitColumns], reference: str, max_std_diff: float, se_ratio_range: tuple[float, float]
+    ):
         self.fits = {c.label: c for c in columns}
         self.reference = reference
         self.max_std_diff = max_std_diff
@@ -164,8 +178,10 @@ class Comparison:
             "reference": self.reference,
             "max_std_diff": self.max_std_diff,
             "se_ratio_range": list(self.se_ratio_range),
-            "fits": [{"label": c.label, "kind": c.kind, "method": c.method, "scale": c.scale, "interval": c.interval}
-                     for c in self.fits.values()],
+            "fits": [
+                {"label": c.label, "kind": c.kind, "method": c.method, "scale": c.scale, "interval": c.interval}
+                for c in self.fits.values()
+            ],
             "rows": rows,
         }
 
@@ -190,8 +206,13 @@ class Comparison:
         return density_plot(self, path)
 
 
-def compare(*fits, labels=None, reference: str | None = None, max_std_diff: float = 0.5,
-            se_ratio_range: tuple[float, float] = (0.8, 1.25)) -> Comparison:
+def compare(
+    *fits,
+    labels=None,
+    reference: str | None = None,
+    max_std_diff: float = 0.5,
+    se_ratio_range: tuple[float, float] = (0.8, 1.25),
+) -> Comparison:
     """Compare fits of one model: Laplace, AGQ, NUTS, marginal NUTS, Laplace posterior, GEE.
 
     Parameters

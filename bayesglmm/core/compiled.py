@@ -21,8 +21,9 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from .. import _jax
 import jax
+
+from .. import _jax
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +56,14 @@ class _Compiled:
         args = tuple(bound.values())
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = repr(
-            (self._fun.__module__, self._fun.__qualname__, sorted(static.items()), str(tree),
-             [(tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves], _source_fingerprint())
+            (
+                self._fun.__module__,
+                self._fun.__qualname__,
+                sorted(static.items()),
+                str(tree),
+                [(tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves],
+                _source_fingerprint(),
+            )
         )
         key = hashlib.sha256(signature.encode()).hexdigest()
         call = self._calls.get(key)

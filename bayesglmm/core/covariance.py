@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax.numpy as jnp
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.spec import ModelSpec
 
@@ -92,8 +91,9 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
     group = np.asarray(data.group)
     bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=data.n_groups))])
     first_of: dict[bytes, int] = {}
-    pattern = np.array([first_of.setdefault(rows[bounds[i]:bounds[i + 1]].tobytes(), len(first_of))
-                        for i in range(data.n_groups)])
+    pattern = np.array(
+        [first_of.setdefault(rows[bounds[i] : bounds[i + 1]].tobytes(), len(first_of)) for i in range(data.n_groups)]
+    )
     counts = np.bincount(pattern)
     representative = np.unique(pattern, return_index=True)[1]  # the first group of each pattern
     kept = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in representative])

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 
+from .. import _jax  # noqa: F401
 from ..model.families import Family
+from . import smallmat
 from .covariance import CovarianceStructure
 from .data import GroupedData
-from . import smallmat
 from .laplace import laplace_log_integral
-from .modes import find_modes, group_sum, joint_log_density, linear_predictor, log_standard_normal, differentiable_modes
+from .modes import differentiable_modes, find_modes, group_sum, joint_log_density, linear_predictor, log_standard_normal
 from .quadrature import agq_log_integral
 
 METHODS = ("laplace", "agq")

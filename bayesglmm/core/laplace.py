@@ -7,9 +7,9 @@ glmmTMB maximise).
 
 from __future__ import annotations
 
-from .. import _jax  # noqa: F401
 import jax.numpy as jnp
 
+from .. import _jax  # noqa: F401
 from . import smallmat
 
 

@@ -34,11 +34,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
 from jax.ops import segment_sum
 
+from .. import _jax  # noqa: F401
 from ..model.families import Family
 from . import smallmat
 from .data import GroupedData
@@ -99,7 +99,9 @@ def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
         information[j][k] = information[k][j] = sums[:, column]
     lam = smallmat.entries(chol_G)
     gradient = [sum(lam[j][a] * sums[:, j] for j in range(q)) - u[:, a] for a in range(q)]
-    information_times_lambda = [[sum(information[j][k] * lam[k][b] for k in range(q)) for b in range(q)] for j in range(q)]
+    information_times_lambda = [
+        [sum(information[j][k] * lam[k][b] for k in range(q)) for b in range(q)] for j in range(q)
+    ]
     hessian = [[None] * q for _ in range(q)]
     for a in range(q):
         for b in range(a + 1):
@@ -177,8 +179,9 @@ def _mode_jvp(family, primals, tangents):
         return _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
 
     # one pass for H and ∂g·tangents (the unused tangent of H is dropped by the compiler)
-    (_, hessian), (d_gradient, _) = jax.jvp(gradient_and_hessian, (eta_fixed, chol_G, log_dispersion),
-                                            (d_eta_fixed, d_chol_G, d_log_dispersion))
+    (_, hessian), (d_gradient, _) = jax.jvp(
+        gradient_and_hessian, (eta_fixed, chol_G, log_dispersion), (d_eta_fixed, d_chol_G, d_log_dispersion)
+    )
     return u, jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), d_gradient), -1)
 
 

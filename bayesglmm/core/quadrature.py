@@ -15,12 +15,11 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax
-import jax.numpy as jnp
-
 from . import smallmat
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def mbn_covariance(omega: np.ndarray, meat: np.ndarray, n_obs: int, n_clusters: int, d: float = 2.0,
-                   r: float = 1.0) -> np.ndarray:
+def mbn_covariance(
+    omega: np.ndarray, meat: np.ndarray, n_obs: int, n_clusters: int, d: float = 2.0, r: float = 1.0
+) -> np.ndarray:
     """SAS's MBN sandwich from the bread Ω (k, k) and the uncorrected meat M (module docstring).
 
     ``d ≥ 1`` and ``0 ≤ r ≤ 1`` are GLIMMIX's ``MBN(d=, r=)`` options. Needs at least two clusters
@@ -30,8 +31,10 @@ def mbn_covariance(omega: np.ndarray, meat: np.ndarray, n_obs: int, n_clusters: 
     k = int(np.linalg.matrix_rank(omega))
     m = n_clusters
     if m < 2 or n_obs <= k:
-        raise ValueError(f"the MBN adjustment needs at least 2 clusters and more observations than parameters "
-                         f"({m} clusters, {n_obs} observations, {k} parameters)")
+        raise ValueError(
+            f"the MBN adjustment needs at least 2 clusters and more observations than parameters "
+            f"({m} clusters, {n_obs} observations, {k} parameters)"
+        )
     c = (n_obs - 1) / (n_obs - k) * m / (m - 1)
     phi = max(r, float(np.trace(omega @ meat)) / k)
     delta = k / (m - k) if m > (d + 1) * k else 1.0 / d

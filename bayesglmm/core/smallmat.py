@@ -13,9 +13,10 @@ there why not for few).
 
 from __future__ import annotations
 
-from .. import _jax  # noqa: F401
 import jax.numpy as jnp
 import numpy as np
+
+from .. import _jax  # noqa: F401
 
 
 def entries(A):

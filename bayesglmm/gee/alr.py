@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from .. import _jax  # noqa: F401  (float64)
-import jax
-import jax.numpy as jnp
-
 from ..errors import ConvergenceWarning, SpecError
 from .estimating import score_pieces
 
@@ -101,7 +100,9 @@ def _pair_logliks(beta, alpha, X, offset, y, pair_mask, Z):
     mu_j, mu_k = mu[:, j], mu[:, k]
     p11 = joint_success(mu_j, mu_k, Z @ alpha)
     y_j, y_k = y[:, j], y[:, k]
-    cell = jnp.where(y_j > 0.5, jnp.where(y_k > 0.5, p11, mu_j - p11), jnp.where(y_k > 0.5, mu_k - p11, 1.0 - mu_j - mu_k + p11))
+    cell = jnp.where(
+        y_j > 0.5, jnp.where(y_k > 0.5, p11, mu_j - p11), jnp.where(y_k > 0.5, mu_k - p11, 1.0 - mu_j - mu_k + p11)
+    )
     return jnp.where(pair_mask, jnp.log(jnp.clip(cell, 1e-300)), 0.0)
 
 
@@ -137,8 +138,10 @@ def _newton_step(gradient, hessian, max_step: float = 2.0):
 def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=None) -> dict:
     """Alternate one scoring step for β and one for α until both settle; then the joint sandwich."""
     if not spec.family.binary or spec.family.link != "logit":
-        raise SpecError("alternating logistic regression needs a binary response with the logit link "
-                        "(family='bernoulli'); for counts or proportions use exchangeable or unstructured GEE")
+        raise SpecError(
+            "alternating logistic regression needs a binary response with the logit link "
+            "(family='bernoulli'); for counts or proportions use exchangeable or unstructured GEE"
+        )
     T = layout.n_occasions
     if T < 2:
         raise SpecError("alternating logistic regression needs clusters with at least two occasions")
@@ -147,15 +150,19 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=No
     j, k = _pairs(T)
     pair_mask = mask[:, j] & mask[:, k]
     if structure == "alr-fullclust" and bool((~pair_mask).all(axis=0).any()):
-        raise SpecError("some pair of occasions is never observed together: logor=fullclust cannot estimate its "
-                        "odds ratio; use alr-exch")
+        raise SpecError(
+            "some pair of occasions is never observed together: logor=fullclust cannot estimate its "
+            "odds ratio; use alr-exch"
+        )
     Z = jnp.asarray(_association_design(structure, T, design))
     if structure == "alr-nest1":
         observed = np.asarray(Z)[np.asarray(pair_mask)].sum(axis=0)
         if (observed == 0).any():
             kind = "the same" if observed[0] == 0 else "different"
-            raise SpecError(f"no pair of observations lies in {kind} subcluster(s) of a cluster: logor=nest1 cannot "
-                            "estimate that log odds ratio; use alr-exch")
+            raise SpecError(
+                f"no pair of observations lies in {kind} subcluster(s) of a cluster: logor=nest1 cannot "
+                "estimate that log odds ratio; use alr-exch"
+            )
     beta, alpha, converged = jnp.zeros(X.shape[-1]), jnp.zeros(Z.shape[-1]), False
     for iteration in range(1, max_iter + 1):
         V, mu, dmu = working_covariance(beta, alpha, X, offset, mask, Z)
@@ -170,9 +177,13 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=No
             converged = True
             break
     if not converged:
-        warnings.warn(f"alternating logistic regression did not converge in {max_iter} iterations: "
-                      "an odds ratio may be at 0 or infinity (a pair of occasions with an empty 2x2 cell); "
-                      "try alr-exch", ConvergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"alternating logistic regression did not converge in {max_iter} iterations: "
+            "an odds ratio may be at 0 or infinity (a pair of occasions with an empty 2x2 cell); "
+            "try alr-exch",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     V, mu, dmu = working_covariance(beta, alpha, X, offset, mask, Z)
     U_beta, H_beta = score_pieces(X, dmu, V, y - mu, mask)
     U_alpha = alpha_scores(beta, alpha, X, offset, y, pair_mask, Z)[0]
@@ -194,6 +205,14 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=No
     else:
         names = [f"logor[{labels[a]},{labels[b]}]" for a, b in zip(np.asarray(j), np.asarray(k))]
     association = pd.DataFrame({"estimate": np.asarray(alpha), "se": np.sqrt(np.diag(cov)[p:])}, index=names)
-    return {"beta": np.asarray(beta), "H": np.asarray(H_beta), "U": np.asarray(U_beta), "cov_robust": cov[:p, :p],
-            "scale": 1.0, "association": association, "working_correlation": None, "iterations": iteration,
-            "converged": converged}
+    return {
+        "beta": np.asarray(beta),
+        "H": np.asarray(H_beta),
+        "U": np.asarray(U_beta),
+        "cov_robust": cov[:p, :p],
+        "scale": 1.0,
+        "association": association,
+        "working_correlation": None,
+        "iterations": iteration,
+        "converged": converged,
+    }

@@ -55,7 +55,9 @@ def _ar1_all_pairs(P: np.ndarray, N: np.ndarray, scale: float) -> float:
     return brentq(score, low, high, xtol=1e-14)
 
 
-def estimate_alpha(structure: str, residuals: np.ndarray, mask: np.ndarray, scale: float, ar1: str = "lag1") -> np.ndarray:
+def estimate_alpha(
+    structure: str, residuals: np.ndarray, mask: np.ndarray, scale: float, ar1: str = "lag1"
+) -> np.ndarray:
     """The moment estimate of the structure's parameters (empty for independence)."""
     P, N = pair_products(residuals, mask)
     upper = np.triu_indices(P.shape[0], 1)
@@ -71,8 +73,10 @@ def estimate_alpha(structure: str, residuals: np.ndarray, mask: np.ndarray, scal
     if structure == "unstructured":
         if (N[upper] == 0).any():
             j, k = (int(v[0]) for v in np.nonzero(np.triu(N == 0, 1)))
-            raise SpecError(f"no cluster is observed at both occasions {j + 1} and {k + 1}: "
-                            "an unstructured working correlation cannot be estimated; use exchangeable or ar1")
+            raise SpecError(
+                f"no cluster is observed at both occasions {j + 1} and {k + 1}: "
+                "an unstructured working correlation cannot be estimated; use exchangeable or ar1"
+            )
         return P[upper] / (scale * N[upper])
     raise SpecError(f"unknown working correlation {structure!r}; choose one of {', '.join(STRUCTURES)}")
 

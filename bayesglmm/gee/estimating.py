@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import _jax  # noqa: F401  (float64)
 import jax
 import jax.numpy as jnp
 
+from .. import _jax  # noqa: F401  (float64)
 from ..model.families import Family
 
 

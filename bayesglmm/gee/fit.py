@@ -12,16 +12,15 @@ import time
 import warnings
 from dataclasses import replace
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from .. import _jax  # noqa: F401  (float64)
-import jax.numpy as jnp
-
 from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster
-from ..options import check_choice, check_int
 from ..model.spec import ModelSpec
+from ..options import check_choice, check_int
 from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, working_covariance
 from .layout import cluster_layout
@@ -33,15 +32,25 @@ ALR_STRUCTURES = ("alr-exch", "alr-fullclust", "alr-nest1", "alr-zrep")
 CORRELATIONS = STRUCTURES + ALR_STRUCTURES
 
 
-def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster: str, within: str | None,
-                reference: dict | None = None, subcluster: str | None = None):
+def _model_data(
+    formula: str,
+    data: pd.DataFrame,
+    family,
+    link,
+    trials,
+    cluster: str,
+    within: str | None,
+    reference: dict | None = None,
+    subcluster: str | None = None,
+):
     """The fixed-effects spec, the cluster, within and subcluster values of its rows (rows missing
     any of them dropped) and the number of rows dropped."""
     if not isinstance(data, pd.DataFrame):
         raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if "|" in formula:
-        raise SpecError("GEE is a marginal model: give the fixed part only (no '(... | group)' terms) and the "
-                        "cluster as cluster=")
+        raise SpecError(
+            "GEE is a marginal model: give the fixed part only (no '(... | group)' terms) and the cluster as cluster="
+        )
     for role, column in (("cluster", cluster), ("within", within), ("subcluster", subcluster)):
         if column is not None and column not in data.columns:
             raise SpecError(f"{role} column {column!r} not in the data; columns: {', '.join(map(str, data.columns))}")
@@ -56,10 +65,23 @@ def _model_data(formula: str, data: pd.DataFrame, family, link, trials, cluster:
     return spec, kept.loc[rows, cluster], *values, int(missing.sum())
 
 
-def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None, within: str | None = None,
-            corr: str = "independence", link: str | None = None, trials: str | None = None,
-            reference: dict | None = None, ar1: str = "lag1", score_tests: bool = False, alr_design=None,
-            subcluster: str | None = None, max_iter: int = 100, tol: float = 1e-10):
+def fit_gee(
+    formula: str,
+    data: pd.DataFrame,
+    family,
+    cluster: str | None = None,
+    within: str | None = None,
+    corr: str = "independence",
+    link: str | None = None,
+    trials: str | None = None,
+    reference: dict | None = None,
+    ar1: str = "lag1",
+    score_tests: bool = False,
+    alr_design=None,
+    subcluster: str | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+):
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -91,32 +113,46 @@ def fit_gee(formula: str, data: pd.DataFrame, family, cluster: str | None = None
     if (alr_design is not None) != (corr == "alr-zrep"):
         raise SpecError("alr_design goes with corr='alr-zrep' (SAS logor=zrep), and alr-zrep needs alr_design")
     if (subcluster is not None) != (corr == "alr-nest1"):
-        raise SpecError("subcluster goes with corr='alr-nest1' (SAS logor=nest1 subclust=), and alr-nest1 needs "
-                        "subcluster= (the column of the subclusters)")
+        raise SpecError(
+            "subcluster goes with corr='alr-nest1' (SAS logor=nest1 subclust=), and alr-nest1 needs "
+            "subcluster= (the column of the subclusters)"
+        )
     check_int("max_iter", max_iter, 1)
     if corr not in CORRELATIONS:
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
     if cluster is None:
         raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
     spec, cluster_values, within_values, subcluster_values, dropped = _model_data(
-        formula, data, family, link, trials, cluster, within, reference, subcluster)
+        formula, data, family, link, trials, cluster, within, reference, subcluster
+    )
     layout = cluster_layout(spec, cluster_values, within_values, within)
     if subcluster is not None:
         alr_design = np.full(layout.mask.shape, -1)
         alr_design[layout.rows] = pd.factorize(subcluster_values)[0]
     flagged = columns_varying_in_one_cluster(spec.fixed.X, spec.fixed.names, pd.factorize(cluster_values)[0])
     if flagged:
-        warnings.warn(f"fixed-effect column(s) {', '.join(repr(n) for n in flagged)} vary in only one cluster of "
-                      f"'{cluster}': their robust (sandwich) SEs rest on one cluster's score and are not meaningful",
-                      InferenceWarning, stacklevel=2)
+        warnings.warn(
+            f"fixed-effect column(s) {', '.join(repr(n) for n in flagged)} vary in only one cluster of "
+            f"'{cluster}': their robust (sandwich) SEs rest on one cluster's score and are not meaningful",
+            InferenceWarning,
+            stacklevel=2,
+        )
     if corr in ALR_STRUCTURES:
         from .alr import solve_alr
 
         solution = solve_alr(spec, layout, corr, max_iter, tol, alr_design)
     else:
         solution = solve_gee(spec, layout, corr, max_iter, tol, ar1)
-    fit = GEEFit.from_solution(spec, layout, solution, corr=corr, cluster=cluster, within=within,
-                               dropped_cluster=dropped, seconds=time.perf_counter() - started)
+    fit = GEEFit.from_solution(
+        spec,
+        layout,
+        solution,
+        corr=corr,
+        cluster=cluster,
+        within=within,
+        dropped_cluster=dropped,
+        seconds=time.perf_counter() - started,
+    )
     criteria, criteria_u = qic(spec, fit.beta, fit.cov_robust, fit.scale)
     scores = None
     if score_tests:
@@ -146,7 +182,9 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
     from scipy.optimize import root
 
     family, T = spec.family, layout.n_occasions
-    X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
+    X, offset, trials, mask, y = (
+        jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y)
+    )
 
     def moments(beta, current: str):
         mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, family)
@@ -172,8 +210,12 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
                 converged = current == structure
                 break
     if not converged:
-        solution = root(lambda b: scoring_step(b, structure), beta, method="hybr",
-                        options={"xtol": tol, "maxfev": max(max_iter - iteration, 1)})
+        solution = root(
+            lambda b: scoring_step(b, structure),
+            beta,
+            method="hybr",
+            options={"xtol": tol, "maxfev": max(max_iter - iteration, 1)},
+        )
         iteration += int(solution.nfev)
         if np.all(np.isfinite(solution.x)) and settled(scoring_step(solution.x, structure), solution.x):
             beta, converged = solution.x, True
@@ -182,9 +224,21 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
     U, H = score_pieces(X, dmu, V, y - mu, mask)
     corrected = corrected_covariances(X, dmu, V, y - mu, mask, H, U)
     if not converged:
-        warnings.warn(f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working "
-                      "correlation", ConvergenceWarning, stacklevel=3)
-    return {"beta": np.asarray(beta), "H": np.asarray(H), "U": np.asarray(U), "scale": scale,
-            "association": pd.DataFrame({"estimate": alpha, "se": np.nan}, index=alpha_names(structure, layout.occasion_labels)),
-            "working_correlation": correlation_matrix(structure, alpha, T), "iterations": iteration, "converged": converged,
-            "cov_corrected": corrected}
+        warnings.warn(
+            f"GEE did not converge in {max_iter} iterations: raise max_iter or simplify the working correlation",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return {
+        "beta": np.asarray(beta),
+        "H": np.asarray(H),
+        "U": np.asarray(U),
+        "scale": scale,
+        "association": pd.DataFrame(
+            {"estimate": alpha, "se": np.nan}, index=alpha_names(structure, layout.occasion_labels)
+        ),
+        "working_correlation": correlation_matrix(structure, alpha, T),
+        "iterations": iteration,
+        "converged": converged,
+        "cov_corrected": corrected,
+    }

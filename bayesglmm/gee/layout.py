@@ -59,7 +59,9 @@ def _occasions(cluster_index: np.ndarray, within: pd.Series | None, within_name:
     return codes, tuple(str(level) for level in levels)
 
 
-def cluster_layout(spec, cluster: pd.Series, within: pd.Series | None = None, within_name: str | None = None) -> ClusterLayout:
+def cluster_layout(
+    spec, cluster: pd.Series, within: pd.Series | None = None, within_name: str | None = None
+) -> ClusterLayout:
     """Arrange ``spec``'s rows by ``cluster`` (one value per spec row) and occasion."""
     cluster_index, cluster_levels = pd.factorize(cluster.to_numpy(), sort=True)
     occasion, occasion_labels = _occasions(cluster_index, within, within_name)
@@ -71,5 +73,6 @@ def cluster_layout(spec, cluster: pd.Series, within: pd.Series | None = None, wi
     trials[cluster_index, occasion] = spec.trials
     offset[cluster_index, occasion] = spec.offset
     mask[cluster_index, occasion] = True
-    return ClusterLayout(X, y, trials, offset, mask, tuple(str(c) for c in cluster_levels), occasion_labels,
-                         (cluster_index, occasion))
+    return ClusterLayout(
+        X, y, trials, offset, mask, tuple(str(c) for c in cluster_levels), occasion_labels, (cluster_index, occasion)
+    )

@@ -15,11 +15,10 @@ respiratory example has QIC 512.34 in SAS and here.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
-import jax.numpy as jnp
-
 from .estimating import mean_pieces
 
 
@@ -27,9 +26,12 @@ def qic(spec, beta: np.ndarray, cov_robust: np.ndarray, scale: float) -> tuple[f
     """(QIC, QICu) of a GEE fit of ``spec`` with estimates ``beta`` and robust covariance."""
     family, trials = spec.family, spec.trials
     ones = jnp.ones(spec.nobs, dtype=bool)
-    mu, dmu, variance = (np.asarray(a) for a in mean_pieces(jnp.asarray(beta), jnp.asarray(spec.fixed.X),
-                                                             jnp.asarray(spec.offset), jnp.asarray(trials), ones,
-                                                             family))
+    mu, dmu, variance = (
+        np.asarray(a)
+        for a in mean_pieces(
+            jnp.asarray(beta), jnp.asarray(spec.fixed.X), jnp.asarray(spec.offset), jnp.asarray(trials), ones, family
+        )
+    )
     phi = float(scale) if family.has_dispersion else 1.0  # the scale is 1 for binomial and Poisson
     q = family.quasi_likelihood(spec.y, mu, trials) / phi
     information = spec.fixed.X.T @ ((dmu**2 / (variance * phi))[:, None] * spec.fixed.X)

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
 from .. import _jax  # noqa: F401  (float64)
-import jax.numpy as jnp
-
 from .estimating import mean_pieces, score_pieces, working_covariance
 
 
-def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_iter: int, tol: float) -> tuple[float, int]:
+def score_statistic(
+    spec, layout, structure: str, columns, solve, ar1: str, max_iter: int, tol: float
+) -> tuple[float, int]:
     """(T, df) for the hypothesis that the coefficients of ``columns`` are zero (module docstring).
     ``solve`` is the GEE solver (:func:`~.fit.solve_gee`), run on the reduced design."""
     p = layout.X.shape[-1]
@@ -32,7 +33,9 @@ def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_
     reduced = solve(spec, replace(layout, X=layout.X[..., keep]), structure, max_iter, tol, ar1)
     beta = np.zeros(p)
     beta[keep] = reduced["beta"]
-    X, offset, trials, mask, y = (jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y))
+    X, offset, trials, mask, y = (
+        jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y)
+    )
     mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, spec.family)
     alpha = reduced["association"]["estimate"].to_numpy()
     V = working_covariance(structure, alpha, reduced["scale"], v, layout.n_occasions)
@@ -46,7 +49,9 @@ def score_statistic(spec, layout, structure: str, columns, solve, ar1: str, max_
     return statistic, len(columns)
 
 
-def type3_score_table(spec, layout, structure: str, solve, ar1: str, max_iter: int = 100, tol: float = 1e-10) -> pd.DataFrame:
+def type3_score_table(
+    spec, layout, structure: str, solve, ar1: str, max_iter: int = 100, tol: float = 1e-10
+) -> pd.DataFrame:
     """One generalized score test per model term (the intercept excluded): df, chi2, p."""
     rows = []
     for term, columns in spec.fixed.terms:

@@ -22,12 +22,11 @@ pieces and that it fades as clusters grow.
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
-import jax
-import jax.numpy as jnp
-
 from ..core.sandwich import mbn_covariance
 
 

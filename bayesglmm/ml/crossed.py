@@ -30,18 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.ops import segment_sum
 
+from .. import _jax  # noqa: F401
+from ..core import smallmat
+from ..core.covariance import CovarianceStructure
 from ..errors import SpecError
 from ..model.families import Family
 from ..model.spec import ModelSpec
-from ..core import smallmat
-from ..core.covariance import CovarianceStructure
 
 MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised at every Newton step
 
@@ -229,21 +228,29 @@ class _Curvature:
 def _C_times(u, weights, data: CrossedData):
     """C u (n_levels_0, q0): Σ_{r in i} w_r z0_r (s_rᵀ u)."""
     secondary = sum(jnp.sum(Z * b[index], axis=-1) for Z, index, b in zip(data.Z[1:], data.index[1:], _split(u, data)))
-    return segment_sum(data.Z[0] * (weights * secondary)[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True)
+    return segment_sum(
+        data.Z[0] * (weights * secondary)[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True
+    )
 
 
 def _C_transpose_times(v, weights, data: CrossedData):
     """Cᵀ v (m,) for v (n_levels_0, q0): Σ_r w_r (z0_rᵀ v_i(r)) s_r."""
     row = weights * jnp.sum(data.Z[0] * v[data.index[0]], axis=-1)
-    parts = [segment_sum(Z * row[:, None], index, n) for Z, index, n in zip(data.Z[1:], data.index[1:], data.n_levels[1:])]
+    parts = [
+        segment_sum(Z * row[:, None], index, n) for Z, index, n in zip(data.Z[1:], data.index[1:], data.n_levels[1:])
+    ]
     return jnp.concatenate([p.reshape(-1) for p in parts])
 
 
 def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
     """Factor H = [[A, C], [Cᵀ, D]] at row weights w: chol(A_i) and chol(S), S = D − Cᵀ A⁻¹ C."""
     Z0, group = data.Z[0], data.index[0]
-    A = segment_sum(weights[:, None, None] * Z0[:, :, None] * Z0[:, None, :], group, data.n_levels[0],
-                    indices_are_sorted=True) + precisions[0]
+    A = (
+        segment_sum(
+            weights[:, None, None] * Z0[:, :, None] * Z0[:, None, :], group, data.n_levels[0], indices_are_sorted=True
+        )
+        + precisions[0]
+    )
     chol_A = smallmat.cholesky(A)
     m, starts = data.n_secondary, data.offsets()
     S = jnp.zeros((m, m), dtype=weights.dtype)
@@ -254,7 +261,9 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
     ]
     for g, (Zg, cols_g) in enumerate(zip(data.Z[1:], columns)):
         for Zh, cols_h in zip(data.Z[1:], columns):
-            S = S.at[cols_g[:, :, None], cols_h[:, None, :]].add(weights[:, None, None] * Zg[:, :, None] * Zh[:, None, :])
+            S = S.at[cols_g[:, :, None], cols_h[:, None, :]].add(
+                weights[:, None, None] * Zg[:, :, None] * Zh[:, None, :]
+            )
         q = Zg.shape[1]
         level_cols = starts[g] + jnp.arange(data.n_levels[g + 1])[:, None] * q + jnp.arange(q)
         S = S.at[level_cols[:, :, None], level_cols[:, None, :]].add(precisions[g + 1])
@@ -279,11 +288,18 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
 def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family):
     eta = _linear_predictor(eta_fixed, b0, u, data)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
-    g0 = segment_sum(data.Z[0] * d1[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True) - b0 @ precisions[0]
-    gu = jnp.concatenate([
-        (segment_sum(Z * d1[:, None], index, n) - b @ precision).reshape(-1)
-        for Z, index, n, b, precision in zip(data.Z[1:], data.index[1:], data.n_levels[1:], _split(u, data), precisions[1:])
-    ])
+    g0 = (
+        segment_sum(data.Z[0] * d1[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True)
+        - b0 @ precisions[0]
+    )
+    gu = jnp.concatenate(
+        [
+            (segment_sum(Z * d1[:, None], index, n) - b @ precision).reshape(-1)
+            for Z, index, n, b, precision in zip(
+                data.Z[1:], data.index[1:], data.n_levels[1:], _split(u, data), precisions[1:]
+            )
+        ]
+    )
     return g0, gu, _curvature(-d2, precisions, data)
 
 
@@ -296,7 +312,9 @@ def _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family):
     return d0, du
 
 
-def find_joint_mode(eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family, start, max_iter=100, tol=1e-10):
+def find_joint_mode(
+    eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family, start, max_iter=100, tol=1e-10
+):
     """The joint mode (b̂₀, û) by damped Newton from ``start``, without gradients.
 
     The step is halved until f does not fall (one step length for all effects: they are coupled);
@@ -369,14 +387,18 @@ def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes):
     beta, cholesky, log_dispersion = model.unpack(phi)
     precisions = [precision_matrix(chol) for chol in cholesky]
     b0, u = modes
-    _, _, curvature = _gradient_and_curvature(b0, u, data.X @ beta + data.offset, precisions, log_dispersion, data, model.family)
+    _, _, curvature = _gradient_and_curvature(
+        b0, u, data.X @ beta + data.offset, precisions, log_dispersion, data, model.family
+    )
     S_inverse = jax.scipy.linalg.cho_solve((curvature.chol_S, True), jnp.eye(data.n_secondary))
     q0 = data.Z[0].shape[1]
     eye = jnp.broadcast_to(jnp.eye(q0), curvature.chol_A.shape)
     A_inverse_diag = jnp.stack([smallmat.cho_solve(curvature.chol_A, eye[..., j])[..., j] for j in range(q0)], -1)
     starts = data.offsets()
     W = [
-        jnp.stack([smallmat.solve_upper_transposed(curvature.chol_A[cell_group], V[..., k]) for k in range(V.shape[-1])], -1)
+        jnp.stack(
+            [smallmat.solve_upper_transposed(curvature.chol_A[cell_group], V[..., k]) for k in range(V.shape[-1])], -1
+        )
         for V, cell_group in zip(curvature.V, data.cell_group)
     ]
     primary = A_inverse_diag

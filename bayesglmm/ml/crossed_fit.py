@@ -10,15 +10,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax
-import jax.numpy as jnp
-
 from ..core.compiled import compiled
-from ..model.spec import ModelSpec
 from ..core.covariance import CovarianceStructure
+from ..model.spec import ModelSpec
 from .crossed import (
     CrossedData,
     CrossedModel,
@@ -92,12 +91,20 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6):
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
     data = crossed_data(spec, order)
-    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors), spec.fixed.X.shape[1])
+    model = CrossedModel(
+        spec.family,
+        tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors),
+        spec.fixed.X.shape[1],
+    )
 
     beta0, log_sd0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
     sd0 = np.exp(log_sd0) if spec.family.has_dispersion else 1.0
     phi0 = np.concatenate(
-        [beta0, *[c.start_theta(np.full(c.q, sd0)) for c in model.covariances], [log_sd0] if spec.family.has_dispersion else []]
+        [
+            beta0,
+            *[c.start_theta(np.full(c.q, sd0)) for c in model.covariances],
+            [log_sd0] if spec.family.has_dispersion else [],
+        ]
     )
     objective = CrossedObjective(model, data)
     result = minimize(objective, phi0, objective.initial_modes(), gtol=gtol)

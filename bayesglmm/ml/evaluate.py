@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.spec import ModelSpec
-from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
 from ..core.covariance import CovarianceStructure
 from ..core.data import chunked_data, single_factor
-from ..core.smallmat import semidefinite_cholesky
 from ..core.group_likelihood import MarginalModel
+from ..core.smallmat import semidefinite_cholesky
+from ..model.spec import ModelSpec
 from .objective import MarginalObjective
+from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
 
 
 def phi_from(structure: CovarianceStructure, beta, G, sigma=None) -> np.ndarray:
@@ -59,8 +59,9 @@ def loglik_by_qpoints(fit, spec: ModelSpec, qpoints=(1, 3, 5, 7, 11, 15, 21)) ->
     return {k: -0.5 * deviance for k, deviance in table.items()}
 
 
-def qpoints_rule_at(spec: ModelSpec, beta, G, sigma=None, tol: float = DEFAULT_TOL,
-                    max_nodes: int = DEFAULT_MAX_NODES) -> tuple[int, dict[int, float]]:
+def qpoints_rule_at(
+    spec: ModelSpec, beta, G, sigma=None, tol: float = DEFAULT_TOL, max_nodes: int = DEFAULT_MAX_NODES
+) -> tuple[int, dict[int, float]]:
     """The automatic rule's number of points at (β, G, σ) (:func:`~.auto.choose_qpoints`) and its
     table of −2ℓ by number of points: what ``fit_ml(spec, "agq", "auto")`` checks at its estimates,
     at any parameter values (the marginal sampler's posterior mode)."""

@@ -17,20 +17,20 @@ from dataclasses import replace
 
 import numpy as np
 
+from .._jax import compile_seconds
+from ..core.covariance import CovarianceStructure
+from ..core.data import chunked_data, single_factor
+from ..core.group_likelihood import MarginalModel
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
-from ..options import MLOptions
-from .._jax import compile_seconds
 from ..model.spec import ModelSpec
-from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
-from ..core.covariance import CovarianceStructure
+from ..options import MLOptions
 from .crossed_fit import fit_crossed
-from ..core.data import chunked_data, single_factor
 from .inference import infer, reported_parameters
-from ..core.group_likelihood import MarginalModel
 from .memory import agq_memory_gb, default_memory_limit_gb
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
+from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
 from .start import glm_start
 
 
@@ -201,7 +201,9 @@ def _agq_stage(objective, laplace, hessian, newton: bool, gtol: float, n_fixed: 
     the AGQ likelihood. Returns (best result, (stage label, result) for every start tried)."""
     tried = []
     for scale in AGQ_START_SD_SCALES:
-        if scale != 1.0 and not (several_starts and abs(tried[0][1].value - laplace.value) * 2.0 > AGQ_FAR_FROM_LAPLACE):
+        if scale != 1.0 and not (
+            several_starts and abs(tried[0][1].value - laplace.value) * 2.0 > AGQ_FAR_FROM_LAPLACE
+        ):
             break
         start = np.array(laplace.x, dtype=float)
         start[n_fixed : n_fixed + objective.model.covariance.n_theta] *= scale  # chol(G) x scale: SDs x scale
@@ -221,8 +223,7 @@ def _check_fixed_qpoints(result, data, laplace_model, qpoints: int, tol: float, 
     larger = [k for k in QPOINT_SEQUENCE if k > qpoints]
     if not larger or larger[0] ** q > max(max_nodes, qpoints**q):
         return {}
-    table = {qpoints: 2.0 * result.value,
-             **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger[0]])}
+    table = {qpoints: 2.0 * result.value, **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger[0]])}
     change = table[larger[0]] - table[qpoints]
     if abs(change) > tol:
         warnings.warn(
@@ -260,9 +261,11 @@ def _unless_separated(fit, separated: list[str]):
     because the optimiser stopped (the MLE is at infinity)."""
     if not separated:
         return fit
-    message = (f"the data are separated by {', '.join(repr(name) for name in separated)}: the likelihood keeps "
-               "rising as those coefficients go to infinity, so the MLE does not exist (remove or merge the "
-               "column's levels, or fit with a prior: fit_bayes)")
+    message = (
+        f"the data are separated by {', '.join(repr(name) for name in separated)}: the likelihood keeps "
+        "rising as those coefficients go to infinity, so the MLE does not exist (remove or merge the "
+        "column's levels, or fit with a prior: fit_bayes)"
+    )
     optimization = replace(fit.optimization, converged=False, message=message)
     return replace(fit, optimization=optimization)
 
@@ -299,8 +302,12 @@ def _warm_start(objective: MarginalObjective, phi0, gtol: float):
         return [], phi0, objective.initial_modes()
     sample = objective.on_first_chunks(-(-chunks // 8))
     warm = minimize(sample, phi0, sample.initial_modes(), gtol=gtol)
-    stage = (f"laplace on {sample.n_active_groups} of {objective.chunks.n_groups} groups", 1, warm.iterations,
-             2.0 * warm.value)
+    stage = (
+        f"laplace on {sample.n_active_groups} of {objective.chunks.n_groups} groups",
+        1,
+        warm.iterations,
+        2.0 * warm.value,
+    )
     if not warm.converged:  # a sample too small to estimate G, say: start from the GLM as without it
         return [stage], phi0, objective.initial_modes()
     return [stage], warm.x, warm.aux

@@ -15,11 +15,11 @@ interior optimum this equals inverting the Hessian in the ψ parameterisation.
 from __future__ import annotations
 
 import warnings
+
+import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
-import jax.numpy as jnp
-
 from ..core.sandwich import mbn_covariance
 from ..errors import ConvergenceWarning
 from ..results.parameters import Inference, ReportedParameter
@@ -48,11 +48,15 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
                     if i == j:
                         params.append(ReportedParameter(f"var[{group},{terms[i]}]", "var", label, (i,), group))
                     else:
-                        params.append(ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j), group))
+                        params.append(
+                            ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j), group)
+                        )
     for group, terms in factors:
         suffix = f" {group}" if several else ""
-        params += [ReportedParameter(f"sd[{group},{term}]", "sd", f"SD({_plain(term)}){suffix}", (i,), group)
-                   for i, term in enumerate(terms)]
+        params += [
+            ReportedParameter(f"sd[{group},{term}]", "sd", f"SD({_plain(term)}){suffix}", (i,), group)
+            for i, term in enumerate(terms)
+        ]
     for structure, (group, terms) in zip(model.covariances, factors):
         for i, j in structure.covariance_pairs():
             label = f"Corr({_plain(terms[j])},{_plain(terms[i])})" + (f" {group}" if several else "")
@@ -80,8 +84,9 @@ def report_values(phi, model):
     return jnp.concatenate(parts)
 
 
-def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray,
-          n_obs: int | None = None) -> Inference:
+def infer(
+    hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobian: np.ndarray, n_obs: int | None = None
+) -> Inference:
     """Model-based and empirical covariances of the reported quantities at φ̂.
 
     ``hessian`` of −ℓ (P, P), ``scores`` (n_groups, P), the reported
@@ -117,4 +122,3 @@ def infer(hessian: np.ndarray, scores: np.ndarray, estimates: np.ndarray, jacobi
         cov_phi_empirical=cov_phi_emp,
         cov_mbn=cov_mbn,
     )
-

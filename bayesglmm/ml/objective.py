@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 
-import numpy as np
-
-from .. import _jax  # noqa: F401
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import PartitionSpec
 
+from .. import _jax  # noqa: F401
 from ..core.compiled import compiled
 from ..core.data import ChunkedData, GroupedData, chunk_mesh
-from .inference import report_values
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import differentiable_modes, find_modes, random_effects_scale
 from ..core.quadrature import gauss_hermite_grid
-
+from .inference import report_values
 
 # Up to this many row-node pairs per evaluation, compilation dominates a fit's time, and a fit
 # compiles fewer programs rather than making each evaluation cheaper: the automatic choice of
@@ -66,12 +64,19 @@ def _map_chunks(function, shared, dynamic, modes):
     mesh = chunk_mesh(modes.shape[0])
     if mesh is not None:
         split = PartitionSpec("chunks")
-        local = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(), split, split, split),
-                              out_specs=split, check_vma=False)
+        local = jax.shard_map(
+            local,
+            mesh=mesh,
+            in_specs=(PartitionSpec(), PartitionSpec(), split, split, split),
+            out_specs=split,
+            check_vma=False,
+        )
     return local(shared, dynamic.active, dynamic.data, modes, dynamic.index)
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["data", "nodes", "log_weights", "index", "active"], meta_fields=[])
+@partial(
+    jax.tree_util.register_dataclass, data_fields=["data", "nodes", "log_weights", "index", "active"], meta_fields=[]
+)
 @dataclass(frozen=True)
 class ProgramInputs:
     """The array arguments of the compiled programs besides φ and the modes: the chunked data,
@@ -89,15 +94,23 @@ def program_inputs(chunks: ChunkedData, nodes, log_weights, active_chunks: int |
     """The :class:`ProgramInputs` arguments for ``chunks`` and a quadrature grid, on the first
     ``active_chunks`` chunks (None: all)."""
     K = chunks.group_ids.shape[0]
-    return ProgramInputs(chunks.data, jax.device_put(nodes), jax.device_put(log_weights),
-                    jax.device_put(np.arange(K, dtype=np.int32), chunks.data.y.sharding),
-                    jax.device_put(np.int32(K if active_chunks is None else active_chunks)))
+    return ProgramInputs(
+        chunks.data,
+        jax.device_put(nodes),
+        jax.device_put(log_weights),
+        jax.device_put(np.arange(K, dtype=np.int32), chunks.data.y.sharding),
+        jax.device_put(np.int32(K if active_chunks is None else active_chunks)),
+    )
 
 
 def _chunk_logliks(phi, dynamic, model, modes):
     """Per-group marginal log-likelihoods (K, G) of every chunk."""
-    return _map_chunks(lambda shared, d, m: group_logliks(shared[0], d, model, *shared[1:], m),
-                       (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes)
+    return _map_chunks(
+        lambda shared, d, m: group_logliks(shared[0], d, model, *shared[1:], m),
+        (phi, dynamic.nodes, dynamic.log_weights),
+        dynamic,
+        modes,
+    )
 
 
 @compiled(static_argnames="model")
@@ -142,10 +155,15 @@ def _derivatives(phi, modes, dynamic, model):
         (hessian, scores), (groups, gradient) = jax.jacfwd(gradient_and_groups, has_aux=True)(phi)
         return jnp.sum(groups), gradient, hessian, scores
 
-    values, gradients, hessians, scores = _map_chunks(chunk_derivatives, (phi, dynamic.nodes, dynamic.log_weights),
-                                                      dynamic, modes)
-    return {"value": -jnp.sum(values), "gradient": -jnp.sum(gradients, axis=0), "hessian": -jnp.sum(hessians, axis=0),
-            "scores": scores}
+    values, gradients, hessians, scores = _map_chunks(
+        chunk_derivatives, (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes
+    )
+    return {
+        "value": -jnp.sum(values),
+        "gradient": -jnp.sum(gradients, axis=0),
+        "hessian": -jnp.sum(hessians, axis=0),
+        "scores": scores,
+    }
 
 
 @compiled(static_argnames="model")
@@ -157,7 +175,9 @@ def _random_effects_and_report(phi, modes, dynamic, model):
 
     def chunk_random_effects(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
-        return random_effects_scale(*differentiable_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family), chol_G)
+        return random_effects_scale(
+            *differentiable_modes(m, d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family), chol_G
+        )
 
     b_hat, conditional_covariances = _map_chunks(chunk_random_effects, phi, dynamic, modes)
     return {
@@ -185,7 +205,9 @@ class MarginalObjective:
 
     @cached_property
     def _dynamic(self) -> ProgramInputs:
-        return program_inputs(self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks)
+        return program_inputs(
+            self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks
+        )
 
     def on_first_chunks(self, count: int) -> MarginalObjective:
         """The same objective on the groups of the first ``count`` chunks only (a random sample of
@@ -219,8 +241,16 @@ class MarginalObjective:
         last = self._last_derivatives.get("at")
         if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
             out = _derivatives(phi, modes, self._dynamic, self.model)
-            last = (phi.copy(), modes, (float(out["value"]), np.asarray(out["gradient"]),
-                                        np.asarray(out["hessian"]), self.chunks.gather(out["scores"])))
+            last = (
+                phi.copy(),
+                modes,
+                (
+                    float(out["value"]),
+                    np.asarray(out["gradient"]),
+                    np.asarray(out["hessian"]),
+                    self.chunks.gather(out["scores"]),
+                ),
+            )
             self._last_derivatives["at"] = last
         return last[2]
 

@@ -14,12 +14,11 @@ import warnings
 import numpy as np
 
 from .. import _jax  # noqa: F401
-
-from ..errors import ConvergenceWarning
-from ..core.group_likelihood import MarginalModel
 from ..core.data import ChunkedData
-from .objective import _evaluate, compilation_dominates, program_inputs
+from ..core.group_likelihood import MarginalModel
 from ..core.quadrature import gauss_hermite_grid
+from ..errors import ConvergenceWarning
+from .objective import _evaluate, compilation_dominates, program_inputs
 
 QPOINT_SEQUENCE = (1, 3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 75, 101)
 DEFAULT_TOL = 0.01
@@ -51,7 +50,9 @@ def _padded_grid(qpoints: int, q: int, size: int):
     return nodes, log_weights
 
 
-def deviance_by_qpoints(phi, modes, chunks: ChunkedData, model: MarginalModel, qpoints_list, stop_tol=None) -> dict[int, float]:
+def deviance_by_qpoints(
+    phi, modes, chunks: ChunkedData, model: MarginalModel, qpoints_list, stop_tol=None
+) -> dict[int, float]:
     """−2ℓ at φ for each number of points (adaptive quadrature; grids padded to shared sizes,
     :func:`_padded_size`, so that few programs are compiled).
 

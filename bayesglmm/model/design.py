@@ -119,8 +119,10 @@ class RScale:
 
 
 # Functions R users write inside a formula (formulae evaluates calls in Python).
-R_FUNCTIONS = {name: getattr(np, name) for name in ("log", "exp", "sqrt", "abs", "log1p", "expm1", "log2", "log10",
-                                                     "sin", "cos", "tan", "floor")}
+R_FUNCTIONS = {
+    name: getattr(np, name)
+    for name in ("log", "exp", "sqrt", "abs", "log1p", "expm1", "log2", "log10", "sin", "cos", "tan", "floor")
+}
 R_FUNCTIONS["ceiling"] = np.ceil
 
 
@@ -188,16 +190,12 @@ def random_factors(parsed: ParsedFormula, frame: pd.DataFrame) -> tuple[RandomFa
         columns, names, blocks = [], [], []
         for bar in bars:
             common = _formulae_matrix(bar.expr, frame)
-            block_names = [
-                _r_column_name(label, {}) for term in common.terms.values() for label in term.labels
-            ]
+            block_names = [_r_column_name(label, {}) for term in common.terms.values() for label in term.labels]
             block_cols = np.asarray(common.design_matrix, dtype=float)
             start = len(names)
             for name in block_names:
                 if name in names:
-                    raise FormulaError(
-                        f"random effect '{name}' appears twice for grouping factor '{group}'"
-                    )
+                    raise FormulaError(f"random effect '{name}' appears twice for grouping factor '{group}'")
             names.extend(block_names)
             columns.append(block_cols)
             indices = tuple(range(start, start + len(block_names)))

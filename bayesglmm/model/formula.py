@@ -63,7 +63,7 @@ def expression_columns(text: str) -> list[str]:
     names = []
     text = _QUOTED.sub("''", text)
     for match in _IDENT.finditer(text):
-        following = text[match.end():].lstrip()[:1]
+        following = text[match.end() :].lstrip()[:1]
         if following != "(" and unquote(match.group()) not in names:
             names.append(unquote(match.group()))
     return names
@@ -163,9 +163,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         elif re.fullmatch(r"offset\((.+)\)", term):
             offsets.append(re.fullmatch(r"offset\((.+)\)", term).group(1).strip())
         elif "|" in term:
-            raise FormulaError(
-                f"random-effect terms need parentheses: write ({term}) in {formula!r}"
-            )
+            raise FormulaError(f"random-effect terms need parentheses: write ({term}) in {formula!r}")
         else:
             key = (sign, _interaction_key(term))
             if key in seen:  # R reads b:a after a:b as the same term, once

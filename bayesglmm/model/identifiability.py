@@ -45,8 +45,15 @@ def separated_columns(X: np.ndarray, names, sides: np.ndarray) -> list[str]:
     objective = -(counts[:, None] * su[one_sided, None] * Xu[one_sided]).sum(axis=0)
     if not np.any(one_sided):
         return []
-    result = linprog(objective, A_ub=A_ub, b_ub=np.zeros(len(A_ub)), A_eq=A_eq,
-                     b_eq=None if A_eq is None else np.zeros(len(A_eq)), bounds=[(-1, 1)] * X.shape[1], method="highs")
+    result = linprog(
+        objective,
+        A_ub=A_ub,
+        b_ub=np.zeros(len(A_ub)),
+        A_eq=A_eq,
+        b_eq=None if A_eq is None else np.zeros(len(A_eq)),
+        bounds=[(-1, 1)] * X.shape[1],
+        method="highs",
+    )
     if result.status != 0 or -result.fun <= 1e-7 * max(1.0, np.abs(objective).sum()):
         return []
     direction = result.x

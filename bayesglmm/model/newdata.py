@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .design import _formulae_matrix, _named_design, _r_column_name, evaluate_expression, level_strings
 from ..errors import SpecError
+from .design import _formulae_matrix, _named_design, _r_column_name, evaluate_expression, level_strings
 from .formula import expression_columns, parse_formula
 
 
@@ -97,11 +97,14 @@ class DesignTemplate:
     def to_dict(self) -> dict:
         """A JSON-ready form (a saved Bayesian fit carries it): categoricals as their level names."""
         frame = self.frame.astype({name: object for name, _ in self.levels})
-        return {"formula": self.formula, "levels": [[name, list(levels)] for name, levels in self.levels],
-                "frame": {name: frame[name].tolist() for name in frame.columns}}
+        return {
+            "formula": self.formula,
+            "levels": [[name, list(levels)] for name, levels in self.levels],
+            "frame": {name: frame[name].tolist() for name in frame.columns},
+        }
 
     @classmethod
-    def from_dict(cls, record: dict) -> "DesignTemplate":
+    def from_dict(cls, record: dict) -> DesignTemplate:
         levels = tuple((name, tuple(values)) for name, values in record["levels"])
         frame = pd.DataFrame(record["frame"])
         for name, values in levels:

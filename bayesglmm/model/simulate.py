@@ -17,8 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .design import RandomFactor
 from ..errors import DataWarning, SpecError
+from .design import RandomFactor
 from .formula import parse_formula
 from .spec import ModelSpec
 
@@ -68,8 +68,15 @@ def simulate_response(spec: ModelSpec, params: Mapping, seed: int | np.random.Ge
     return dataclasses.replace(spec, y=y)
 
 
-def simulate(spec: ModelSpec | str, params: Mapping, design: pd.DataFrame, seed: int | np.random.Generator = 0,
-             family: str | None = None, link: str | None = None, trials: str | None = None) -> pd.DataFrame:
+def simulate(
+    spec: ModelSpec | str,
+    params: Mapping,
+    design: pd.DataFrame,
+    seed: int | np.random.Generator = 0,
+    family: str | None = None,
+    link: str | None = None,
+    trials: str | None = None,
+) -> pd.DataFrame:
     """A new data set: ``design`` (covariates, grouping columns, offsets; any number of rows and
     groups, any cluster sizes) with a response drawn from the model at ``params``.
 
@@ -92,6 +99,8 @@ def simulate(spec: ModelSpec | str, params: Mapping, design: pd.DataFrame, seed:
         warnings.simplefilter("ignore", DataWarning)  # dropped rows are an error here, raised below
         model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)
     if model.nobs != len(frame):
-        raise SpecError(f"the design has missing values in {len(frame) - model.nobs} rows of the columns the model uses")
+        raise SpecError(
+            f"the design has missing values in {len(frame) - model.nobs} rows of the columns the model uses"
+        )
     frame[response] = simulate_response(model, params, seed).y
     return frame

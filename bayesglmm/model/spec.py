@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .design import FixedDesign, RandomFactor, evaluate_expression, fixed_design, level_strings, random_factors
 from ..errors import DataWarning, SpecError
+from .design import FixedDesign, RandomFactor, evaluate_expression, fixed_design, level_strings, random_factors
 from .families import Family, check_counts, make_family
 from .formula import ParsedFormula, parse_formula
 from .identifiability import check_random_terms, check_response_varies
@@ -67,7 +67,7 @@ class ModelSpec:
         link: str | None = None,
         trials: str | None = None,
         reference: dict | None = None,
-    ) -> "ModelSpec":
+    ) -> ModelSpec:
         """Validate ``data`` against an lme4 ``formula`` and build the spec.
 
         ``family`` (required, as in lme4's ``glmer``): ``bernoulli`` (0/1), ``binomial`` (with ``trials`` = a column of
@@ -84,7 +84,7 @@ class ModelSpec:
         if fam.counts_of_trials and parsed.cbind is None and trials is None:
             raise SpecError(
                 "family 'binomial' needs the number of trials: pass trials='column' (CLI: --trials COLUMN, "
-                "TOML: trials = \"column\") or write the response as cbind(successes, failures); "
+                'TOML: trials = "column") or write the response as cbind(successes, failures); '
                 "for 0/1 data use family='bernoulli'"
             )
         if trials is not None and not fam.counts_of_trials:
@@ -207,7 +207,9 @@ def _response(parsed: ParsedFormula, frame: pd.DataFrame, family: Family, trials
         column = _factor_response(column, name, family)
     y = column.to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
-        raise SpecError(f"response column '{name}' has {int(np.sum(~np.isfinite(y)))} infinite value(s); fix or drop those rows")
+        raise SpecError(
+            f"response column '{name}' has {int(np.sum(~np.isfinite(y)))} infinite value(s); fix or drop those rows"
+        )
     return family.check_response(y, name, None if trials is None else frame[trials].to_numpy(dtype=float), trials)
 
 

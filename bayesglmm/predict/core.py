@@ -19,12 +19,11 @@ Bayesian intervals: equal-tailed 2.5% and 97.5% quantiles of the draws.
 
 from __future__ import annotations
 
-
-from .. import _jax  # noqa: F401  (float64)
 import jax.numpy as jnp
 
-from ..model.families import inverse_link
+from .. import _jax  # noqa: F401  (float64)
 from ..core.quadrature import gauss_hermite_grid
+from ..model.families import inverse_link
 
 QPOINTS = 30
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from .. import _jax  # noqa: F401  (float64)
-import jax
-import jax.numpy as jnp
-
 from ..errors import SpecError
 from ..model.families import inverse_link, link_function
 from ..results import protocol
@@ -37,9 +36,15 @@ def _wald_table(index, eta, se_eta, link_name: str, scale: str) -> pd.DataFrame:
     if scale == "link":
         return pd.DataFrame({"estimate": eta, "se": se_eta, "lower": lower, "upper": upper}, index=index)
     mu, slope = jax.jvp(lambda e: inverse_link(link_name, e), (jnp.asarray(eta),), (jnp.ones_like(jnp.asarray(eta)),))
-    return pd.DataFrame({"estimate": np.asarray(mu), "se": np.abs(np.asarray(slope)) * se_eta,
-                         "lower": np.asarray(inverse_link(link_name, lower)),
-                         "upper": np.asarray(inverse_link(link_name, upper))}, index=index)
+    return pd.DataFrame(
+        {
+            "estimate": np.asarray(mu),
+            "se": np.abs(np.asarray(slope)) * se_eta,
+            "lower": np.asarray(inverse_link(link_name, lower)),
+            "upper": np.asarray(inverse_link(link_name, upper)),
+        },
+        index=index,
+    )
 
 
 def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray, new_groups: str) -> np.ndarray:
@@ -49,8 +54,14 @@ def _group_effects(data: pd.DataFrame, group: str, levels, effects: np.ndarray, 
     return np.where((index >= 0)[:, None], np.take(effects, np.maximum(index, 0), axis=-2), 0.0)
 
 
-def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = QPOINTS,
-               new_groups: str = "error"):
+def predict_ml(
+    fit,
+    data: pd.DataFrame,
+    scale: str = "response",
+    kind: str = "conditional",
+    qpoints: int = QPOINTS,
+    new_groups: str = "error",
+):
     """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
 
     ``kind``: ``conditional`` (each row's group at its conditional mode), ``typical`` (b = 0),
@@ -75,7 +86,11 @@ def predict_ml(fit, data: pd.DataFrame, scale: str = "response", kind: str = "co
     p, q = len(beta_idx), len(sd_idx)
     corr_pairs = [fit.parameters[i].indices for i in corr_idx]
     X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
-    b = jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes, new_groups)) if kind == "conditional" else 0.0
+    b = (
+        jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes, new_groups))
+        if kind == "conditional"
+        else 0.0
+    )
 
     def eta_star(parameters):
         beta = parameters[:p]
@@ -102,8 +117,14 @@ def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "m
     return _wald_table(data.index, eta, se, fit.link, scale)
 
 
-def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = "conditional", qpoints: int = 20,
-                  new_groups: str = "error"):
+def predict_bayes(
+    fit,
+    data: pd.DataFrame,
+    scale: str = "response",
+    kind: str = "conditional",
+    qpoints: int = 20,
+    new_groups: str = "error",
+):
     """Posterior predictions: mean, SD and equal-tailed 95% interval of η or μ over the draws.
 
     ``conditional`` uses each row's group's random-effect draws (a group not in the fit is an
@@ -131,13 +152,20 @@ def predict_bayes(fit, data: pd.DataFrame, scale: str = "response", kind: str = 
         sd = post[f"sd_{group}"].values.reshape(-1, len(re_terms))
         corr = post[f"corr_{group}"].values.reshape(-1, len(re_terms), len(re_terms))
         G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
-        mu = jax.lax.map(lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G),
-                         batch_size=64)
+        mu = jax.lax.map(
+            lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G), batch_size=64
+        )
         draws = link_function(fit.link, mu)
     values = np.asarray(draws if scale == "link" else inverse_link(fit.link, draws))
-    return pd.DataFrame({"estimate": values.mean(axis=0), "se": values.std(axis=0, ddof=1),
-                         "lower": np.quantile(values, 0.025, axis=0), "upper": np.quantile(values, 0.975, axis=0)},
-                        index=data.index)
+    return pd.DataFrame(
+        {
+            "estimate": values.mean(axis=0),
+            "se": values.std(axis=0, ddof=1),
+            "lower": np.quantile(values, 0.025, axis=0),
+            "upper": np.quantile(values, 0.975, axis=0),
+        },
+        index=data.index,
+    )
 
 
 def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:

@@ -17,8 +17,17 @@ def trajectory_grid(x: str, values, group: str, levels, **fixed) -> pd.DataFrame
     return frame
 
 
-def trajectory_plot(fits: dict, grid: pd.DataFrame, x: str, group: str, path=None, scale: str = "response",
-                    bands: bool = True, ylabel: str | None = None, group_labels: dict | None = None):
+def trajectory_plot(
+    fits: dict,
+    grid: pd.DataFrame,
+    x: str,
+    group: str,
+    path=None,
+    scale: str = "response",
+    bands: bool = True,
+    ylabel: str | None = None,
+    group_labels: dict | None = None,
+):
     """Predicted trajectories by group for each entry of ``fits``: label → (fit, kind).
 
     ``grid`` holds the covariate values (see :func:`trajectory_grid`); each fit draws one line per
@@ -40,8 +49,13 @@ def trajectory_plot(fits: dict, grid: pd.DataFrame, x: str, group: str, path=Non
         for g, level in enumerate(levels):
             rows = table[table[group] == level].sort_values(x)
             name = names.get(str(level), f"{group}={level}")
-            ax.plot(rows[x], rows["estimate"], ls=styles[f % len(styles)], color=colors[g % len(colors)],
-                    label=f"{label}, {name}" if len(fits) > 1 else name)
+            ax.plot(
+                rows[x],
+                rows["estimate"],
+                ls=styles[f % len(styles)],
+                color=colors[g % len(colors)],
+                label=f"{label}, {name}" if len(fits) > 1 else name,
+            )
             if bands:
                 ax.fill_between(rows[x], rows["lower"], rows["upper"], color=colors[g % len(colors)], alpha=0.08)
     ax.set_xlabel(x)
@@ -54,7 +68,9 @@ def trajectory_plot(fits: dict, grid: pd.DataFrame, x: str, group: str, path=Non
     return fig, pd.concat(tables, ignore_index=True)
 
 
-def odds_ratio_by_kind(fit, reference: pd.DataFrame, contrast: pd.DataFrame, kinds=("typical", "marginal")) -> pd.DataFrame:
+def odds_ratio_by_kind(
+    fit, reference: pd.DataFrame, contrast: pd.DataFrame, kinds=("typical", "marginal")
+) -> pd.DataFrame:
     """Odds ratio of ``contrast`` rows against ``reference`` rows, per kind of prediction.
 
     For a GLMM, ``typical`` gives the conditional (subject-specific) odds ratio exp(Δη) and

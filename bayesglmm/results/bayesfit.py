@@ -48,7 +48,7 @@ class BayesFit:
     warning_category = ConvergenceWarning
 
     @classmethod
-    def from_run(cls, spec, program, **values) -> "BayesFit":
+    def from_run(cls, spec, program, **values) -> BayesFit:
         return cls(
             formula=spec.formula,
             family=spec.family.name,
@@ -175,7 +175,7 @@ class BayesFit:
         self.idata.to_netcdf(str(path))
 
     @classmethod
-    def load(cls, path) -> "BayesFit":
+    def load(cls, path) -> BayesFit:
         """Read a fit written by :meth:`save`."""
         import arviz as az
 

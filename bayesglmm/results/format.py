@@ -77,8 +77,15 @@ def ml_summary(fit) -> str:
             ("Status", opt.message),
             ("Max |gradient|", f"{opt.gradient_norm:.3g}"),
             ("Hessian positive definite", "yes" if opt.hessian_positive_definite else "NO"),
-            ("Seconds", f"{fit.seconds:.3f}" + (f" ({opt.compile_seconds:.1f} of them compiling JAX programs)"
-                                                 if opt.compile_seconds >= 0.05 else "")),
+            (
+                "Seconds",
+                f"{fit.seconds:.3f}"
+                + (
+                    f" ({opt.compile_seconds:.1f} of them compiling JAX programs)"
+                    if opt.compile_seconds >= 0.05
+                    else ""
+                ),
+            ),
         ]
     )
     stats = _pairs(
@@ -101,8 +108,11 @@ def ml_summary(fit) -> str:
     ]
     if opt.qpoints_table:
         table = pd.Series(opt.qpoints_table, name="-2 log likelihood").rename_axis("qpoints").to_frame()
-        title = ("automatic rule" if len(opt.qpoints_table) > 2 or opt.qpoints not in opt.qpoints_table
-                 else "check of the fixed number against the next")
+        title = (
+            "automatic rule"
+            if len(opt.qpoints_table) > 2 or opt.qpoints not in opt.qpoints_table
+            else "check of the fixed number against the next"
+        )
         text.append(_section(f"Quadrature points ({title}, -2LL at the estimates)", _table(table)))
     text += [
         _section("Covariance Parameter Estimates", _table(covparms)),
@@ -134,11 +144,13 @@ def _sampler_label(fit) -> str:
 def _random_effect_rows(fit) -> list:
     if "re_acceptance" not in fit.record:
         return []
-    return [(
-        "Random effects",
-        f"drawn afterwards: {fit.record['re_steps']} independence Metropolis steps per draw, "
-        f"acceptance {fit.record['re_acceptance']:.1%}",
-    )]
+    return [
+        (
+            "Random effects",
+            f"drawn afterwards: {fit.record['re_steps']} independence Metropolis steps per draw, "
+            f"acceptance {fit.record['re_acceptance']:.1%}",
+        )
+    ]
 
 
 def bayes_summary(fit) -> str:
@@ -156,7 +168,10 @@ def bayes_summary(fit) -> str:
     sampler = _pairs(
         [
             ("Sampler", _sampler_label(fit)),
-            ("Chains x draws", f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}"),
+            (
+                "Chains x draws",
+                f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}",
+            ),
             ("Divergent transitions", f"{fit.divergences}"),
             ("Seconds", f"{fit.seconds:.1f} (compilation included)"),
         ]
@@ -176,10 +191,18 @@ def comparison_text(comparison) -> str:
     """Fits side by side: per parameter and fit the estimate, uncertainty, interval and the
     standardised difference from the reference fit, with a mark where they disagree."""
     fits = _pairs(
-        [(c.label, f"{c.kind}, {c.scale}; interval: {c.interval}" + ("   <- reference" if c.label == comparison.reference else ""))
-         for c in comparison.fits.values()]
+        [
+            (
+                c.label,
+                f"{c.kind}, {c.scale}; interval: {c.interval}"
+                + ("   <- reference" if c.label == comparison.reference else ""),
+            )
+            for c in comparison.fits.values()
+        ]
     )
-    table = comparison.table[["estimate", "median", "se", "se_empirical", "lower", "upper", "std_diff", "se_ratio"]].copy()
+    table = comparison.table[
+        ["estimate", "median", "se", "se_empirical", "lower", "upper", "std_diff", "se_ratio"]
+    ].copy()
     table["flag"] = comparison.table["flag"].map({True: "*", False: ""})
     low, high = comparison.se_ratio_range
     rule = (
@@ -192,13 +215,19 @@ def comparison_text(comparison) -> str:
             f"\n{', '.join(averaged)}: population-averaged coefficients, not compared with the conditional "
             "(subject-specific) GLMM coefficients; they are smaller in absolute value by design"
         )
-    text = _section("Fits", fits) + "\n" + _section("Parameters", table.to_string(float_format=lambda v: f"{v:.4f}", na_rep=""))
+    text = (
+        _section("Fits", fits)
+        + "\n"
+        + _section("Parameters", table.to_string(float_format=lambda v: f"{v:.4f}", na_rep=""))
+    )
     flagged = comparison.flagged()
     verdict = (
         "every conditional fit agrees with the reference within the thresholds"
         if flagged.empty
-        else "\n".join(f"  {fit}: {name} (std_diff {row.std_diff:+.2f}, se_ratio {row.se_ratio:.2f})"
-                       for (name, fit), row in flagged.iterrows())
+        else "\n".join(
+            f"  {fit}: {name} (std_diff {row.std_diff:+.2f}, se_ratio {row.se_ratio:.2f})"
+            for (name, fit), row in flagged.iterrows()
+        )
     )
     return text + "\n" + rule + "\n\n" + _section("Disagreements", verdict)
 
@@ -209,24 +238,36 @@ def coverage_text(study) -> str:
     done = study.replicates["replicate"].nunique()
     failed = len(study.failures())
     info = _pairs(
-        [("Model", f"{plan.formula}  ({plan.family}, {plan.link}); {plan.nobs} observations"),
-         ("Engines", ", ".join(plan.engines)),
-         ("Replicates", f"{done} of {plan.sims} done; {failed} fits raised an error (left out) or did not converge "
-                        "(kept: see not_converged)"),
-         ("Seed", f"{plan.seed}")]
+        [
+            ("Model", f"{plan.formula}  ({plan.family}, {plan.link}); {plan.nobs} observations"),
+            ("Engines", ", ".join(plan.engines)),
+            (
+                "Replicates",
+                f"{done} of {plan.sims} done; {failed} fits raised an error (left out) or did not converge "
+                "(kept: see not_converged)",
+            ),
+            ("Seed", f"{plan.seed}"),
+        ]
     )
     table = study.table.copy()
     table["coverage"] = [f"{c:.3f} ± {m:.3f}" for c, m in zip(table["coverage"], table["coverage_mcse"])]
     table = table.drop(columns="coverage_mcse")
-    return _section("Coverage study", info) + "\n" + _section(
-        "Per engine and parameter (coverage of the 95% interval ± its Monte Carlo SE)",
-        table.to_string(float_format=lambda v: f"{v:.4f}"),
+    return (
+        _section("Coverage study", info)
+        + "\n"
+        + _section(
+            "Per engine and parameter (coverage of the 95% interval ± its Monte Carlo SE)",
+            table.to_string(float_format=lambda v: f"{v:.4f}"),
+        )
     )
 
 
 GEE_CORRELATIONS = {
-    "independence": "independent", "exchangeable": "exchangeable", "ar1": "first-order autoregressive",
-    "unstructured": "unstructured", "alr-exch": "alternating logistic regression, one log odds ratio",
+    "independence": "independent",
+    "exchangeable": "exchangeable",
+    "ar1": "first-order autoregressive",
+    "unstructured": "unstructured",
+    "alr-exch": "alternating logistic regression, one log odds ratio",
     "alr-fullclust": "alternating logistic regression, a log odds ratio per pair of occasions (logor=fullclust)",
     "alr-zrep": "alternating logistic regression, log odds ratios z'alpha with a given design per pair (logor=zrep)",
 }
@@ -237,15 +278,22 @@ def gee_summary(fit) -> str:
     the association parameters or working correlation, and type III Wald tests."""
     dropped = ", ".join(f"{k}: {v}" for k, v in fit.dropped.items())
     info = _pairs(
-        [("Formula", fit.formula), ("Distribution", _family_label(fit.family)), ("Link function", fit.link),
-         ("Observations read", f"{fit.nobs_read}"),
-         ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
-         ("Subject effect", f"{fit.cluster} ({fit.n_clusters} levels)"),
-         ("Within-subject effect", f"{fit.within} ({len(fit.occasion_labels)} levels)" if fit.within else "row order"),
-         ("Cluster size", f"min {fit.cluster_sizes.min()}, max {fit.cluster_sizes.max()}"),
-         ("Correlation structure", GEE_CORRELATIONS[fit.corr]),
-         ("Scale", f"{fit.scale:.4f}" + ("" if fit.corr.startswith("alr") else " (Pearson, sum r^2 / N)")),
-         ("Iterations", f"{fit.iterations} ({'converged' if fit.converged else 'NOT converged'})")]
+        [
+            ("Formula", fit.formula),
+            ("Distribution", _family_label(fit.family)),
+            ("Link function", fit.link),
+            ("Observations read", f"{fit.nobs_read}"),
+            ("Observations used", f"{fit.nobs}" + (f"   (dropped for missing values: {dropped})" if dropped else "")),
+            ("Subject effect", f"{fit.cluster} ({fit.n_clusters} levels)"),
+            (
+                "Within-subject effect",
+                f"{fit.within} ({len(fit.occasion_labels)} levels)" if fit.within else "row order",
+            ),
+            ("Cluster size", f"min {fit.cluster_sizes.min()}, max {fit.cluster_sizes.max()}"),
+            ("Correlation structure", GEE_CORRELATIONS[fit.corr]),
+            ("Scale", f"{fit.scale:.4f}" + ("" if fit.corr.startswith("alr") else " (Pearson, sum r^2 / N)")),
+            ("Iterations", f"{fit.iterations} ({'converged' if fit.converged else 'NOT converged'})"),
+        ]
     )
     text = _section("GEE model information", info) + "\n"
     text += _section("GEE fit criteria", _pairs([("QIC", f"{fit.qic:.4f}"), ("QICu", f"{fit.qicu:.4f}")])) + "\n"

@@ -54,14 +54,30 @@ class GEEFit:
         if dropped_cluster:
             dropped[f"{cluster}{'' if within is None else '/' + within}"] = dropped_cluster
         return cls(
-            formula=spec.formula, family=spec.family.name, link=spec.family.link, corr=corr, cluster=cluster,
-            within=within, fixed_names=spec.fixed_names, fixed_terms=spec.fixed.terms,
-            nobs_read=spec.data.nobs_read + dropped_cluster, nobs=spec.nobs, dropped=dropped,
-            n_clusters=layout.n_clusters, cluster_sizes=layout.mask.sum(axis=1), occasion_labels=layout.occasion_labels,
-            beta=solution["beta"], cov_robust=cov_robust, cov_model=H_inv,
-            scale=solution["scale"], association=solution["association"],
-            working_correlation=solution.get("working_correlation"), iterations=solution["iterations"],
-            converged=solution["converged"], seconds=seconds, template=spec.template,
+            formula=spec.formula,
+            family=spec.family.name,
+            link=spec.family.link,
+            corr=corr,
+            cluster=cluster,
+            within=within,
+            fixed_names=spec.fixed_names,
+            fixed_terms=spec.fixed.terms,
+            nobs_read=spec.data.nobs_read + dropped_cluster,
+            nobs=spec.nobs,
+            dropped=dropped,
+            n_clusters=layout.n_clusters,
+            cluster_sizes=layout.mask.sum(axis=1),
+            occasion_labels=layout.occasion_labels,
+            beta=solution["beta"],
+            cov_robust=cov_robust,
+            cov_model=H_inv,
+            scale=solution["scale"],
+            association=solution["association"],
+            working_correlation=solution.get("working_correlation"),
+            iterations=solution["iterations"],
+            converged=solution["converged"],
+            seconds=seconds,
+            template=spec.template,
             cov_corrected=solution.get("cov_corrected", {}),
         )
 
@@ -79,14 +95,23 @@ class GEEFit:
             if correction not in ("md", "kc", "mbn"):
                 raise ValueError(f"correction must be 'md', 'kc', 'mbn' or None, not {correction!r}")
             if correction not in self.cov_corrected:
-                raise ValueError(f"the {self.corr} fit has no small-sample corrected covariance (GEE working correlations only)")
+                raise ValueError(
+                    f"the {self.corr} fit has no small-sample corrected covariance (GEE working correlations only)"
+                )
             cov_robust = self.cov_corrected[correction]
         se_robust, se_model = np.sqrt(np.diag(cov_robust)), np.sqrt(np.diag(self.cov_model))
         se = se_robust if robust else se_model
         z = self.beta / se
         return pd.DataFrame(
-            {"estimate": self.beta, "se": se_robust, "se_model": se_model, "z": z, "p": two_sided_normal_p(z),
-             "lower": self.beta - Z_975 * se, "upper": self.beta + Z_975 * se},
+            {
+                "estimate": self.beta,
+                "se": se_robust,
+                "se_model": se_model,
+                "z": z,
+                "p": two_sided_normal_p(z),
+                "lower": self.beta - Z_975 * se,
+                "upper": self.beta + Z_975 * se,
+            },
             index=pd.Index(self.fixed_names, name="term"),
         )
 
@@ -108,8 +133,9 @@ class GEEFit:
         if self.link != "logit":
             raise ValueError(f"odds ratios need a logit link; this fit uses {self.link!r}")
         table = self.fixed_effects().drop(index="(Intercept)", errors="ignore")
-        return pd.DataFrame({"odds_ratio": np.exp(table["estimate"]), "lower": np.exp(table["lower"]),
-                             "upper": np.exp(table["upper"])})
+        return pd.DataFrame(
+            {"odds_ratio": np.exp(table["estimate"]), "lower": np.exp(table["lower"]), "upper": np.exp(table["upper"])}
+        )
 
     def params(self) -> pd.DataFrame:
         """Fixed effects in the common names (``beta[term]``) with robust SEs and Wald limits."""
@@ -121,8 +147,16 @@ class GEEFit:
     def comparison_table(self):
         """What :func:`bayesglmm.compare.compare` needs: method, scale, interval kind, columns."""
         params = self.params()
-        table = pd.DataFrame({"estimate": params["estimate"], "median": np.nan, "se": params["se_model"],
-                              "se_empirical": params["se"], "lower": params["lower"], "upper": params["upper"]})
+        table = pd.DataFrame(
+            {
+                "estimate": params["estimate"],
+                "median": np.nan,
+                "se": params["se_model"],
+                "se_empirical": params["se"],
+                "lower": params["lower"],
+                "upper": params["upper"],
+            }
+        )
         return f"gee-{self.corr}", "population-averaged", "Wald, robust SE", table
 
     def working_correlation_frame(self) -> pd.DataFrame | None:
@@ -135,18 +169,42 @@ class GEEFit:
         """The documented machine-readable form (``bayesglmm fit --engine gee --json``)."""
         fixed = self.fixed_effects()
         return {
-            "engine": "gee", "corr": self.corr, "formula": self.formula, "family": self.family, "link": self.link,
-            "cluster": self.cluster, "within": self.within, "nobs": self.nobs, "nobs_read": self.nobs_read,
-            "nclusters": self.n_clusters, "scale": self.scale, "iterations": self.iterations,
-            "converged": self.converged, "seconds": self.seconds, "qic": self.qic, "qicu": self.qicu,
-            "fixed": [{"term": term, "estimate": row.estimate, "se": row.se, "se_model": row.se_model, "z": row.z,
-                       "p": row.p, **{f"se_{name}": float(np.sqrt(cov[i, i])) for name, cov in self.cov_corrected.items()}}
-                      for i, (term, row) in enumerate(fixed.iterrows())],
-            "association": [{"name": name, "estimate": row.estimate, "se": None if np.isnan(row.se) else row.se}
-                            for name, row in self.association.iterrows()],
+            "engine": "gee",
+            "corr": self.corr,
+            "formula": self.formula,
+            "family": self.family,
+            "link": self.link,
+            "cluster": self.cluster,
+            "within": self.within,
+            "nobs": self.nobs,
+            "nobs_read": self.nobs_read,
+            "nclusters": self.n_clusters,
+            "scale": self.scale,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "seconds": self.seconds,
+            "qic": self.qic,
+            "qicu": self.qicu,
+            "fixed": [
+                {
+                    "term": term,
+                    "estimate": row.estimate,
+                    "se": row.se,
+                    "se_model": row.se_model,
+                    "z": row.z,
+                    "p": row.p,
+                    **{f"se_{name}": float(np.sqrt(cov[i, i])) for name, cov in self.cov_corrected.items()},
+                }
+                for i, (term, row) in enumerate(fixed.iterrows())
+            ],
+            "association": [
+                {"name": name, "estimate": row.estimate, "se": None if np.isnan(row.se) else row.se}
+                for name, row in self.association.iterrows()
+            ],
             "type3": [{"term": term, **row.to_dict()} for term, row in self.type3().iterrows()],
-            "type3_score": None if self.type3_score is None else [
-                {"term": term, **row.to_dict()} for term, row in self.type3_score.iterrows()],
+            "type3_score": None
+            if self.type3_score is None
+            else [{"term": term, **row.to_dict()} for term, row in self.type3_score.iterrows()],
         }
 
     def predict(self, data, scale: str = "response", kind: str = "marginal", **options):

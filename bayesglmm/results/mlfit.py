@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..model.design import RandomFactor
-from .parameters import Inference, ReportedParameter
 from ..model.newdata import DesignTemplate
 from ..model.spec import ModelSpec
 from .io import dump_json
+from .parameters import Inference, ReportedParameter
 from .stats import Z_975, two_sided_normal_p, wald_type3
 
 
@@ -61,7 +61,7 @@ class FactorEstimates:
     conditional_sd: np.ndarray  # (levels, q) sqrt of the diagonal of the inverse of -Hessian of the joint log density
 
     @classmethod
-    def of(cls, factor: RandomFactor, modes, conditional_sd) -> "FactorEstimates":
+    def of(cls, factor: RandomFactor, modes, conditional_sd) -> FactorEstimates:
         return cls(
             group=factor.group,
             terms=factor.terms,
@@ -104,7 +104,7 @@ class MLFit:
     template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # the design for new data
 
     @classmethod
-    def from_engine(cls, spec: ModelSpec, **values) -> "MLFit":
+    def from_engine(cls, spec: ModelSpec, **values) -> MLFit:
         optimization = values.pop("optimization")
         optimization = OptSummary(**{**optimization.__dict__, "versions": _versions()})
         return cls(
@@ -194,8 +194,10 @@ class MLFit:
         if correction != "mbn":
             raise ValueError(f"correction must be 'mbn' (SAS GLIMMIX empirical=mbn) or None, not {correction!r}")
         if self.inference.cov_mbn is None:
-            raise ValueError("this fit has no MBN-adjusted covariance: it needs independent clusters (one grouping "
-                             "factor), at least two of them, and more observations than parameters")
+            raise ValueError(
+                "this fit has no MBN-adjusted covariance: it needs independent clusters (one grouping "
+                "factor), at least two of them, and more observations than parameters"
+            )
         return self.inference.cov_mbn
 
     def _se(self, empirical: bool, correction: str | None = None) -> np.ndarray:
@@ -302,7 +304,14 @@ class MLFit:
                 z, half = np.arctanh(np.clip(est, -0.999999, 0.999999)), Z_975 * se[i] / max(1 - est**2, 1e-12)
                 lower, upper = np.tanh(z - half), np.tanh(z + half)
             rows.append(
-                {"name": p.name, "estimate": est, "se": se_model[i], "se_empirical": se_emp[i], "lower": lower, "upper": upper}
+                {
+                    "name": p.name,
+                    "estimate": est,
+                    "se": se_model[i],
+                    "se_empirical": se_emp[i],
+                    "lower": lower,
+                    "upper": upper,
+                }
             )
         return pd.DataFrame(rows).set_index("name")
 
@@ -339,8 +348,11 @@ class MLFit:
         """The documented machine-readable form (see the README's JSON section)."""
         fixed = self.fixed_effects()
         cov = self.covariance_parameters()
-        se_mbn = (np.full(len(fixed), np.nan) if self.inference.cov_mbn is None
-                  else self._se(True, "mbn")[self._index("beta")])
+        se_mbn = (
+            np.full(len(fixed), np.nan)
+            if self.inference.cov_mbn is None
+            else self._se(True, "mbn")[self._index("beta")]
+        )
         return {
             "engine": "ml",
             "method": self.method,
@@ -365,18 +377,35 @@ class MLFit:
             "compile_seconds": self.optimization.compile_seconds,
             "warnings": list(self.messages),
             "fixed": [
-                {"term": term, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical,
-                 "se_mbn": mbn, "z": row.z, "p": row.p, "lower": row.lower, "upper": row.upper}
+                {
+                    "term": term,
+                    "estimate": row.estimate,
+                    "se": row.se,
+                    "se_empirical": row.se_empirical,
+                    "se_mbn": mbn,
+                    "z": row.z,
+                    "p": row.p,
+                    "lower": row.lower,
+                    "upper": row.upper,
+                }
                 for (term, row), mbn in zip(fixed.iterrows(), se_mbn)
             ],
-            "odds_ratios": [] if self.link != "logit" else [
+            "odds_ratios": []
+            if self.link != "logit"
+            else [
                 {"term": term, "odds_ratio": row.odds_ratio, "lower": row.lower, "upper": row.upper}
                 for term, row in self.odds_ratios().iterrows()
             ],
             "type3": [{"term": term, **{k: float(v) for k, v in row.items()}} for term, row in self.type3().iterrows()],
             "random": [self._factor_dict(factor) for factor in self.factors],
             "covariance_parameters": [
-                {"name": name, "label": row.label, "estimate": row.estimate, "se": row.se, "se_empirical": row.se_empirical}
+                {
+                    "name": name,
+                    "label": row.label,
+                    "estimate": row.estimate,
+                    "se": row.se,
+                    "se_empirical": row.se_empirical,
+                }
                 for name, row in cov.iterrows()
             ],
             "qpoints_table": {str(k): v for k, v in self.optimization.qpoints_table.items()},
@@ -386,8 +415,14 @@ class MLFit:
     def _factor_dict(self, factor: FactorEstimates) -> dict:
         G = self.covariance(factor.group)
         sd = np.sqrt(np.diag(G))
-        return {"group": factor.group, "terms": list(factor.terms), "type": factor.covariance_type,
-                "covariance": G.tolist(), "sd": sd.tolist(), "corr": (G / np.outer(sd, sd)).tolist()}
+        return {
+            "group": factor.group,
+            "terms": list(factor.terms),
+            "type": factor.covariance_type,
+            "covariance": G.tolist(),
+            "sd": sd.tolist(),
+            "corr": (G / np.outer(sd, sd)).tolist(),
+        }
 
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;

@@ -28,7 +28,9 @@ class Fit(Protocol):
 
     def to_dict(self) -> dict: ...
 
-    def predict(self, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame: ...
+    def predict(
+        self, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options
+    ) -> pd.DataFrame: ...
 
 
 @singledispatch

@@ -32,5 +32,13 @@ def wald_type3(beta: np.ndarray, cov: np.ndarray, terms) -> list[dict]:
         cols = list(columns)
         b = beta[cols]
         chi2 = float(b @ np.linalg.solve(cov[np.ix_(cols, cols)], b))
-        rows.append({"term": label, "df": len(cols), "chi2": chi2, "F": chi2 / len(cols), "p": float(chi2_upper_p(chi2, len(cols)))})
+        rows.append(
+            {
+                "term": label,
+                "df": len(cols),
+                "chi2": chi2,
+                "F": chi2 / len(cols),
+                "p": float(chi2_upper_p(chi2, len(cols))),
+            }
+        )
     return rows

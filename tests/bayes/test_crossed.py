@@ -20,7 +20,9 @@ FORMULA = "y ~ x + (1 | patient) + (1 | site)"
 
 def test_crossed_posterior_agrees_with_the_laplace_fit():
     rng = np.random.default_rng(21)
-    design = pd.DataFrame({"patient": np.repeat(np.arange(300), 4), "site": rng.integers(0, 30, 1200), "x": rng.normal(size=1200)})
+    design = pd.DataFrame(
+        {"patient": np.repeat(np.arange(300), 4), "site": rng.integers(0, 30, 1200), "x": rng.normal(size=1200)}
+    )
     truth = {"beta[(Intercept)]": 0.8, "beta[x]": 0.3, "sd[patient,(Intercept)]": 0.5, "sd[site,(Intercept)]": 0.4}
     spec = bg.ModelSpec.from_formula(FORMULA, bg.simulate(FORMULA, truth, design, seed=22, family="poisson"), "poisson")
     ml = bg.fit_ml(spec)

@@ -102,8 +102,13 @@ def test_inference_data_groups_and_names(small_fit):
     assert list(posterior["beta"].coords["term"].values) == ["(Intercept)", "time", "trt", "time:trt"]
     assert posterior["b_id"].shape[-2:] == (59, 2)
     assert list(posterior["parameters"].coords["parameter"].values) == [
-        "beta[(Intercept)]", "beta[time]", "beta[trt]", "beta[time:trt]",
-        "sd[id,(Intercept)]", "sd[id,time]", "corr[id,(Intercept),time]",
+        "beta[(Intercept)]",
+        "beta[time]",
+        "beta[trt]",
+        "beta[time:trt]",
+        "sd[id,(Intercept)]",
+        "sd[id,time]",
+        "corr[id,(Intercept),time]",
     ]
     assert idata.log_likelihood["y"].shape[-1] == 295
     corr = posterior["corr_id"].values[..., 1, 0].ravel()

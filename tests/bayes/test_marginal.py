@@ -2,14 +2,13 @@
 
 import warnings
 
-import numpy as np
-import pytest
-from scipy import stats
-from scipy.special import gammaln, logsumexp
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 from numpyro.infer.util import log_density
+from scipy import stats
+from scipy.special import gammaln, logsumexp
 
 from bayesglmm.bayes import fit_bayes, laplace_fit
 from bayesglmm.bayes.conditional import conditional_draws
@@ -41,7 +40,9 @@ def _brute_force_group_integrals(spec, beta, G, half_width=8.0, points=161):
         scale = np.linalg.cholesky(np.linalg.inv(hessian))
         points_b = b + grid @ scale.T
         eta = e[None, :] + points_b @ Z.T
-        log_f = np.sum(y * eta - np.exp(eta) - gammaln(y + 1), axis=1) + stats.multivariate_normal(np.zeros(2), G).logpdf(points_b)
+        log_f = np.sum(y * eta - np.exp(eta) - gammaln(y + 1), axis=1) + stats.multivariate_normal(
+            np.zeros(2), G
+        ).logpdf(points_b)
         log_integrals.append(logsumexp(log_f) + np.log(cell) + np.log(np.linalg.det(scale)))
         weights = np.exp(log_f - logsumexp(log_f))
         mean = weights @ points_b
@@ -83,8 +84,14 @@ def test_random_effect_draws_follow_their_exact_conditional(epilepsy_spec, epile
     S = 4000
     chol_G = np.linalg.cholesky(G)
     b, acceptance = conditional_draws(
-        jax.random.PRNGKey(0), jnp.tile(beta, (S, 1)), jnp.tile(chol_G, (S, 1, 1)), jnp.zeros(S),
-        setup.program.groups, epilepsy_spec.family, setup.program.mode_start, 20,
+        jax.random.PRNGKey(0),
+        jnp.tile(beta, (S, 1)),
+        jnp.tile(chol_G, (S, 1, 1)),
+        jnp.zeros(S),
+        setup.program.groups,
+        epilepsy_spec.family,
+        setup.program.mode_start,
+        20,
     )
     b = np.asarray(b)
     _, means, sds = _brute_force_group_integrals(epilepsy_spec, beta, G)
@@ -102,7 +109,9 @@ def test_random_effect_draws_from_chains_on_fewer_devices(epilepsy_setup):
     values = _site_values(setup.ml_fit, program, setup.program.marginal)
     on_two_devices = jax.pmap(lambda a: a, devices=jax.local_devices()[:2])
     population = {
-        name: on_two_devices(np.broadcast_to(np.asarray(value), (2, 3) + np.shape(value))).reshape((6,) + np.shape(value))
+        name: on_two_devices(np.broadcast_to(np.asarray(value), (2, 3) + np.shape(value))).reshape(
+            (6,) + np.shape(value)
+        )
         for name, value in values.items()
     }
     assert len(population["beta"].devices()) == 2
@@ -117,8 +126,9 @@ def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
         warnings.simplefilter("ignore")
         # the full-latent reference runs longer: its tail quantiles carry the larger Monte Carlo error
         full = fit_bayes(epilepsy_spec, "brms", chains=4, warmup=1000, draws=3000, seed=1, predictive=False)
-        marginal = fit_bayes(epilepsy_spec, "brms", sampler="marginal", qpoints=5, chains=4, draws=1000, seed=2,
-                             ml_fit=epilepsy_laplace)
+        marginal = fit_bayes(
+            epilepsy_spec, "brms", sampler="marginal", qpoints=5, chains=4, draws=1000, seed=2, ml_fit=epilepsy_laplace
+        )
     return full, marginal
 
 
@@ -182,7 +192,9 @@ def test_more_quadrature_points_do_not_move_the_posterior(epilepsy_spec, epileps
     np.testing.assert_allclose(np.sqrt(np.diag(at_5.laplace.covariance)), sd, rtol=0.02)
 
 
-def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(epilepsy_spec, epilepsy_laplace, monkeypatch):
+def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(
+    epilepsy_spec, epilepsy_laplace, monkeypatch
+):
     # qpoints=None: the rule at the ML estimates (5 here, as fit_ml(spec, "agq", "auto")), checked
     # again at the posterior mode; where it asks for more there (amenorrhea: 11 at the Laplace
     # estimates, 15 at the mode) the program and the mode are recomputed with them. The rule is

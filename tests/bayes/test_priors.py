@@ -23,7 +23,11 @@ def test_brms_set_is_brms_proper_defaults(spec):
 
 
 def test_overrides_most_specific_name_wins(spec):
-    priors = resolve_priors(spec, "default", {"beta": "normal(0, 2)", "beta[x]": "normal(1, 0.5)", "sd[g,x]": "half_normal(1)", "corr[g]": "lkj(4)"})
+    priors = resolve_priors(
+        spec,
+        "default",
+        {"beta": "normal(0, 2)", "beta[x]": "normal(1, 0.5)", "sd[g,x]": "half_normal(1)", "corr[g]": "lkj(4)"},
+    )
     assert [str(p) for p in priors.beta] == ["normal(0, 2)", "normal(1, 0.5)"]
     assert [str(p) for p in priors.sd["g"]] == ["half_student_t(3, 2.5)", "half_normal(1)"]
     assert str(priors.corr["g"][0]) == "lkj(4)"

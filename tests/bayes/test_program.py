@@ -14,12 +14,20 @@ def _frame(seed=0):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(8), 5)
     x = np.tile(np.arange(5.0), 8)
-    return pd.DataFrame({"g": g, "x": x, "y": rng.integers(0, 2, g.size), "count": rng.poisson(3, g.size), "t": rng.normal(0, 0.1, g.size)})
+    return pd.DataFrame(
+        {
+            "g": g,
+            "x": x,
+            "y": rng.integers(0, 2, g.size),
+            "count": rng.poisson(3, g.size),
+            "t": rng.normal(0, 0.1, g.size),
+        }
+    )
 
 
 def _lkj2_logpdf(r, eta):
     """LKJ(eta) density of the correlation r of a 2x2 matrix: (1-r^2)^(eta-1) / (2^(2 eta - 1) B(eta, eta))."""
-    return (eta - 1) * np.log1p(-r**2) - (2 * eta - 1) * np.log(2) - special.betaln(eta, eta)
+    return (eta - 1) * np.log1p(-(r**2)) - (2 * eta - 1) * np.log(2) - special.betaln(eta, eta)
 
 
 @pytest.mark.parametrize("family, prior_set, eta", [("bernoulli", "brms", 1.0), ("poisson", "default", 2.0)])

@@ -16,8 +16,18 @@ from bayesglmm.gee.correlation import pair_products
 GEEPACK_UNSTRUCTURED = {  # geeglm(..., corstr = "unstructured", control = geese.control(maxit = 10000, epsilon = 1e-12))
     "beta": [1.100309250427749, -0.041422742944417, 0.184572732681900, 0.000813951164979],
     "se": [0.356783635433, 0.164199312492, 0.447396421498, 0.185024753638],
-    "alpha": [0.936954681093, 0.699925709008, 0.803044305864, 0.695088404963, 0.803684965858, 0.964983836014,
-              0.802048156798, 0.752612403725, 0.575440924396, 0.756294594801],
+    "alpha": [
+        0.936954681093,
+        0.699925709008,
+        0.803044305864,
+        0.695088404963,
+        0.803684965858,
+        0.964983836014,
+        0.802048156798,
+        0.752612403725,
+        0.575440924396,
+        0.756294594801,
+    ],
     "scale": 26.0900953158,
 }
 GEEPACK_OHIO_AR1 = {  # geeglm(resp ~ age + smoke + age:smoke, id = id, data = ohio, family = binomial, corstr = "ar1",
@@ -29,8 +39,9 @@ GEEPACK_OHIO_AR1 = {  # geeglm(resp ~ age + smoke + age:smoke, id = id, data = o
 
 
 def test_unstructured_poisson_on_the_epilepsy_counts_converges_to_geepacks_solution(epilepsy):
-    fit = fit_gee("y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id", within="time",
-                  corr="unstructured")
+    fit = fit_gee(
+        "y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id", within="time", corr="unstructured"
+    )
     assert fit.converged
     np.testing.assert_allclose(fit.beta, GEEPACK_UNSTRUCTURED["beta"], atol=1e-6)
     np.testing.assert_allclose(fit.fixed_effects()["se"], GEEPACK_UNSTRUCTURED["se"], rtol=1e-5)
@@ -47,8 +58,9 @@ def ohio():
 
 
 def test_ar1_all_pairs_is_geepacks_estimator(ohio):
-    fit = fit_gee("resp ~ age + smoke + age:smoke", ohio, "bernoulli", cluster="id", within="age", corr="ar1",
-                  ar1="pairs")
+    fit = fit_gee(
+        "resp ~ age + smoke + age:smoke", ohio, "bernoulli", cluster="id", within="age", corr="ar1", ar1="pairs"
+    )
     np.testing.assert_allclose(fit.beta, GEEPACK_OHIO_AR1["beta"], atol=1e-6)
     np.testing.assert_allclose(fit.fixed_effects()["se"], GEEPACK_OHIO_AR1["se"], rtol=1e-5)
     assert fit.association.loc["alpha", "estimate"] == pytest.approx(GEEPACK_OHIO_AR1["alpha"], abs=1e-6)

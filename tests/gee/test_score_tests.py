@@ -18,16 +18,28 @@ STATSMODELS_INDEPENDENCE = {"time:trt": 0.41080310265888537, "trt": 0.0079183668
 
 
 def test_score_tests_match_statsmodels(epilepsy):
-    fit = fit_gee("y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id", corr="independence",
-                  score_tests=True)
+    fit = fit_gee(
+        "y ~ time + trt + trt:time + offset(t)",
+        epilepsy,
+        "poisson",
+        cluster="id",
+        corr="independence",
+        score_tests=True,
+    )
     table = fit.type3(kind="score")
     for term, statistic in STATSMODELS_INDEPENDENCE.items():
         assert table.loc[term, "chi2"] == pytest.approx(statistic, rel=1e-6)
         assert table.loc[term, "df"] == 1
     wald = fit.type3()
     assert table.loc["time:trt", "chi2"] == pytest.approx(wald.loc["time:trt", "chi2"], rel=0.3)  # same order
-    exchangeable = fit_gee("y ~ time + trt + trt:time + offset(t)", epilepsy, "poisson", cluster="id",
-                           corr="exchangeable", score_tests=True)
+    exchangeable = fit_gee(
+        "y ~ time + trt + trt:time + offset(t)",
+        epilepsy,
+        "poisson",
+        cluster="id",
+        corr="exchangeable",
+        score_tests=True,
+    )
     assert exchangeable.type3(kind="score").loc["time:trt", "chi2"] == pytest.approx(0.46145446170294746, rel=0.05)
     with pytest.raises(ValueError, match="score_tests=True"):
         fit_gee("y ~ time + offset(t)", epilepsy, "poisson", cluster="id").type3(kind="score")

@@ -19,8 +19,8 @@ from scipy.special import logsumexp
 from bayesglmm import ConvergenceWarning, ModelSpec, fit_ml, loglik_at
 from bayesglmm.core.covariance import CovarianceStructure
 from bayesglmm.core.data import chunked_data, single_factor
-from bayesglmm.ml.fit import _agq_stage
 from bayesglmm.core.group_likelihood import MarginalModel
+from bayesglmm.ml.fit import _agq_stage
 from bayesglmm.ml.objective import MarginalObjective
 
 QUADRATURE_WARNING = "quadrature has not converged"
@@ -72,8 +72,9 @@ def test_agq_stage_finds_the_better_optimum(sparse):
         laplace = fit_ml(sparse, "laplace")
         fit = fit_ml(sparse, "agq", 11)
     factor, p = single_factor(sparse), sparse.fixed.X.shape[1]
-    objective = MarginalObjective(MarginalModel(sparse.family, CovarianceStructure(factor.q, factor.blocks), p, "agq"),
-                                  chunked_data(sparse), 11)
+    objective = MarginalObjective(
+        MarginalModel(sparse.family, CovarianceStructure(factor.q, factor.blocks), p, "agq"), chunked_data(sparse), 11
+    )
     from bayesglmm.ml.optimise import OptimumResult
 
     start = OptimumResult(laplace.optimization.final_parameters, 0.0, np.zeros(p + 3), 0, 0, objective.initial_modes())
@@ -83,12 +84,16 @@ def test_agq_stage_finds_the_better_optimum(sparse):
     old_beta, old_L = _beta_L(only_laplace_start.x, p)
     new_beta, new_L = _beta_L(fit.optimization.final_parameters, p)
     exact_old, exact_new = _brute_force_loglik(sparse, old_beta, old_L), _brute_force_loglik(sparse, new_beta, new_L)
-    assert loglik_at(sparse, old_beta, old_L @ old_L.T, "agq", 51) == pytest.approx(exact_old, abs=1e-3)  # brute force right
+    assert loglik_at(sparse, old_beta, old_L @ old_L.T, "agq", 51) == pytest.approx(
+        exact_old, abs=1e-3
+    )  # brute force right
     assert exact_new > exact_old + 0.2  # -390.1163 against -390.3567
 
 
 def test_fixed_qpoints_warns_when_the_quadrature_has_not_converged(sparse, amenorrhea_spec, epilepsy_agq50):
-    with pytest.warns(ConvergenceWarning, match=rf"{QUADRATURE_WARNING} at 11 points: .* with 11 points and .* with 15"):
+    with pytest.warns(
+        ConvergenceWarning, match=rf"{QUADRATURE_WARNING} at 11 points: .* with 11 points and .* with 15"
+    ):
         fit_ml(sparse, "agq", 11)
     with pytest.warns(ConvergenceWarning, match=rf"{QUADRATURE_WARNING} at 5 points: .*with 7 \(a change of -1\.6"):
         fit = fit_ml(amenorrhea_spec, "agq", 5)

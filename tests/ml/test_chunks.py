@@ -9,18 +9,17 @@ sums in another grouping differ by rounding.
 
 import warnings
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 
-import jax
-
 from bayesglmm import ModelSpec, fit_ml, simulate
-from bayesglmm.errors import SpecError
 from bayesglmm.core.covariance import CovarianceStructure
 from bayesglmm.core.data import chunk_mesh, chunked_data
-from bayesglmm.ml.evaluate import phi_from
 from bayesglmm.core.group_likelihood import MarginalModel
+from bayesglmm.errors import SpecError
+from bayesglmm.ml.evaluate import phi_from
 from bayesglmm.ml.objective import MarginalObjective
 
 
@@ -30,8 +29,13 @@ def uneven_frame(n_groups=300, seed=0):
     sizes = rng.choice([1, 2, 3, 5, 100], size=n_groups)
     design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), sizes)})
     design["time"] = rng.integers(0, 4, len(design))
-    truth = {"beta[(Intercept)]": 0.2, "beta[time]": 0.3, "sd[id,(Intercept)]": 0.7, "sd[id,time]": 0.2,
-             "corr[id,(Intercept),time]": 0.3}
+    truth = {
+        "beta[(Intercept)]": 0.2,
+        "beta[time]": 0.3,
+        "sd[id,(Intercept)]": 0.7,
+        "sd[id,time]": 0.2,
+        "corr[id,(Intercept),time]": 0.3,
+    }
     frame = simulate("y ~ time + (1 + time | id)", truth, design, seed=seed + 1, family="poisson")
     return frame.sample(frac=1.0, random_state=2)
 
@@ -83,7 +87,9 @@ def test_first_chunks_alone_are_the_groups_they_hold():
     levels = np.asarray(spec.random[0].levels).astype(str)
     held = levels[chunks.group_ids[:2][chunks.group_ids[:2] >= 0]]
     frame = uneven_frame()
-    alone_spec = ModelSpec.from_formula("y ~ time + (1 + time | id)", frame[frame["id"].astype(str).isin(held)], "poisson")
+    alone_spec = ModelSpec.from_formula(
+        "y ~ time + (1 + time | id)", frame[frame["id"].astype(str).isin(held)], "poisson"
+    )
     alone = MarginalObjective(model, chunked_data(alone_spec, 1), 1)
     value, modes = sample.evaluate(phi, sample.initial_modes())
     alone_value, alone_modes = alone.evaluate(phi, alone.initial_modes())
@@ -93,7 +99,9 @@ def test_first_chunks_alone_are_the_groups_they_hold():
     _, alone_gradient, alone_hessian, _ = alone.derivatives(phi, alone_modes)
     np.testing.assert_allclose(gradient, alone_gradient, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(hessian, alone_hessian, rtol=1e-8, atol=1e-8)
-    assert np.all(scores[~np.isin(levels, held)] == 0.0) and np.all(np.any(scores[np.isin(levels, held)] != 0.0, axis=1))
+    assert np.all(scores[~np.isin(levels, held)] == 0.0) and np.all(
+        np.any(scores[np.isin(levels, held)] != 0.0, axis=1)
+    )
 
 
 SHARDED = """
@@ -134,8 +142,12 @@ def test_sharded_fit_across_two_devices_equals_the_one_device_fit():
 
 def test_fit_does_not_depend_on_the_chunking(epilepsy_laplace, epilepsy_spec):
     sharded = fit_ml(epilepsy_spec, "laplace", chunks=3)
-    np.testing.assert_allclose(sharded.params()["estimate"], epilepsy_laplace.params()["estimate"], rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(sharded.inference.cov_empirical, epilepsy_laplace.inference.cov_empirical, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        sharded.params()["estimate"], epilepsy_laplace.params()["estimate"], rtol=1e-8, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        sharded.inference.cov_empirical, epilepsy_laplace.inference.cov_empirical, rtol=1e-6, atol=1e-12
+    )
     np.testing.assert_allclose(sharded.modes, epilepsy_laplace.modes, atol=1e-8)
     assert abs(sharded.loglik - epilepsy_laplace.loglik) < 1e-8
 
@@ -150,10 +162,21 @@ def scale_check(n_groups: int):
     of the truth, and the same fit on 5 chunks, which starts on the first chunk's groups alone
     (fit._warm_start), equal to the fit on one chunk to 1e-8 (5: not split over the test
     process's 4 host devices, see the module docstring)."""
-    truth = {"beta[(Intercept)]": 0.5, "beta[time]": 0.1, "beta[time:trt]": -0.15, "sd[id,(Intercept)]": 0.6,
-             "sd[id,time]": 0.15, "corr[id,(Intercept),time]": 0.2}
-    design = pd.DataFrame({"id": np.repeat(np.arange(n_groups), 5), "time": np.tile(np.arange(5), n_groups),
-                           "trt": np.repeat(np.arange(n_groups) % 2, 5)})
+    truth = {
+        "beta[(Intercept)]": 0.5,
+        "beta[time]": 0.1,
+        "beta[time:trt]": -0.15,
+        "sd[id,(Intercept)]": 0.6,
+        "sd[id,time]": 0.15,
+        "corr[id,(Intercept),time]": 0.2,
+    }
+    design = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_groups), 5),
+            "time": np.tile(np.arange(5), n_groups),
+            "trt": np.repeat(np.arange(n_groups) % 2, 5),
+        }
+    )
     frame = simulate("y ~ time + trt:time + (1 + time | id)", truth, design, seed=8, family="poisson")
     spec = ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "poisson")
     with warnings.catch_warnings():

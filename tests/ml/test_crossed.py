@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import bayesglmm as bg
-from bayesglmm.errors import SpecError
 from bayesglmm.core.covariance import CovarianceStructure
+from bayesglmm.errors import SpecError
 from bayesglmm.ml.crossed import CrossedModel, crossed_data, factor_order
 from bayesglmm.ml.crossed_fit import CrossedObjective
 
@@ -40,9 +40,18 @@ def nested_frame():
     """20 schools x 5 classes x 6 pupils, Poisson."""
     _, rng = crossed_frame()  # the reference data continued the same generator
     design = pd.DataFrame(
-        {"school": np.repeat(np.arange(20), 30), "class": np.tile(np.repeat(np.arange(5), 6), 20), "x": rng.normal(size=600)}
+        {
+            "school": np.repeat(np.arange(20), 30),
+            "class": np.tile(np.repeat(np.arange(5), 6), 20),
+            "x": rng.normal(size=600),
+        }
     )
-    params = {"beta[(Intercept)]": 0.5, "beta[x]": 0.3, "sd[school,(Intercept)]": 0.5, "sd[school:class,(Intercept)]": 0.4}
+    params = {
+        "beta[(Intercept)]": 0.5,
+        "beta[x]": 0.3,
+        "sd[school,(Intercept)]": 0.5,
+        "sd[school:class,(Intercept)]": 0.4,
+    }
     return bg.simulate(NESTED, params, design, seed=3, family="poisson")
 
 
@@ -83,7 +92,9 @@ def test_nested_laplace_matches_lme4(nested_fit):
     np.testing.assert_allclose(fit.fixed_effects()["se"].values, [0.14799034739, 0.02696726653], rtol=0.02)
     params = fit.params()["estimate"]
     np.testing.assert_allclose(
-        [params["sd[school:class,(Intercept)]"], params["sd[school,(Intercept)]"]], [0.3945535485, 0.6158354509], atol=1e-3
+        [params["sd[school:class,(Intercept)]"], params["sd[school,(Intercept)]"]],
+        [0.3945535485, 0.6158354509],
+        atol=1e-3,
     )
     schools = fit.conditional_modes("school")["(Intercept)"].values[:3]
     np.testing.assert_allclose(schools, [1.15618250, -0.80312150, 0.53878786], atol=1e-3)
@@ -100,21 +111,30 @@ def test_several_factor_output_names_every_factor(nested_fit):
     assert [r["group"] for r in record["random"]] == ["school:class", "school"]
     assert "NaN" not in fit.to_json()
     with pytest.raises(ValueError, match="2 grouping factors"):
-        fit.group
+        _ = fit.group
 
 
 def gaussian_crossed_spec(seed=4):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"a": rng.integers(0, 15, 120), "b": rng.integers(0, 6, 120), "x": rng.normal(size=120)})
-    frame["y"] = (1.0 + 0.5 * frame["x"] + rng.normal(size=15)[frame["a"]] + 0.7 * rng.normal(size=6)[frame["b"]]
-                  + 0.8 * rng.normal(size=120))
+    frame["y"] = (
+        1.0
+        + 0.5 * frame["x"]
+        + rng.normal(size=15)[frame["a"]]
+        + 0.7 * rng.normal(size=6)[frame["b"]]
+        + 0.8 * rng.normal(size=120)
+    )
     return bg.ModelSpec.from_formula("y ~ x + (1 + x | a) + (1 | b)", frame, "gaussian")
 
 
 def objective_of(spec):
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
-    model = CrossedModel(spec.family, tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors), spec.fixed.X.shape[1])
+    model = CrossedModel(
+        spec.family,
+        tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors),
+        spec.fixed.X.shape[1],
+    )
     return CrossedObjective(model, crossed_data(spec, order)), factors
 
 

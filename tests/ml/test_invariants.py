@@ -5,11 +5,11 @@ import warnings
 import numpy as np
 import pytest
 
-from bayesglmm.ml import fit_ml
 from bayesglmm.core.covariance import CovarianceStructure
 from bayesglmm.core.data import chunked_data
-from bayesglmm.ml.evaluate import loglik_at, loglik_by_qpoints, phi_from
 from bayesglmm.core.group_likelihood import MarginalModel
+from bayesglmm.ml import fit_ml
+from bayesglmm.ml.evaluate import loglik_at, loglik_by_qpoints, phi_from
 from bayesglmm.ml.objective import MarginalObjective
 from bayesglmm.model.spec import ModelSpec
 
@@ -61,8 +61,10 @@ def test_loglik_is_finite_and_continuous_at_a_singular_covariance(epilepsy_spec)
     for method, qpoints in (("laplace", 1), ("agq", 5)):
         at_boundary = loglik_at(epilepsy_spec, beta, singular, method, qpoints)
         assert np.isfinite(at_boundary)
-        changes = [abs(loglik_at(epilepsy_spec, beta, singular + np.diag([0.0, eps]), method, qpoints) - at_boundary)
-                   for eps in (1e-8, 1e-10)]
+        changes = [
+            abs(loglik_at(epilepsy_spec, beta, singular + np.diag([0.0, eps]), method, qpoints) - at_boundary)
+            for eps in (1e-8, 1e-10)
+        ]
         assert 1e-5 < changes[0] < 1e-3 and abs(changes[1] / changes[0] - 0.01) < 1e-3
 
 
@@ -125,6 +127,7 @@ def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec, monkeypatch):
     np.testing.assert_allclose(bfgs.params()["estimate"], newton.params()["estimate"], rtol=1e-6, atol=1e-8)
     assert abs(bfgs.loglik - newton.loglik) < 1e-8
 
+
 def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
     fit = fit_ml(amenorrhea_spec, "agq", "auto")
     assert fit.qpoints >= 11
@@ -139,7 +142,8 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
 def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, monkeypatch):
     """Large data pad each grid to the next power of two instead of the largest grid (ml/point_rule.py):
     zero-weight nodes change nothing, so the rule's table is the same either way."""
-    from bayesglmm.ml import auto, objective as programs
+    from bayesglmm.ml import auto
+    from bayesglmm.ml import objective as programs
 
     structure = CovarianceStructure(2, ((0, 1),))
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
@@ -194,11 +198,25 @@ def test_boundary_fit_at_scale_converges_and_warns_singular():
     from bayesglmm import ModelSpec, SingularFitWarning, simulate_response
 
     n, visits = 20000, 5
-    frame = pd.DataFrame({"id": np.repeat(np.arange(n), visits), "time": np.tile(np.arange(visits) / visits, n),
-                          "trt": np.repeat(np.arange(n) % 2, visits), "y": np.tile([0, 1], n * visits // 2)})
-    truth = {"beta[(Intercept)]": -1.0, "beta[time]": 0.3, "beta[time:trt]": 0.4, "sd[id,(Intercept)]": 1.5,
-             "sd[id,time]": 0.4, "corr[id,(Intercept),time]": 0.2}
-    spec = simulate_response(ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), truth, 1)
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), visits),
+            "time": np.tile(np.arange(visits) / visits, n),
+            "trt": np.repeat(np.arange(n) % 2, visits),
+            "y": np.tile([0, 1], n * visits // 2),
+        }
+    )
+    truth = {
+        "beta[(Intercept)]": -1.0,
+        "beta[time]": 0.3,
+        "beta[time:trt]": 0.4,
+        "sd[id,(Intercept)]": 1.5,
+        "sd[id,time]": 0.4,
+        "corr[id,(Intercept),time]": 0.2,
+    }
+    spec = simulate_response(
+        ModelSpec.from_formula("y ~ time + trt:time + (1 + time | id)", frame, "bernoulli"), truth, 1
+    )
     with pytest.warns(SingularFitWarning):
         fit = fit_ml(spec, "laplace")
     assert fit.optimization.status == 0 and fit.optimization.iterations < 12
@@ -228,7 +246,8 @@ def test_newton_steps_on_arrays_and_on_entries_agree(epilepsy_spec, monkeypatch)
     # The Newton steps of the modes take one of two forms by the number of groups (modes.ENTRIES_FROM_GROUPS);
     # the seed data have too few groups for the entries form, so it is forced here (AGQ: the modes,
     # their Hessians and the Laplace-scaled grid all come from those steps).
-    from bayesglmm.ml import modes, objective as programs
+    from bayesglmm.ml import modes
+    from bayesglmm.ml import objective as programs
 
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
@@ -238,7 +257,9 @@ def test_newton_steps_on_arrays_and_on_entries_agree(epilepsy_spec, monkeypatch)
     def derivatives():
         for program in compiled:  # the threshold is read when a program is traced
             program._jitted.clear_cache()
-        objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), chunked_data(epilepsy_spec), 5)
+        objective = MarginalObjective(
+            MarginalModel(epilepsy_spec.family, structure, 4, "agq"), chunked_data(epilepsy_spec), 5
+        )
         return objective.derivatives_all(phi, objective.evaluate(phi, objective.initial_modes())[1])
 
     on_arrays = derivatives()

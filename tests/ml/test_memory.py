@@ -16,8 +16,9 @@ from bayesglmm.ml.memory import agq_memory_gb
 def three_effects():
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(289), 5)
-    frame = pd.DataFrame({"g": g, "t": np.tile(np.arange(5), 289) / 4, "x": rng.normal(size=g.size),
-                          "y": rng.integers(0, 2, g.size)})
+    frame = pd.DataFrame(
+        {"g": g, "t": np.tile(np.arange(5), 289) / 4, "x": rng.normal(size=g.size), "y": rng.integers(0, 2, g.size)}
+    )
     return ModelSpec.from_formula("y ~ t + x + (1 + t + x | g)", frame, "bernoulli")
 
 
@@ -27,7 +28,9 @@ def test_estimate_matches_the_measured_growth():
 
 
 def test_a_grid_over_the_limit_is_refused_with_the_estimate(three_effects):
-    with pytest.raises(SpecError, match=r"27000 nodes .* 1445 rows .* estimated 8\.1 GB \(limit 4\.0 GB\).*max_grid_gb=.*--max-grid-gb"):
+    with pytest.raises(
+        SpecError, match=r"27000 nodes .* 1445 rows .* estimated 8\.1 GB \(limit 4\.0 GB\).*max_grid_gb=.*--max-grid-gb"
+    ):
         fit_ml(three_effects, "agq", 30, max_grid_gb=4)
     with pytest.raises(SpecError, match="max_grid_gb must satisfy"):
         fit_ml(three_effects, "agq", 3, max_grid_gb=-1)

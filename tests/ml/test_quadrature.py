@@ -34,6 +34,8 @@ def test_adaptive_rule_is_exact_for_a_gaussian_integrand(qpoints):
         centred = points - m
         return c - 0.5 * jnp.einsum("mki,ij,mkj->mk", centred, A, centred)
 
-    got = agq_log_integral(jnp.asarray(m)[None], jnp.asarray(A)[None], jnp.asarray(nodes), jnp.asarray(log_weights), joint_at_nodes)
+    got = agq_log_integral(
+        jnp.asarray(m)[None], jnp.asarray(A)[None], jnp.asarray(nodes), jnp.asarray(log_weights), joint_at_nodes
+    )
     expected = c + np.log(2 * np.pi) - 0.5 * np.log(np.linalg.det(A))
     np.testing.assert_allclose(np.asarray(got), [expected], rtol=1e-12)

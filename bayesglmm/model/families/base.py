@@ -100,8 +100,9 @@ class Family:
         return self.link_object.inverse(eta)
 
     # -- the response ---------------------------------------------------------------------
-    def check_response(self, y: np.ndarray, name: str, trials: np.ndarray | None = None,
-                       trials_name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def check_response(
+        self, y: np.ndarray, name: str, trials: np.ndarray | None = None, trials_name: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(y, trials) after checking the values suit the family (SpecError naming the column)."""
         return y, np.ones_like(y)
 
@@ -151,7 +152,8 @@ class Family:
         """The NumPyro distribution of the response at linear predictor η (vectorised over rows)."""
         raise NotImplementedError
 
-    def simulate(self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray,
-                 sigma: float | None = None) -> np.ndarray:
+    def simulate(
+        self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray, sigma: float | None = None
+    ) -> np.ndarray:
         """Responses drawn at η (NumPy)."""
         raise NotImplementedError

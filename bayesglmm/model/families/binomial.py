@@ -52,8 +52,10 @@ class _Binomial(Family):
     def constant_response(self, y, trials):
         if np.all(y == 0) or np.all(y == trials):
             value = "0 (no events)" if np.all(y == 0) else ("1" if np.all(trials == 1) else "the number of trials")
-            return (f"is {value} in every row used: the model cannot be estimated (the intercept diverges); "
-                    "check the coding of the response or the rows selected")
+            return (
+                f"is {value} in every row used: the model cannot be estimated (the intercept diverges); "
+                "check the coding of the response or the rows selected"
+            )
         return None
 
     def separation_sides(self, y, trials):
@@ -89,7 +91,9 @@ class _Binomial(Family):
 
     def quasi_likelihood(self, y, mu, trials):
         p = np.clip(mu / trials, 1e-300, 1 - 1e-16)
-        return float(np.sum(np.where(y > 0, y * np.log(p), 0.0) + np.where(trials - y > 0, (trials - y) * np.log1p(-p), 0.0)))
+        return float(
+            np.sum(np.where(y > 0, y * np.log(p), 0.0) + np.where(trials - y > 0, (trials - y) * np.log1p(-p), 0.0))
+        )
 
     def simulate(self, rng, eta, trials, sigma=None):
         return rng.binomial(trials.astype(np.int64), np.asarray(self.inverse_link(eta))).astype(float)

@@ -17,7 +17,9 @@ class Gaussian(Family):
     name = "gaussian"
     label = "Gaussian"
     links = ("identity",)
-    extra_parameters = (ExtraParameter("sigma", "Residual SD", "half_student_t(3, 2.5)", "residual standard deviation"),)
+    extra_parameters = (
+        ExtraParameter("sigma", "Residual SD", "half_student_t(3, 2.5)", "residual standard deviation"),
+    )
     r_name = "gaussian"
     brms_name = "gaussian"
     sas_name = "normal"
