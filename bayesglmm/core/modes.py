@@ -42,6 +42,7 @@ from .. import _jax  # noqa: F401
 from ..model.families import Family
 from . import smallmat
 from .data import GroupedData
+from .newton import damped_newton
 
 
 def group_sum(values, data: GroupedData):
@@ -126,36 +127,17 @@ def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Fam
     def objective(u):
         return joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family)
 
-    def body(state):
-        u, value, iteration, _ = state
-        step = _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family)
-
-        def worse(candidate):
-            return ~jnp.isfinite(candidate) | (candidate < value - 1e-12 * (1.0 + jnp.abs(value)))
-
-        def halve(carry):
-            alpha, candidate, k = carry
-            alpha = jnp.where(worse(candidate), 0.5 * alpha, alpha)
-            return alpha, objective(u + alpha[:, None] * step), k + 1
-
-        alpha, candidate, _ = jax.lax.while_loop(
-            lambda carry: jnp.any(worse(carry[1])) & (carry[2] < 30),
-            halve,
-            (jnp.ones(u.shape[0], dtype=u.dtype), objective(u + step), 0),
-        )
-        stay = worse(candidate)  # no improving step found for this group
-        moved = jnp.where(stay[:, None], 0.0, alpha[:, None] * step)
-        return u + moved, jnp.where(stay, value, candidate), iteration + 1, jnp.max(jnp.abs(moved))
-
     # A warm start (the modes at other parameters) can be far worse than zero where Λ is much
     # larger than where the start was found (u_start scaled by Λ overflows exp(η)); each group
     # starts from whichever of u_start and 0 has the higher f_i.
     start_value, zero_value = objective(u_start), objective(jnp.zeros_like(u_start))
     from_zero = ~(start_value >= zero_value)  # also where f_i(u_start) is NaN
     u_start = jnp.where(from_zero[:, None], 0.0, u_start)
-    state = (u_start, jnp.where(from_zero, zero_value, start_value), 0, jnp.inf)
-    u, *_ = jax.lax.while_loop(lambda s: (s[2] < max_iter) & (s[3] > tol), body, state)
-    return u
+
+    def step(u):
+        return _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family)
+
+    return damped_newton(objective, step, u_start, max_iter, tol)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(5,))

@@ -38,6 +38,7 @@ from jax.ops import segment_sum
 from .. import _jax  # noqa: F401
 from ..core import smallmat
 from ..core.covariance import CovarianceStructure
+from ..core.newton import damped_newton
 from ..errors import SpecError
 from ..model.families import Family
 from ..model.spec import ModelSpec
@@ -326,29 +327,10 @@ def find_joint_mode(
     def objective(b0, u):
         return joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data, family)
 
-    def body(state):
-        (b0, u), value, iteration, _ = state
-        d0, du = _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+    def step(modes):
+        return _newton_step(*modes, eta_fixed, precisions, log_dispersion, data, family)
 
-        def worse(candidate):
-            return ~jnp.isfinite(candidate) | (candidate < value - 1e-12 * (1.0 + jnp.abs(value)))
-
-        def halve(carry):
-            alpha, _, k = carry
-            alpha = 0.5 * alpha
-            return alpha, objective(b0 + alpha * d0, u + alpha * du), k + 1
-
-        alpha, candidate, _ = jax.lax.while_loop(
-            lambda carry: worse(carry[1]) & (carry[2] < 30), halve, (1.0, objective(b0 + d0, u + du), 0)
-        )
-        stay = worse(candidate)
-        alpha = jnp.where(stay, 0.0, alpha)
-        moved = jnp.maximum(jnp.max(jnp.abs(alpha * d0)), jnp.max(jnp.abs(alpha * du)))
-        return (b0 + alpha * d0, u + alpha * du), jnp.where(stay, value, candidate), iteration + 1, moved
-
-    state = (start, objective(*start), 0, jnp.inf)
-    mode, *_ = jax.lax.while_loop(lambda s: (s[2] < max_iter) & (s[3] > tol), body, state)
-    return mode
+    return damped_newton(lambda modes: objective(*modes), step, tuple(start), max_iter, tol)
 
 
 def laplace_loglik(phi, data: CrossedData, model: CrossedModel, modes):
