@@ -57,22 +57,22 @@ else:  # pragma: no cover
 _SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
 _MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
-_ML_KEYS = {"method", "qpoints", "empirical", "max_grid_gb"}
-_GEE_KEYS = {"formula", "cluster", "within", "corr", "ar1", "score_tests", "subcluster"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
-_BAYES_KEYS = {
-    "prior_set",
-    "priors",
-    "sampler",
-    "qpoints",
-    "re_steps",
-    "chains",
-    "draws",
-    "warmup",
-    "thin",
-    "seed",
-    "target_accept",
-}
+
+
+def _engine_keys() -> dict[str, set[str]]:
+    """The allowed keys of [ml], [bayes] and [gee]: their options classes' fields, plus what the
+    section names besides (the prior choice and sampler; the GEE mean model's columns)."""
+    from .bayes.options import NUTSOptions
+    from .gee.options import GEEOptions
+    from .ml.options import MLOptions
+    from .options import option_names
+
+    return {
+        "ml": option_names(MLOptions),
+        "bayes": option_names(NUTSOptions) | {"prior_set", "priors", "sampler", "qpoints", "re_steps"},
+        "gee": option_names(GEEOptions) | {"formula", "cluster", "within", "subcluster"},
+    }
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,11 @@ def read_data(section: dict, base: Path) -> pd.DataFrame:
 def _check_types(path: Path, content: dict) -> None:
     """Every value of the file has the type and range its option needs, checked by the same
     objects the Python API uses (:mod:`bayesglmm.options`); errors name the section and key."""
+    from .bayes.options import NUTSOptions
     from .bayes.priors import PRIOR_SETS
-    from .gee.fit import CORRELATIONS
-    from .options import MLOptions, NUTSOptions, check_bool, check_choice, check_qpoints, in_section
+    from .gee.options import GEEOptions
+    from .ml.options import MLOptions
+    from .options import check_choice, check_qpoints, in_section, option_names
 
     def strings(section: str, table: dict, keys) -> None:
         for key in keys:
@@ -153,9 +155,7 @@ def _check_types(path: Path, content: dict) -> None:
         raise in_section("ml", path, error) from None
     bayes = content.get("bayes", {})
     try:
-        NUTSOptions(
-            **{k: v for k, v in bayes.items() if k in ("chains", "warmup", "draws", "thin", "seed", "target_accept")}
-        )
+        NUTSOptions(**{k: v for k, v in bayes.items() if k in option_names(NUTSOptions)})
         if "sampler" in bayes:
             check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
         if "prior_set" in bayes:
@@ -168,12 +168,7 @@ def _check_types(path: Path, content: dict) -> None:
     gee = content.get("gee", {})
     strings("gee", gee, ("formula", "cluster", "within", "corr", "subcluster"))
     try:
-        if "corr" in gee:
-            check_choice("corr", gee["corr"], CORRELATIONS)
-        if "ar1" in gee:
-            check_choice("ar1", gee["ar1"], ("lag1", "pairs"))
-        if "score_tests" in gee:
-            check_bool("score_tests", gee["score_tests"])
+        GEEOptions(**{k: v for k, v in gee.items() if k in option_names(GEEOptions)})
     except SpecError as error:
         raise in_section("gee", path, error) from None
 
@@ -201,9 +196,8 @@ def load_spec_file(path) -> SpecFile:
     if "model" not in content or "formula" not in content["model"]:
         raise SpecError(f"{path} needs a [model] section with a formula")
     _check_keys("model", content["model"], _MODEL_KEYS)
-    _check_keys("ml", content.get("ml", {}), _ML_KEYS)
-    _check_keys("bayes", content.get("bayes", {}), _BAYES_KEYS)
-    _check_keys("gee", content.get("gee", {}), _GEE_KEYS)
+    for section, keys in _engine_keys().items():
+        _check_keys(section, content.get(section, {}), keys)
     _check_keys("predict", content.get("predict", {}), _PREDICT_KEYS)
     _check_types(path, content)
     frame = read_data(content.get("data", {}), path.parent)

@@ -161,3 +161,9 @@ def test_a_deliberate_cycle_is_caught():
     assert ["bayesglmm.model.formula", "bayesglmm.model.spec"] in [
         sorted(set(c) & {"bayesglmm.model.formula", "bayesglmm.model.spec"}) for c in cycles(graph)
     ]
+
+
+def test_no_module_over_400_lines():
+    """Small modules with one responsibility (issue 20): split a module before it passes 400 lines."""
+    long = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > 400}
+    assert long == {}

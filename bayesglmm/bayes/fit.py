@@ -23,9 +23,10 @@ import numpy as np
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.spec import ModelSpec
-from ..options import NUTSOptions, check_choice, check_int, check_qpoints
+from ..options import check_choice, check_int, check_qpoints
 from .convert import to_inference_data
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
+from .options import NUTSOptions
 from .program import Program, compile_program
 from .sampling import (
     global_sites,
@@ -74,32 +75,25 @@ def fit_bayes(
 
     check_choice("sampler", sampler, SAMPLERS)
     qpoints = _checked_qpoints(qpoints)
-    NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
+    options = NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
     check_int("prior_draws", prior_draws, 0)
     check_int("re_steps", re_steps, 1)
     if sampler == "full" and (qpoints is not None or ml_fit is not None):
         raise SpecError("qpoints and ml_fit apply to sampler='marginal' only")
-    warmup = DEFAULT_WARMUP[sampler] if warmup is None else warmup
+    driver = options.driver(DEFAULT_WARMUP[sampler])
+    warmup = driver.warmup
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
-    settings = dict(
-        chains=chains,
-        warmup=warmup,
-        draws=draws,
-        seed=seed,
-        target_accept=target_accept,
-        max_tree_depth=max_tree_depth,
-        progress=progress,
-        thin=thin,
-    )
     record: dict = {}
     if sampler == "full":
-        mcmc = run_nuts(program.model, program.data, dense_mass=[global_sites(program)], **settings)
+        mcmc = run_nuts(
+            program.model, program.data, options.kernel, driver, progress, dense_mass=[global_sites(program)]
+        )
         latent = jax.block_until_ready(mcmc.get_samples())  # JAX dispatches asynchronously: wait before timing
     else:
         setup = prepare_marginal(spec, program, qpoints, ml_fit)
         sampling_started = time.perf_counter()
-        mcmc = sample_marginal(setup, **settings)
+        mcmc = sample_marginal(setup, options.kernel, driver, progress)
         population = jax.block_until_ready(mcmc.get_samples())
         sampling_seconds = time.perf_counter() - sampling_started
         latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)

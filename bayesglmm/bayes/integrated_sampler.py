@@ -27,6 +27,7 @@ from ..errors import SpecError
 from ..model.spec import ModelSpec
 from .integrated_program import MarginalProgram, compile_marginal_program
 from .laplace_posterior import LaplacePosterior, laplace_posterior
+from .options import MCMCDriver, NUTSKernel
 from .program import Program, correlation_cholesky
 from .sampling import run_nuts
 
@@ -130,22 +131,17 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     return MarginalSetup(marginal_program, ml_fit, laplace, seconds_ml, time.perf_counter() - started)
 
 
-def sample_marginal(setup: MarginalSetup, chains, warmup, draws, seed, target_accept, max_tree_depth, progress, thin):
+def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None):
     """NUTS on the marginal program, started from the Laplace posterior."""
-    starts = setup.laplace.chain_starts(jax.random.PRNGKey(seed + 3), chains)
+    starts = setup.laplace.chain_starts(jax.random.PRNGKey(driver.seed + 3), driver.chains)
     return run_nuts(
         setup.program.model,
         setup.program.data,
-        chains=chains,
-        warmup=warmup,
-        draws=draws,
-        seed=seed,
-        target_accept=target_accept,
-        max_tree_depth=max_tree_depth,
+        kernel,
+        driver,
         progress=progress,
         dense_mass=True,
-        thin=thin,
-        init_params=starts if chains > 1 else jax.tree_util.tree_map(lambda x: x[0], starts),
+        init_params=starts if driver.chains > 1 else jax.tree_util.tree_map(lambda x: x[0], starts),
         inverse_mass_matrix=jnp.asarray(setup.laplace.covariance),
     )
 

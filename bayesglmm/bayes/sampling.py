@@ -16,6 +16,7 @@ import numpyro
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from .. import _jax  # noqa: F401
+from .options import MCMCDriver, NUTSKernel
 from .program import Program
 
 
@@ -37,43 +38,38 @@ EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "potential_energy", "en
 def run_nuts(
     model,
     data: dict,
-    chains: int = 4,
-    warmup: int = 1000,
-    draws: int = 1000,
-    seed: int = 0,
-    target_accept: float = 0.8,
-    max_tree_depth: int = 10,
+    kernel: NUTSKernel,
+    driver: MCMCDriver,
     progress: bool | None = None,
     dense_mass=True,
-    thin: int = 1,
     init_params: dict | None = None,
     inverse_mass_matrix=None,
 ) -> MCMC:
     """Sample the posterior of ``model(**data)`` by NUTS (Hoffman & Gelman 2014) with NumPyro's MCMC.
 
-    ``draws`` draws are kept per chain, every ``thin``-th of ``draws * thin`` iterations.
+    ``driver.draws`` draws are kept per chain, every ``driver.thin``-th of ``draws * thin`` iterations.
     ``dense_mass``: NumPyro's argument (True, or a list of site groups with a dense metric).
     ``init_params`` (unconstrained, one row per chain) and ``inverse_mass_matrix`` start
     the chains and the metric adaptation from a known approximation of the posterior.
     """
-    kernel = NUTS(
+    nuts = NUTS(
         model,
-        target_accept_prob=target_accept,
-        max_tree_depth=max_tree_depth,
+        target_accept_prob=kernel.target_accept,
+        max_tree_depth=kernel.max_tree_depth,
         dense_mass=dense_mass,
         inverse_mass_matrix=inverse_mass_matrix,
     )
-    chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
+    chain_method = "parallel" if jax.local_device_count() >= driver.chains else "vectorized"
     mcmc = MCMC(
-        kernel,
-        num_warmup=warmup,
-        num_samples=draws * thin,
-        num_chains=chains,
-        thinning=thin,
+        nuts,
+        num_warmup=driver.warmup,
+        num_samples=driver.draws * driver.thin,
+        num_chains=driver.chains,
+        thinning=driver.thin,
         chain_method=chain_method,
         progress_bar=_default_progress() if progress is None else progress,
     )
-    mcmc.run(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=EXTRA_FIELDS, **data)
+    mcmc.run(jax.random.PRNGKey(driver.seed), init_params=init_params, extra_fields=EXTRA_FIELDS, **data)
     return mcmc
 
 

@@ -29,8 +29,9 @@ class BayesSettings:
     seed: int = 0
 
     def __post_init__(self):
+        from ..bayes.options import NUTSOptions
         from ..bayes.priors import PRIOR_SETS
-        from ..options import NUTSOptions, check_choice
+        from ..options import check_choice
 
         check_choice("prior_set", self.prior_set, tuple(PRIOR_SETS))
         NUTSOptions(chains=self.chains, warmup=self.warmup, draws=self.draws, seed=self.seed)

@@ -24,18 +24,26 @@ from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.spec import ModelSpec
 
+# From this many groups (per chunk) the Newton steps of the modes work on the entries of the small
+# matrices (:mod:`.smallmat`), below it on (n_groups, q, q) arrays: the default of the static field
+# GroupedData.entries_from_groups (measurements: docs/ml.md, "Speed").
+ENTRIES_FROM_GROUPS = 50_000
+
 
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["X", "Z", "y", "trials", "offset", "group"],
-    meta_fields=["n_groups"],
+    meta_fields=["n_groups", "entries_from_groups"],
 )
 @dataclass(frozen=True)
 class GroupedData:
     """Model arrays with rows sorted by group.
 
     Shapes: ``X`` (n, p), ``Z`` (n, q), ``y``/``trials``/``offset`` (n,),
-    ``group`` (n,) int, non-decreasing, in [0, n_groups).
+    ``group`` (n,) int, non-decreasing, in [0, n_groups). ``entries_from_groups`` is the number
+    of groups from which the Newton steps work on small-matrix entries
+    (:data:`ENTRIES_FROM_GROUPS`): a static field, so a program compiled
+    under one value is never served for another (it is part of the jit and on-disk keys).
     """
 
     X: jax.Array
@@ -45,6 +53,7 @@ class GroupedData:
     offset: jax.Array
     group: jax.Array
     n_groups: int
+    entries_from_groups: int = ENTRIES_FROM_GROUPS
 
 
 def single_factor(spec: ModelSpec):
@@ -137,9 +146,8 @@ def chunk_mesh(chunks: int) -> Mesh | None:
     return None
 
 
-# Rows per chunk on CPU.  Chunks of about this size sit in the cores' caches: the 500,000-row
-# Laplace fit's second-order program took 0.53-0.6 s per call in 8 chunks against 0.68-0.75 s in
-# one (2 cores), and 16 or 32 chunks were no faster than 8.
+# Rows per chunk on CPU: chunks of about this size sit in the cores' caches (measurements:
+# docs/ml.md, "Speed"). It sets the chunks' shapes, which are part of every compile key.
 CPU_ROWS_PER_CHUNK = 65_536
 
 

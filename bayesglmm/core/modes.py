@@ -71,22 +71,14 @@ def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, f
     return group_sum(rows, data) + log_standard_normal(u)
 
 
-# From this many groups (per chunk) the Newton steps work on the entries of the small matrices
-# (:mod:`.smallmat`), below it on (n_groups, q, q) arrays.  Measured on 2 cores: the second-order
-# program of the ML fit takes 0.68-0.75 s per call on entries against 0.92-1.01 s on arrays at
-# 100,000 groups, and the same 0.14 s at 20,000, where the arrays compile 0.6 s faster; with 59
-# groups (epilepsy) the marginal sampler's gradient took 0.7 ms on entries against 0.4 ms.
-ENTRIES_FROM_GROUPS = 50_000
-
-
 def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
     """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring),
     as entries (:mod:`.smallmat`): g[a] (n_groups,), H[a][b] (n_groups,), computed on arrays or on
-    entries by the number of groups (:data:`ENTRIES_FROM_GROUPS`)."""
+    entries by the number of groups (the static ``data.entries_from_groups``, :data:`~.data.ENTRIES_FROM_GROUPS`)."""
     q = u.shape[-1]
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
-    if data.n_groups < ENTRIES_FROM_GROUPS:
+    if data.n_groups < data.entries_from_groups:
         gradient = smallmat.matvec(chol_G.T, group_sum(data.Z * d1[:, None], data)) - u
         information = group_sum(data.Z[:, :, None] * data.Z[:, None, :] * (-d2)[:, None, None], data)
         hessian = smallmat.congruence(chol_G, information) + jnp.eye(q, dtype=u.dtype)

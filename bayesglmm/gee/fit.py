@@ -20,16 +20,13 @@ from .. import _jax  # noqa: F401  (float64)
 from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster
 from ..model.spec import ModelSpec
-from ..options import check_choice, check_int
-from .correlation import AR1_ESTIMATORS, STRUCTURES, alpha_names, correlation_matrix, estimate_alpha, estimate_scale
+from .correlation import alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, working_covariance
 from .layout import cluster_layout
+from .options import ALR_STRUCTURES, CORRELATIONS, GEEOptions
 from .qic import qic
 from .score_tests import type3_score_table
 from .small_sample import corrected_covariances
-
-ALR_STRUCTURES = ("alr-exch", "alr-fullclust", "alr-nest1", "alr-zrep")
-CORRELATIONS = STRUCTURES + ALR_STRUCTURES
 
 
 def _model_data(
@@ -109,7 +106,9 @@ def fit_gee(
     from ..results.geefit import GEEFit
 
     started = time.perf_counter()
-    check_choice("ar1", ar1, AR1_ESTIMATORS)
+    if corr not in CORRELATIONS:
+        raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
+    options = GEEOptions(corr, ar1, score_tests, max_iter, tol)  # checks every option
     if (alr_design is not None) != (corr == "alr-zrep"):
         raise SpecError("alr_design goes with corr='alr-zrep' (SAS logor=zrep), and alr-zrep needs alr_design")
     if (subcluster is not None) != (corr == "alr-nest1"):
@@ -117,9 +116,6 @@ def fit_gee(
             "subcluster goes with corr='alr-nest1' (SAS logor=nest1 subclust=), and alr-nest1 needs "
             "subcluster= (the column of the subclusters)"
         )
-    check_int("max_iter", max_iter, 1)
-    if corr not in CORRELATIONS:
-        raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
     if cluster is None:
         raise SpecError("GEE needs cluster= (the column of independent units, SAS subject=)")
     spec, cluster_values, within_values, subcluster_values, dropped = _model_data(
@@ -137,12 +133,12 @@ def fit_gee(
             InferenceWarning,
             stacklevel=2,
         )
-    if corr in ALR_STRUCTURES:
+    if options.corr in ALR_STRUCTURES:
         from .alr import solve_alr
 
-        solution = solve_alr(spec, layout, corr, max_iter, tol, alr_design)
+        solution = solve_alr(spec, layout, options.corr, options.max_iter, options.tol, alr_design)
     else:
-        solution = solve_gee(spec, layout, corr, max_iter, tol, ar1)
+        solution = solve_gee(spec, layout, options.corr, options.max_iter, options.tol, options.ar1)
     fit = GEEFit.from_solution(
         spec,
         layout,
@@ -155,10 +151,10 @@ def fit_gee(
     )
     criteria, criteria_u = qic(spec, fit.beta, fit.cov_robust, fit.scale)
     scores = None
-    if score_tests:
-        if corr in ALR_STRUCTURES:
+    if options.score_tests:
+        if options.corr in ALR_STRUCTURES:
             raise SpecError("score tests are available for GEE working correlations, not ALR; use the Wald tests")
-        scores = type3_score_table(spec, layout, corr, solve_gee, ar1, max_iter, tol)
+        scores = type3_score_table(spec, layout, options.corr, solve_gee, options.ar1, options.max_iter, options.tol)
     return replace(fit, qic=criteria, qicu=criteria_u, type3_score=scores)
 
 

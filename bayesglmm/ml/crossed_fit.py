@@ -18,6 +18,8 @@ from .. import _jax  # noqa: F401
 from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
 from ..model.spec import ModelSpec
+from ..results.mlfit import MLFit
+from ..results.parameters import FactorEstimates, OptSummary
 from .crossed import (
     CrossedData,
     CrossedModel,
@@ -85,8 +87,6 @@ class CrossedObjective:
 
 def fit_crossed(spec: ModelSpec, gtol: float = 1e-6):
     """Laplace fit of a GLMM with several (nested or crossed) grouping factors; an MLFit."""
-    from ..results.mlfit import FactorEstimates, MLFit, OptSummary
-
     started = time.perf_counter()
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]

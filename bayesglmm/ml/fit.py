@@ -24,12 +24,14 @@ from ..core.group_likelihood import MarginalModel
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
 from ..model.spec import ModelSpec
-from ..options import MLOptions
+from ..results.mlfit import MLFit
+from ..results.parameters import FactorEstimates, OptSummary
 from .crossed_fit import fit_crossed
 from .inference import infer, reported_parameters
 from .memory import agq_memory_gb, default_memory_limit_gb
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
+from .options import MLOptions
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
 from .start import glm_start
 
@@ -58,7 +60,9 @@ def fit_ml(
     gtol: float = 1e-6,
     chunks: int | None = None,
     max_grid_gb: float | None = None,
-):
+    *,
+    options: MLOptions | None = None,
+) -> MLFit:
     """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
     or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
 
@@ -74,12 +78,20 @@ def fit_ml(
         quarters of the machine's memory), before compiling it (:mod:`.memory`).
     chunks : the groups are cut into this many chunks of whole groups, evaluated one after the
         other on each device and sharded across the JAX devices (default: one per GPU, on CPU about
-        65,000 rows each; :func:`~.data.chunked_data`).  The estimates do not depend on it.
+        65,000 rows each; :func:`~bayesglmm.core.data.chunked_data`).  The estimates do not depend on it.
+    options : all of the above (and the engine's tuning knobs) as one :class:`~bayesglmm.ml.options.MLOptions`,
+        instead of the keywords: what the TOML loader and the CLI build, and a way to reuse one set of
+        options across fits.
     """
+    keywords = (method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)
+    if options is None:
+        options = MLOptions(*keywords)  # checks every option
+    elif keywords != _KEYWORD_DEFAULTS:
+        raise SpecError("give the fitting options either as keywords or as options=MLOptions(...), not both")
     compiling = compile_seconds()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)
+        fit = _fit(spec, options)
     messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     optimization = replace(fit.optimization, compile_seconds=compile_seconds() - compiling)
     for w in caught:  # raised again under the caller's filters (``error`` still raises), at the caller's line
@@ -87,11 +99,14 @@ def fit_ml(
     return replace(fit, optimization=optimization, messages=messages)
 
 
-def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb):
-    """The stages of :func:`fit_ml` (which adds the warnings raised and the compilation time)."""
-    from ..results.mlfit import FactorEstimates, MLFit, OptSummary
+_KEYWORD_DEFAULTS = ("laplace", None, False, DEFAULT_TOL, DEFAULT_MAX_NODES, 1e-6, None, None)
 
-    MLOptions(method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)  # checks every option
+
+def _fit(spec: ModelSpec, options: MLOptions):
+    """The stages of :func:`fit_ml` (which adds the warnings raised and the compilation time)."""
+    method, qpoints, empirical, gtol = options.method, options.qpoints, options.empirical, options.gtol
+    auto_tol, max_nodes, max_grid_gb = options.auto_tol, options.max_nodes, options.max_grid_gb
+    one_program_up_to = options.one_program_up_to
     separated = _separation(spec)
     if len(spec.random) > 1:
         _check_several_factors(spec, method, empirical)
@@ -102,7 +117,7 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
         _warn_one_cluster_columns(spec)
     started = time.perf_counter()
     factor = single_factor(spec)
-    data = chunked_data(spec, chunks)
+    data = chunked_data(spec, options.chunks)
     structure = CovarianceStructure(factor.q, factor.blocks)
     p = spec.fixed.X.shape[1]
     if method == "agq" and qpoints not in (None, "auto"):  # refused before any compilation
@@ -114,7 +129,7 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
     objective = MarginalObjective(laplace_model, data, 1)
-    stages, start, modes = _warm_start(objective, phi0, gtol)
+    stages, start, modes = _warm_start(objective, phi0, gtol, options.warm_start_from_chunks)
     result = minimize(objective, start, modes, gtol=gtol)
     stages.append(("laplace", 1, result.iterations, 2.0 * result.value))
     qpoints_table: dict[int, float] = {}
@@ -123,7 +138,9 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
     if method == "agq":
         agq_model = MarginalModel(spec.family, structure, p, "agq")
         if qpoints in (None, "auto"):
-            used_qpoints, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
+            used_qpoints, qpoints_table = choose_qpoints(
+                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to
+            )
         else:
             used_qpoints = int(qpoints)
         _check_grid_memory(used_qpoints, factor.q, data, laplace_model.n_params, max_grid_gb)
@@ -132,7 +149,7 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
             objective = MarginalObjective(agq_model, data, used_qpoints)
             # Newton with exact Hessians on small data (amenorrhea, 11 points: 5 iterations instead
             # of 9, a first fit in 10.5-11.1 s instead of 12.9 s); BFGS, cheaper per step, on large
-            newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q)
+            newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q, one_program_up_to)
             first = not any(stage[0].startswith("agq") for stage in stages)
             result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)
             stages.extend((label, used_qpoints, r.iterations, 2.0 * r.value) for label, r in tried)
@@ -140,7 +157,9 @@ def _fit(spec, method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, ma
                 qpoints_table = _check_fixed_qpoints(result, data, laplace_model, used_qpoints, auto_tol, max_nodes)
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
-            chosen, qpoints_table = choose_qpoints(result.x, result.aux, data, laplace_model, auto_tol, max_nodes)
+            chosen, qpoints_table = choose_qpoints(
+                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to
+            )
             if chosen <= used_qpoints:
                 break
             used_qpoints, hessian = chosen, result.hessian
@@ -283,14 +302,11 @@ def _warn_one_cluster_columns(spec: ModelSpec) -> None:
         )
 
 
-# From this many chunks the Laplace fit starts on the first eighth of them (:func:`_warm_start`).
-WARM_START_FROM_CHUNKS = 4
-
-
-def _warm_start(objective: MarginalObjective, phi0, gtol: float):
+def _warm_start(objective: MarginalObjective, phi0, gtol: float, from_chunks: int):
     """(stages, start, modes) for the Laplace fit on all groups: with many chunks, the Laplace
     estimates on the groups of the first eighth of the chunks (a random sample of the groups,
-    :func:`~.data.chunked_data`), with their modes, else the GLM start.
+    :func:`~bayesglmm.core.data.chunked_data`), with their modes, else the GLM start. "Many" is
+    at least ``from_chunks`` (``MLOptions.warm_start_from_chunks``).
 
     Newton then needs fewer iterations on all the groups, the costly ones: 3 instead of 7 for
     100,000 groups (500,000 rows in 8 chunks), from the estimates on 12,500.  The same compiled
@@ -298,7 +314,7 @@ def _warm_start(objective: MarginalObjective, phi0, gtol: float):
     does not depend on the start beyond the optimiser's tolerance.
     """
     chunks = objective.chunks.group_ids.shape[0]
-    if chunks < WARM_START_FROM_CHUNKS:
+    if chunks < from_chunks:
         return [], phi0, objective.initial_modes()
     sample = objective.on_first_chunks(-(-chunks // 8))
     warm = minimize(sample, phi0, sample.initial_modes(), gtol=gtol)

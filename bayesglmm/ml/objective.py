@@ -23,19 +23,15 @@ from ..core.modes import differentiable_modes, find_modes, random_effects_scale
 from ..core.quadrature import gauss_hermite_grid
 from .inference import report_values
 
-# Up to this many row-node pairs per evaluation, compilation dominates a fit's time, and a fit
-# compiles fewer programs rather than making each evaluation cheaper: the automatic choice of
-# points pads every grid to the largest (:mod:`.auto`), and the AGQ stage takes Newton steps with
-# the exact Hessian instead of BFGS steps, which need a gradient program besides (:mod:`.fit`).
-# Amenorrhea at 51 points is 4604 rows x 2601 nodes, 1.2e7.  Beyond it, at 100,000 rows, one
-# evaluation padded to 2601 nodes took 2.9-3.5 s.
-COMPILATION_DOMINATES_UP_TO = 50_000_000
 
-
-def compilation_dominates(n_rows: int, nodes: int) -> bool:
+def compilation_dominates(n_rows: int, nodes: int, up_to: int) -> bool:
     """Whether evaluations of ``n_rows`` rows at ``nodes`` quadrature nodes are cheap next to
-    compiling a program (:data:`COMPILATION_DOMINATES_UP_TO`)."""
-    return n_rows * nodes <= COMPILATION_DOMINATES_UP_TO
+    compiling a program: up to ``up_to`` row-node pairs (``MLOptions.one_program_up_to``), a fit
+    compiles fewer programs rather than making each evaluation cheaper: the automatic choice of
+    points pads every grid to the largest (:mod:`.point_rule`), and the AGQ stage takes Newton
+    steps with the exact Hessian instead of BFGS steps, which need a gradient program besides
+    (:mod:`.fit`). Measurements behind the default: docs/ml.md, "Speed"."""
+    return n_rows * nodes <= up_to
 
 
 def _map_chunks(function, shared, dynamic, modes):

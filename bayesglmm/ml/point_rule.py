@@ -19,10 +19,12 @@ from ..core.group_likelihood import MarginalModel
 from ..core.quadrature import gauss_hermite_grid
 from ..errors import ConvergenceWarning
 from .objective import _evaluate, compilation_dominates, program_inputs
+from .options import MLOptions
 
 QPOINT_SEQUENCE = (1, 3, 5, 7, 9, 11, 15, 21, 31, 41, 51, 75, 101)
-DEFAULT_TOL = 0.01
-DEFAULT_MAX_NODES = 3000
+DEFAULT_TOL = MLOptions.auto_tol
+DEFAULT_MAX_NODES = MLOptions.max_nodes
+ONE_PROGRAM_UP_TO = MLOptions.one_program_up_to
 
 
 def candidate_qpoints(q: int, max_nodes: int = DEFAULT_MAX_NODES) -> list[int]:
@@ -30,13 +32,12 @@ def candidate_qpoints(q: int, max_nodes: int = DEFAULT_MAX_NODES) -> list[int]:
     return [k for k in QPOINT_SEQUENCE if k**q <= max_nodes]
 
 
-def _padded_size(nodes: int, largest: int, n_rows: int) -> int:
+def _padded_size(nodes: int, largest: int, n_rows: int, one_program_up_to: int = ONE_PROGRAM_UP_TO) -> int:
     """The number of nodes a grid of ``nodes`` is padded to: the largest candidate's where
     compilation dominates (one program for all grids, :func:`~.objective.compilation_dominates`),
     else the next power of two (an evaluation costs at most twice its own grid, for a few more
-    compilations).  Measured at 100,000 rows (Bernoulli, q = 2): with every grid padded to 2601
-    nodes, the two choices of the AGQ fit took 52 s of its 78 s; by powers of two 16 s of 41 s."""
-    if compilation_dominates(n_rows, largest):
+    compilations; measurements in docs/ml.md, "Speed")."""
+    if compilation_dominates(n_rows, largest, one_program_up_to):
         return largest
     return min(largest, 1 << (nodes - 1).bit_length())
 
@@ -51,7 +52,13 @@ def _padded_grid(qpoints: int, q: int, size: int):
 
 
 def deviance_by_qpoints(
-    phi, modes, chunks: ChunkedData, model: MarginalModel, qpoints_list, stop_tol=None
+    phi,
+    modes,
+    chunks: ChunkedData,
+    model: MarginalModel,
+    qpoints_list,
+    stop_tol=None,
+    one_program_up_to: int = ONE_PROGRAM_UP_TO,
 ) -> dict[int, float]:
     """−2ℓ at φ for each number of points (adaptive quadrature; grids padded to shared sizes,
     :func:`_padded_size`, so that few programs are compiled).
@@ -63,7 +70,7 @@ def deviance_by_qpoints(
     largest = max(k**q for k in qpoints_list)
     table: dict[int, float] = {}
     for k in qpoints_list:
-        nodes, log_weights = _padded_grid(k, q, _padded_size(k**q, largest, chunks.data.y.size))
+        nodes, log_weights = _padded_grid(k, q, _padded_size(k**q, largest, chunks.data.y.size, one_program_up_to))
         value, _ = _evaluate(np.asarray(phi, dtype=float), modes, program_inputs(chunks, nodes, log_weights), agq)
         table[k] = 2.0 * float(value)
         values = list(table.values())
@@ -81,10 +88,20 @@ def rule_choice(table: dict[int, float], tol: float) -> int | None:
     return None
 
 
-def choose_qpoints(phi, modes, chunks: ChunkedData, model: MarginalModel, tol=DEFAULT_TOL, max_nodes=DEFAULT_MAX_NODES):
+def choose_qpoints(
+    phi,
+    modes,
+    chunks: ChunkedData,
+    model: MarginalModel,
+    tol=DEFAULT_TOL,
+    max_nodes=DEFAULT_MAX_NODES,
+    one_program_up_to: int = ONE_PROGRAM_UP_TO,
+):
     """The rule's number of points at φ (the largest candidate if none agrees), and the table used."""
     candidates = candidate_qpoints(model.covariance.q, max_nodes)
-    table = deviance_by_qpoints(phi, modes, chunks, model, candidates, stop_tol=tol)
+    table = deviance_by_qpoints(
+        phi, modes, chunks, model, candidates, stop_tol=tol, one_program_up_to=one_program_up_to
+    )
     chosen = rule_choice(table, tol)
     if chosen is None:
         warnings.warn(

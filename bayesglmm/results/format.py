@@ -269,6 +269,7 @@ GEE_CORRELATIONS = {
     "unstructured": "unstructured",
     "alr-exch": "alternating logistic regression, one log odds ratio",
     "alr-fullclust": "alternating logistic regression, a log odds ratio per pair of occasions (logor=fullclust)",
+    "alr-nest1": "alternating logistic regression, one log odds ratio within and one between subclusters (logor=nest1)",
     "alr-zrep": "alternating logistic regression, log odds ratios z'alpha with a given design per pair (logor=zrep)",
 }
 

@@ -8,69 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..model.design import RandomFactor
 from ..model.newdata import DesignTemplate
 from ..model.spec import ModelSpec
 from .io import dump_json
-from .parameters import Inference, ReportedParameter
+from .parameters import FactorEstimates, Inference, OptSummary, ReportedParameter, package_versions
 from .stats import Z_975, two_sided_normal_p, wald_type3
-
-
-@dataclass(frozen=True)
-class OptSummary:
-    """How the fit was obtained (after MixedModels.jl's OptSummary)."""
-
-    method: str
-    qpoints: int
-    optimizer: str
-    iterations: int
-    status: int
-    message: str
-    converged: bool
-    gradient_norm: float
-    hessian_positive_definite: bool
-    initial_parameters: np.ndarray
-    final_parameters: np.ndarray
-    stages: tuple  # (method, qpoints, iterations, -2 loglik) per stage
-    qpoints_table: dict  # qpoints -> -2 loglik, from the automatic rule
-    path: tuple  # (iteration, objective, max |gradient|) of the last stage
-    versions: dict = field(default_factory=dict)
-    compile_seconds: float = 0.0  # of the fit's seconds, those spent compiling JAX programs
-
-
-def _versions() -> dict:
-    """Versions of the packages that produced the fit (from the imported modules: no metadata scan)."""
-    import importlib
-
-    return {
-        name: getattr(importlib.import_module(name), "__version__", "unknown")
-        for name in ("bayesglmm", "jax", "numpy", "scipy", "pandas", "formulae")
-    }
-
-
-@dataclass(frozen=True)
-class FactorEstimates:
-    """One grouping factor of a fit: its random-effect terms, levels and conditional modes."""
-
-    group: str
-    terms: tuple[str, ...]
-    covariance_type: str
-    levels: tuple[str, ...]
-    sizes: np.ndarray  # rows per level
-    modes: np.ndarray  # (levels, q) conditional modes
-    conditional_sd: np.ndarray  # (levels, q) sqrt of the diagonal of the inverse of -Hessian of the joint log density
-
-    @classmethod
-    def of(cls, factor: RandomFactor, modes, conditional_sd) -> FactorEstimates:
-        return cls(
-            group=factor.group,
-            terms=factor.terms,
-            covariance_type=factor.structure,
-            levels=factor.levels,
-            sizes=np.bincount(factor.index, minlength=len(factor.levels)),
-            modes=np.asarray(modes),
-            conditional_sd=np.asarray(conditional_sd),
-        )
 
 
 @dataclass(frozen=True)
@@ -106,7 +48,7 @@ class MLFit:
     @classmethod
     def from_engine(cls, spec: ModelSpec, **values) -> MLFit:
         optimization = values.pop("optimization")
-        optimization = OptSummary(**{**optimization.__dict__, "versions": _versions()})
+        optimization = OptSummary(**{**optimization.__dict__, "versions": package_versions()})
         return cls(
             formula=spec.formula,
             family=spec.family.name,

@@ -113,14 +113,13 @@ def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, q
     np.testing.assert_allclose(-scores.sum(axis=0), gradient, atol=1e-8)
 
 
-def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec, monkeypatch):
+def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec):
     """Small data take Newton steps with exact Hessians in the AGQ stage, large data BFGS steps
-    (objective.compilation_dominates); both reach the same optimum."""
-    from bayesglmm.ml import objective as programs
+    (objective.compilation_dominates, MLOptions.one_program_up_to); both reach the same optimum."""
+    from bayesglmm.ml.options import MLOptions
 
     newton = fit_ml(epilepsy_spec, "agq", 5)
-    monkeypatch.setattr(programs, "COMPILATION_DOMINATES_UP_TO", 0)
-    bfgs = fit_ml(epilepsy_spec, "agq", 5)
+    bfgs = fit_ml(epilepsy_spec, options=MLOptions("agq", 5, one_program_up_to=0))
     assert newton.optimization.optimizer == "modified Newton, exact Hessian"
     assert bfgs.optimization.optimizer == "BFGS from the Laplace Hessian"
     assert newton.optimization.converged and bfgs.optimization.converged
@@ -139,11 +138,10 @@ def test_auto_qpoints_chooses_enough_points(amenorrhea_spec):
     assert all(abs(table[k] - table[next]) >= 0.01 for k, next in zip(ks, ks[1:]) if k < fit.qpoints)
 
 
-def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, monkeypatch):
+def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec):
     """Large data pad each grid to the next power of two instead of the largest grid (ml/point_rule.py):
     zero-weight nodes change nothing, so the rule's table is the same either way."""
-    from bayesglmm.ml import auto
-    from bayesglmm.ml import objective as programs
+    from bayesglmm.ml import point_rule as auto
 
     structure = CovarianceStructure(2, ((0, 1),))
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
@@ -152,8 +150,9 @@ def test_grids_padded_to_powers_of_two_give_the_same_deviances(epilepsy_spec, mo
     qpoints = [1, 3, 5, 7]
     one_program = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
     assert [auto._padded_size(k**2, 49, 10**7) for k in qpoints] == [1, 16, 32, 49]
-    monkeypatch.setattr(programs, "COMPILATION_DOMINATES_UP_TO", 0)
-    by_powers = auto.deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, model, qpoints)
+    by_powers = auto.deviance_by_qpoints(
+        phi, objective.initial_modes(), objective.chunks, model, qpoints, one_program_up_to=0
+    )
     assert list(by_powers) == qpoints
     np.testing.assert_allclose(list(by_powers.values()), list(one_program.values()), rtol=1e-12)
 
@@ -242,30 +241,27 @@ def test_modes_do_not_depend_on_a_warm_start_that_overflows(epilepsy_spec):
     np.testing.assert_allclose(np.asarray(from_far), np.asarray(from_zero), atol=1e-8)
 
 
-def test_newton_steps_on_arrays_and_on_entries_agree(epilepsy_spec, monkeypatch):
-    # The Newton steps of the modes take one of two forms by the number of groups (modes.ENTRIES_FROM_GROUPS);
-    # the seed data have too few groups for the entries form, so it is forced here (AGQ: the modes,
-    # their Hessians and the Laplace-scaled grid all come from those steps).
-    from bayesglmm.ml import modes
-    from bayesglmm.ml import objective as programs
+def test_newton_steps_on_arrays_and_on_entries_agree(epilepsy_spec):
+    # The Newton steps of the modes take one of two forms by the number of groups (the static field
+    # GroupedData.entries_from_groups); the seed data have too few groups for the entries form, so
+    # it is asked for here (AGQ: the modes, their Hessians and the Laplace-scaled grid all come from
+    # those steps). The threshold is part of the data's pytree structure, hence of the compile key:
+    # no cache needs clearing.
+    import dataclasses
 
     factor = epilepsy_spec.random[0]
     structure = CovarianceStructure(factor.q, factor.blocks)
     phi = phi_from(structure, [1.0, -0.02, 0.05, -0.1], [[0.5, 0.02], [0.02, 0.03]])
-    compiled = [programs._evaluate, programs._derivatives, programs._random_effects_and_report]
 
-    def derivatives():
-        for program in compiled:  # the threshold is read when a program is traced
-            program._jitted.clear_cache()
-        objective = MarginalObjective(
-            MarginalModel(epilepsy_spec.family, structure, 4, "agq"), chunked_data(epilepsy_spec), 5
+    def derivatives(entries_from_groups):
+        chunks = chunked_data(epilepsy_spec)
+        chunks = dataclasses.replace(
+            chunks, data=dataclasses.replace(chunks.data, entries_from_groups=entries_from_groups)
         )
+        objective = MarginalObjective(MarginalModel(epilepsy_spec.family, structure, 4, "agq"), chunks, 5)
         return objective.derivatives_all(phi, objective.evaluate(phi, objective.initial_modes())[1])
 
-    on_arrays = derivatives()
-    monkeypatch.setattr(modes, "ENTRIES_FROM_GROUPS", 0)
-    on_entries = derivatives()
-    for program in compiled:  # later tests trace the array form again
-        program._jitted.clear_cache()
+    on_arrays = derivatives(10**9)
+    on_entries = derivatives(0)
     for key in ("value", "gradient", "hessian", "scores", "modes", "conditional_covariances"):
         np.testing.assert_allclose(on_entries[key], on_arrays[key], rtol=1e-9, atol=1e-12, err_msg=key)

@@ -1,0 +1,276 @@
+"""The commands ``fit``, ``compare``, ``coverage`` and ``predict``: options from the spec file and
+the flags, the fit, and its outputs (text, JSON, plots, saved posteriors)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import SpecError
+from ..outputs import write_outputs
+
+
+def _load(args, section: str = "ml"):
+    from ..csv_input import read_csv
+    from ..model.spec import ModelSpec
+    from ..toml_spec import load_spec_file
+
+    if args.spec:
+        spec_file = load_spec_file(args.spec)
+        spec = spec_file.spec(
+            family=args.family,
+            link=args.link,
+            trials=args.trials,
+            **({"formula": args.formula} if args.formula else {}),
+        )
+        return spec, getattr(spec_file, section)
+    if not (args.formula and args.data):
+        raise SpecError("give a spec file, or --formula and --data (and --family)")
+    if not args.family:
+        raise SpecError(
+            "--family is required with --formula (as lme4's glmer): bernoulli, binomial, poisson or gaussian"
+        )
+    spec = ModelSpec.from_formula(
+        args.formula, read_csv(args.data), family=args.family, link=args.link, trials=args.trials
+    )
+    return spec, {}
+
+
+def _fit(args) -> int:
+    if args.engine == "bayes":
+        return _fit_bayes(args)
+    if args.engine == "gee":
+        return _fit_gee(args)
+    from .._jax import enable_compilation_cache
+
+    enable_compilation_cache()
+    spec, options = _load(args)
+    fit = _ml_fit(spec, options, args)
+    status = write_outputs({args.json: fit.to_json})
+    if not args.quiet:
+        print(fit.summary())
+    return status
+
+
+def _ml_fit(spec, options: dict, args=None):
+    """ML fit with the spec's [ml] options, command-line options (when given) first, as one
+    :class:`~bayesglmm.ml.options.MLOptions` (checked the same way as from Python)."""
+    from ..ml import fit_ml
+    from ..ml.options import MLOptions
+
+    flags = {name: getattr(args, name, None) for name in ("method", "qpoints", "empirical", "max_grid_gb")}
+    merged = {**options, **{name: value for name, value in flags.items() if value is not None}}
+    if merged.get("method", "laplace") != "agq" and flags["qpoints"] is None:
+        merged.pop("qpoints", None)  # the spec's qpoints belong to its method; --qpoints with laplace is refused
+    return fit_ml(spec, options=MLOptions(**merged))
+
+
+def _fit_bayes(args) -> int:
+    from ..bayes import fit_bayes, laplace_fit, set_cpu_devices
+    from ..bayes.options import NUTSOptions
+    from ..options import option_names
+
+    spec, options = _load(args, "bayes")
+    chosen = {
+        "prior_set": args.prior_set,
+        "sampler": args.sampler,
+        "qpoints": args.qpoints,
+        "chains": args.chains,
+        "draws": args.draws,
+        "warmup": args.warmup,
+        "thin": args.thin,
+        "seed": args.seed,
+        "target_accept": args.target_accept,
+    }
+    settings = {**options, **{k: v for k, v in chosen.items() if v is not None}}
+    if settings.get("qpoints") == "auto":
+        settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
+    NUTSOptions(**{k: v for k, v in settings.items() if k in option_names(NUTSOptions)})  # checked before JAX starts
+    set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
+    if settings.get("sampler") == "laplace":
+        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept"})
+        if unused:
+            raise SpecError(f"the Laplace posterior draws independently; {', '.join(unused)} do not apply")
+        settings.pop("sampler")
+        fit = laplace_fit(spec, **settings)
+    else:
+        fit = fit_bayes(spec, **settings)
+    status = write_outputs({args.save: fit.save, args.json: fit.to_json})
+    if not args.quiet:
+        print(fit.summary())
+    return status
+
+
+def _fit_gee(args) -> int:
+    """GEE on the spec's data: the [gee] section, else the model formula without its bars."""
+    from ..csv_input import read_csv
+    from ..toml_spec import load_spec_file
+
+    if args.spec:
+        spec_file = load_spec_file(args.spec)
+        fit = _gee_fit(spec_file.data, spec_file.model, spec_file.gee, args)
+    elif args.formula and args.data:
+        if not args.family:
+            raise SpecError("--family is required with --formula: bernoulli, binomial, poisson or gaussian")
+        fit = _gee_fit(read_csv(args.data), {}, {}, args)
+    else:
+        raise SpecError("give a spec file, or --formula and --data (and --family, --cluster)")
+    status = write_outputs({args.json: fit.to_json})
+    if not args.quiet:
+        print(fit.summary())
+    return status
+
+
+def _gee_fit(data, model: dict, options: dict, args=None):
+    """GEE from a spec's [model] and [gee] sections, command-line options (when given) first.
+
+    The mean model is the [gee] formula, else the model formula without its bars; the cluster
+    defaults to the formula's grouping factor.
+    """
+    from ..gee import fit_gee
+    from ..model.formula import mean_model_formula
+
+    given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no GEE options)
+    formula, group = mean_model_formula(given("formula") or options.get("formula") or model["formula"])
+    return fit_gee(
+        formula,
+        data,
+        family=given("family") or model.get("family"),
+        cluster=given("cluster") or options.get("cluster") or group,
+        within=given("within") or options.get("within"),
+        corr=given("corr") or options.get("corr", "exchangeable"),
+        link=given("link") or model.get("link"),
+        trials=given("trials") or model.get("trials"),
+        reference=model.get("reference"),
+        ar1=given("ar1") or options.get("ar1", "lag1"),
+        score_tests=bool(given("score_tests") or options.get("score_tests", False)),
+        subcluster=given("subcluster") or options.get("subcluster"),
+    )
+
+
+def _predict(args) -> int:
+    from ..predict import trajectory_grid, trajectory_plot
+    from ..toml_spec import load_spec_file
+
+    spec_file = load_spec_file(args.spec)
+    grid_options = spec_file.predict
+    missing = sorted({"x", "values", "group", "levels"} - set(grid_options))
+    if missing:
+        raise SpecError(f"{args.spec} needs a [predict] section with {', '.join(missing)} (the grid to predict on)")
+    derive = {
+        name: (lambda frame, e=expression: frame.eval(e)) for name, expression in grid_options.get("derive", {}).items()
+    }
+    grid = trajectory_grid(
+        grid_options["x"], grid_options["values"], grid_options["group"], grid_options["levels"], **derive
+    )
+    fit = _fit_for_prediction(args, spec_file)
+    if args.engine == "gee":
+        fits = {"GEE": (fit, "marginal")}
+    else:
+        labels = {"marginal": "population-averaged", "typical": "typical subject", "conditional": "conditional"}
+        fits = {
+            f"{args.engine} {labels[kind]}": (fit, kind)
+            for kind in ([args.kind] if args.kind else ["typical", "marginal"])
+        }
+    figure, table = trajectory_plot(
+        fits,
+        grid,
+        grid_options["x"],
+        grid_options["group"],
+        scale=args.scale,
+        ylabel=grid_options.get("ylabel"),
+        group_labels=grid_options.get("group_labels"),
+    )
+    status = write_outputs({args.plot: lambda path: figure.savefig(path, dpi=120, bbox_inches="tight")})
+    status = write_outputs({args.json: lambda path: Path(path).write_text(table.to_json(orient="records", indent=2))})
+    if not args.quiet:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return status
+
+
+def _fit_for_prediction(args, spec_file):
+    """The spec's fit by the chosen engine, with the spec's options for that engine."""
+    if args.engine == "gee":
+        return _gee_fit(spec_file.data, spec_file.model, spec_file.gee)
+    spec = spec_file.spec()
+    if args.engine == "ml":
+        return _ml_fit(spec, spec_file.ml)
+    from ..bayes import set_cpu_devices
+    from ..compare.engines import fit_engine
+
+    bayes = _bayes_settings(args, spec_file.bayes)
+    set_cpu_devices(bayes.chains)
+    return fit_engine(spec, "nuts" if spec_file.bayes.get("sampler", "full") == "full" else "marginal", bayes)
+
+
+def _bayes_settings(args, options: dict):
+    from ..compare.engines import BayesSettings
+
+    chosen = {
+        "prior_set": args.prior_set,
+        "chains": args.chains,
+        "warmup": args.warmup,
+        "draws": args.draws,
+        "seed": args.seed,
+    }
+    settings = {
+        **{k: options[k] for k in ("prior_set", "priors", "chains", "warmup", "draws", "seed") if k in options},
+        **{k: v for k, v in chosen.items() if v is not None},
+    }
+    return BayesSettings(**settings)
+
+
+def _compare(args) -> int:
+    from ..bayes import set_cpu_devices
+    from ..compare import compare, fit_engine, parse_engines
+
+    engines = parse_engines(args.engines)
+    spec, options = _load(args, "bayes")
+    bayes = _bayes_settings(args, options)
+    set_cpu_devices(bayes.chains)  # before JAX's first computation: chains in parallel
+    if args.reference is not None and args.reference not in engines:
+        raise SpecError(
+            f"--reference {args.reference!r} is not one of the fits compared ({', '.join(engines)}); "
+            "name one of --engines"
+        )
+    if args.max_std_diff <= 0:
+        raise SpecError(f"--max-std-diff must be > 0, got {args.max_std_diff}")
+    fits = [fit_engine(spec, engine, bayes) for engine in engines]
+    comparison = compare(*fits, labels=list(engines), reference=args.reference, max_std_diff=args.max_std_diff)
+    status = write_outputs(
+        {
+            args.json: lambda path: Path(path).write_text(json.dumps(comparison.to_dict(), indent=2)),
+            args.plot: comparison.plot,
+            args.density_plot: comparison.plot_densities,
+        }
+    )
+    if not args.quiet:
+        print(comparison.summary())
+    return status
+
+
+def _coverage(args) -> int:
+    from ..compare import coverage_study, parse_engines
+
+    engines = parse_engines(args.engines)
+    spec, options = _load(args, "bayes")
+    bayes = _bayes_settings(args, options)
+    study = coverage_study(
+        spec,
+        args.out,
+        engines,
+        sims=args.sims,
+        seed=args.seed or 0,
+        workers=args.workers,
+        bayes=bayes,
+        progress=not args.quiet,
+    )
+    status = write_outputs(
+        {
+            args.json: lambda path: Path(path).write_text(json.dumps(study.to_dict(), indent=2)),
+            args.plot: study.plot,
+        }
+    )
+    if not args.quiet:
+        print(study.summary())
+    return status
