@@ -140,3 +140,14 @@ def test_nuts_samples_a_registered_family():
     for name in ("beta[(Intercept)]", "beta[x]"):
         assert abs(table.loc[name, "mean"] - ml.params().loc[name, "estimate"]) < 3 * table.loc[name, "sd"]
     assert posterior.family == "identity-poisson"
+
+
+def test_gee_with_a_registered_family_equals_the_builtin_one(epilepsy):
+    from bayesglmm.gee import fit_gee
+
+    formula = "y ~ time + trt + trt:time + offset(t)"
+    builtin = _quiet(fit_gee, formula, epilepsy, "poisson", cluster="id", corr="exchangeable")
+    plugged = _quiet(fit_gee, formula, epilepsy, "autodiff-poisson", cluster="id", corr="exchangeable")
+    np.testing.assert_allclose(plugged.beta, builtin.beta, rtol=1e-10)
+    np.testing.assert_allclose(plugged.fixed_effects()["se"], builtin.fixed_effects()["se"], rtol=1e-10)
+    assert plugged.qic == pytest.approx(builtin.qic, rel=1e-10)

@@ -12,37 +12,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..model.parameters import BETA_SITE, corr_site, effects_site, reported_sites, sd_site, term_dim
 from .program import Program
 
 DROPPED = ("z_", "L_")  # the non-centred innovations and Cholesky factors: b and corr carry them
 
 
 def common_names(program: Program) -> list[tuple[str, str, tuple]]:
-    """(common name, posterior variable, index) of each reported parameter."""
-    rows = [(f"beta[{name}]", "beta", (j,)) for j, name in enumerate(program.fixed_names)]
-    for factor in program.factors:
-        g = factor.group
-        rows += [(f"sd[{g},{term}]", f"sd_{g}", (j,)) for j, term in enumerate(factor.terms)]
-        for block in factor.blocks:
-            for a, i in enumerate(block):
-                for j in block[:a]:
-                    rows.append((f"corr[{g},{factor.terms[j]},{factor.terms[i]}]", f"corr_{g}", (i, j)))
-    if program.family.has_dispersion:
-        rows.append(("sigma", "sigma", ()))
-    return rows
+    """(common name, posterior variable, index) of each reported parameter (:mod:`bayesglmm.model.parameters`)."""
+    return reported_sites(program.fixed_names, program.factors, program.family)
 
 
 def _dims_and_coords(program: Program):
-    dims = {"beta": ["term"], "y": ["obs"], "parameters": ["parameter"]}
+    dims = {BETA_SITE: ["term"], "y": ["obs"], "parameters": ["parameter"]}
     coords = {"term": list(program.fixed_names), "obs": np.arange(program.data["y"].shape[0])}
     for factor in program.factors:
         g = factor.group
-        coords[f"{g}_term"] = list(factor.terms)
-        coords[f"{g}_term_bis"] = list(factor.terms)
+        terms, terms_bis = term_dim(g), term_dim(g) + "_bis"
+        coords[terms] = list(factor.terms)
+        coords[terms_bis] = list(factor.terms)
         coords[g] = list(factor.levels)
-        dims[f"sd_{g}"] = [f"{g}_term"]
-        dims[f"corr_{g}"] = [f"{g}_term", f"{g}_term_bis"]
-        dims[f"b_{g}"] = [g, f"{g}_term"]
+        dims[sd_site(g)] = [terms]
+        dims[corr_site(g)] = [terms, terms_bis]
+        dims[effects_site(g)] = [g, terms]
     coords["parameter"] = [name for name, _, _ in common_names(program)]
     return dims, coords
 

@@ -22,8 +22,10 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
+from ..model.parameters import corr_site, effects_site
 from ..model.spec import ModelSpec
 from ..options import check_choice, check_int, check_qpoints
+from ..results.bayesfit import BayesFit
 from .convert import to_inference_data
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
@@ -59,7 +61,7 @@ def fit_bayes(
     thin: int = 1,
     re_steps: int = 20,
     ml_fit=None,
-):
+) -> BayesFit:
     """Bayesian fit of ``spec`` by NUTS.
 
     ``prior_set`` names a prior set (``default``, ``brms``); ``priors`` overrides it per
@@ -71,8 +73,6 @@ def fit_bayes(
     Metropolis steps per random-effect draw (marginal).  ``predictive`` adds posterior
     predictive draws; ``prior_draws`` > 0 adds the prior and prior predictive.
     """
-    from ..results.bayesfit import BayesFit
-
     check_choice("sampler", sampler, SAMPLERS)
     qpoints = _checked_qpoints(qpoints)
     options = NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
@@ -138,7 +138,7 @@ def laplace_fit(
     predictive: bool = True,
     re_steps: int = 20,
     ml_fit=None,
-):
+) -> BayesFit:
     """The Laplace posterior: N(mode, H⁻¹) of the marginal program's log-posterior, as draws.
 
     In the unconstrained coordinates of the samplers (log SDs, LKJ coordinates), so the
@@ -146,8 +146,6 @@ def laplace_fit(
     random effects drawn as in the marginal sampler.  Seconds where NUTS takes minutes:
     a first look, and the marginal sampler's start.
     """
-    from ..results.bayesfit import BayesFit
-
     qpoints = _checked_qpoints(qpoints)
     NUTSOptions(draws=draws, seed=seed)
     check_int("re_steps", re_steps, 1)
@@ -200,8 +198,8 @@ def _by_chain(values, chains: int):
 
 def _inference_data(program: Program, latent: dict, chains: int, stats, predictive: bool, prior_draws: int, seed: int):
     """The posterior groups from flat draws of the full-latent program's sites."""
-    derived = [f"b_{f.group}" for f in program.factors] + [
-        f"corr_{f.group}" for f in program.factors if f.correlated_blocks
+    derived = [effects_site(f.group) for f in program.factors] + [
+        corr_site(f.group) for f in program.factors if f.correlated_blocks
     ]
     computed = posterior_predictive(program, latent, seed + 1, return_sites=derived + (["y"] if predictive else []))
     sites = {**latent, **{name: computed[name] for name in derived}}

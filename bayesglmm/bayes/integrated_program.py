@@ -35,6 +35,7 @@ from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.quadrature import gauss_hermite_grid
 from ..model.families import Family
+from ..model.parameters import BETA_SITE
 from .priors import PriorSet
 from .program import FactorMeta, random_effect_scales, vector_distribution
 
@@ -80,7 +81,7 @@ def marginal_glmm_model(
     marginal: MarginalModel,
 ):
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
-    beta = numpyro.sample("beta", vector_distribution(priors.beta, "beta"))
+    beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)
     sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None
     phi = parameter_vector(beta, sd, chol_corr, sigma, marginal)

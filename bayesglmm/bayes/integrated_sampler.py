@@ -24,6 +24,7 @@ from .. import _jax  # noqa: F401
 from ..core.data import grouped_data
 from ..core.smallmat import semidefinite_cholesky
 from ..errors import SpecError
+from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .integrated_program import MarginalProgram, compile_marginal_program
 from .laplace_posterior import LaplacePosterior, laplace_posterior
@@ -49,11 +50,11 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
     chol_G = np.asarray(chol_G)
     (factor,) = program.factors
     sd_raw = np.sqrt(np.sum(chol_G**2, axis=1))
-    values = {"beta": np.asarray(beta), f"sd_{factor.group}": np.maximum(sd_raw, 0.05)}
+    values = {BETA_SITE: np.asarray(beta), sd_site(factor.group): np.maximum(sd_raw, 0.05)}
     corr = (chol_G @ chol_G.T) / np.outer(sd_raw, sd_raw)
     corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
     for k, block in enumerate(factor.correlated_blocks):
-        values[f"L_{factor.group}_{k}"] = np.linalg.cholesky(corr[np.ix_(block, block)])
+        values[cholesky_site(factor.group, k)] = np.linalg.cholesky(corr[np.ix_(block, block)])
     if program.family.has_dispersion:
         values["sigma"] = float(np.exp(log_dispersion))
     return values
@@ -72,13 +73,13 @@ def _natural_values(program: Program, sites: dict):
     """(β, G, σ or None) at values of the program's sites (β, SDs, correlation factors, σ)."""
     (factor,) = program.factors
     g = factor.group
-    sd = np.asarray(sites[f"sd_{g}"])
+    sd = np.asarray(sites[sd_site(g)])
     chol_corr = correlation_cholesky(
-        factor, [jnp.asarray(sites[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))]
+        factor, [jnp.asarray(sites[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_G = sd[:, None] * np.asarray(chol_corr)
     sigma = float(sites["sigma"]) if program.family.has_dispersion else None
-    return np.asarray(sites["beta"]), chol_G @ chol_G.T, sigma
+    return np.asarray(sites[BETA_SITE]), chol_G @ chol_G.T, sigma
 
 
 def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
@@ -158,9 +159,9 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     population = {name: np.asarray(draws) for name, draws in population.items()}
     (factor,) = program.factors
     g = factor.group
-    sd = jnp.asarray(population[f"sd_{g}"])
+    sd = jnp.asarray(population[sd_site(g)])
     chol_corr = correlation_cholesky(
-        factor, [jnp.asarray(population[f"L_{g}_{k}"]) for k in range(len(factor.correlated_blocks))]
+        factor, [jnp.asarray(population[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
     chol_G = sd[..., :, None] * chol_corr
@@ -169,7 +170,7 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     )
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4),
-        jnp.asarray(population["beta"]),
+        jnp.asarray(population[BETA_SITE]),
         chol_G,
         log_dispersion,
         setup.program.groups,
@@ -180,4 +181,4 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     # b = (z Lᵀ) ∘ σ  (the full-latent program's non-centred form)  =>  zᵀ = L⁻¹ (b / σ)ᵀ
     scaled = jnp.swapaxes(b / sd[:, None, :], -1, -2)
     z = jnp.swapaxes(jax.scipy.linalg.solve_triangular(chol_corr, scaled, lower=True), -1, -2)
-    return {**{k: jnp.asarray(v) for k, v in population.items()}, f"z_{g}": z}, float(acceptance)
+    return {**{k: jnp.asarray(v) for k, v in population.items()}, innovations_site(g): z}, float(acceptance)

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import SpecError
+from ..model.parameters import beta_name, common_name, sd_name
 
 PRIOR_SETS = {
     "default": {
@@ -113,12 +114,12 @@ class PriorSet:
 
     def table(self, fixed_names, factors) -> list[tuple[str, str]]:
         """(parameter, prior) rows for printing with a fit."""
-        rows = [(f"beta[{name}]", str(prior)) for name, prior in zip(fixed_names, self.beta)]
+        rows = [(beta_name(name), str(prior)) for name, prior in zip(fixed_names, self.beta)]
         for factor in factors:
-            rows += [(f"sd[{factor.group},{term}]", str(p)) for term, p in zip(factor.terms, self.sd[factor.group])]
+            rows += [(sd_name(factor.group, term), str(p)) for term, p in zip(factor.terms, self.sd[factor.group])]
             for block, prior in zip(_correlated_blocks(factor), self.corr[factor.group]):
                 terms = ",".join(factor.terms[i] for i in block)
-                rows.append((f"corr[{factor.group}] ({terms})", str(prior)))
+                rows.append((f"{common_name('corr', factor.group)} ({terms})", str(prior)))
         if self.sigma is not None:
             rows.append(("sigma", str(self.sigma)))
         return rows
@@ -139,10 +140,10 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
     base = dict(PRIOR_SETS[prior_set])
     overrides = dict(overrides or {})
     valid = {"beta", "sd", "corr", "sigma"}
-    valid |= {f"beta[{name}]" for name in spec.fixed.names}
+    valid |= {beta_name(name) for name in spec.fixed.names}
     for factor in spec.random:
-        valid |= {f"sd[{factor.group}]", f"corr[{factor.group}]"}
-        valid |= {f"sd[{factor.group},{term}]" for term in factor.terms}
+        valid |= {common_name("sd", factor.group), common_name("corr", factor.group)}
+        valid |= {sd_name(factor.group, term) for term in factor.terms}
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise SpecError(
@@ -162,15 +163,16 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
             raise SpecError(f"prior {prior} for {name}: {what} needs one of {', '.join(sorted(allowed))}")
         return prior
 
-    beta = tuple(check(*pick(f"beta[{n}]", "beta"), _REAL, "a coefficient") for n in spec.fixed.names)
+    beta = tuple(check(*pick(beta_name(n), "beta"), _REAL, "a coefficient") for n in spec.fixed.names)
     sd, corr = {}, {}
     for factor in spec.random:
         g = factor.group
         sd[g] = tuple(
-            check(*pick(f"sd[{g},{t}]", f"sd[{g}]", "sd"), _POSITIVE, "a standard deviation") for t in factor.terms
+            check(*pick(sd_name(g, t), common_name("sd", g), "sd"), _POSITIVE, "a standard deviation")
+            for t in factor.terms
         )
         corr[g] = tuple(
-            check(*pick(f"corr[{g}]", "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor)
+            check(*pick(common_name("corr", g), "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor)
         )
     sigma = None
     for parameter in spec.family.extra_parameters:  # the family's default prior unless overridden

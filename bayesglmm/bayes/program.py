@@ -23,6 +23,7 @@ import numpyro.distributions as dist
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.families import Family
+from ..model.parameters import BETA_SITE, cholesky_site, common_name, corr_site, effects_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .priors import Prior, PriorSet, resolve_priors
 
@@ -79,14 +80,14 @@ def random_effect_scales(factor: FactorMeta, priors: PriorSet):
     Records ``corr_GROUP`` = L Lᵀ when some block is correlated.
     """
     g = factor.group
-    sd = numpyro.sample(f"sd_{g}", vector_distribution(priors.sd[g], f"sd[{g}]"))
+    sd = numpyro.sample(sd_site(g), vector_distribution(priors.sd[g], common_name("sd", g)))
     factors = [
-        numpyro.sample(f"L_{g}_{k}", dist.LKJCholesky(len(block), concentration=prior.args[0]))
+        numpyro.sample(cholesky_site(g, k), dist.LKJCholesky(len(block), concentration=prior.args[0]))
         for k, (block, prior) in enumerate(zip(factor.correlated_blocks, priors.corr[g]))
     ]
     chol = correlation_cholesky(factor, factors)
     if factors:
-        numpyro.deterministic(f"corr_{g}", chol @ chol.T)
+        numpyro.deterministic(corr_site(g), chol @ chol.T)
     return sd, chol
 
 
@@ -103,14 +104,15 @@ def correlation_cholesky(factor: FactorMeta, block_factors):
 
 def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors, family: Family):
     """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor."""
-    beta = numpyro.sample("beta", vector_distribution(priors.beta, "beta"))
+    beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     eta = X @ beta + offset
     for factor, Z_g, index_g in zip(factors, Z, index):
         sd, chol = random_effect_scales(factor, priors)
         z = numpyro.sample(
-            f"z_{factor.group}", dist.Normal(0.0, 1.0).expand([len(factor.levels), len(factor.terms)]).to_event(2)
+            innovations_site(factor.group),
+            dist.Normal(0.0, 1.0).expand([len(factor.levels), len(factor.terms)]).to_event(2),
         )
-        b = numpyro.deterministic(f"b_{factor.group}", (z @ chol.T) * sd)
+        b = numpyro.deterministic(effects_site(factor.group), (z @ chol.T) * sd)
         eta = eta + jnp.sum(Z_g * b[index_g], axis=-1)
     sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None
     numpyro.sample("y", likelihood(family, eta, trials, sigma), obs=y)

@@ -16,6 +16,7 @@ import numpyro
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from .. import _jax  # noqa: F401
+from ..model.parameters import BETA_SITE, cholesky_site, sd_site
 from .options import MCMCDriver, NUTSKernel
 from .program import Program
 
@@ -89,10 +90,10 @@ def sample_stats(mcmc: MCMC) -> dict:
 
 def global_sites(program: Program) -> tuple[str, ...]:
     """The few population-level sites (β, SDs, correlation factors, σ), not the random effects."""
-    sites = ["beta"]
+    sites = [BETA_SITE]
     for factor in program.factors:
-        sites.append(f"sd_{factor.group}")
-        sites += [f"L_{factor.group}_{k}" for k in range(len(factor.correlated_blocks))]
+        sites.append(sd_site(factor.group))
+        sites += [cholesky_site(factor.group, k) for k in range(len(factor.correlated_blocks))]
     if program.family.has_dispersion:
         sites.append("sigma")
     return tuple(sites)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-COLUMNS = ("estimate", "median", "se", "se_empirical", "lower", "upper")
-CONDITIONAL, POPULATION_AVERAGED = "conditional", "population-averaged"
+from ..results.protocol import COMPARISON_COLUMNS, CONDITIONAL, Fit
+
+COLUMNS = COMPARISON_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -42,44 +43,12 @@ class FitColumns:
 
 
 def fit_columns(fit, label: str | None = None) -> FitColumns:
-    """Reduce an MLFit, BayesFit or GEEFit to the comparison's columns (numbers copied, never recomputed)."""
-    from ..results.bayesfit import BayesFit
-    from ..results.mlfit import MLFit
-
-    if isinstance(fit, MLFit):
-        params = fit.params()
-        method = "laplace" if fit.method == "laplace" else f"agq{fit.qpoints}"
-        table = pd.DataFrame(
-            {
-                "estimate": params["estimate"],
-                "median": np.nan,
-                "se": params["se"],
-                "se_empirical": params["se_empirical"],
-                "lower": params["lower"],
-                "upper": params["upper"],
-            }
-        )
-        interval = "Wald, empirical SE" if fit.empirical else "Wald, model-based SE"
-        return FitColumns(label or method, "ml", method, CONDITIONAL, interval, table, fit)
-    if isinstance(fit, BayesFit):
-        params = fit.params()
-        method = {"full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior"}[fit.sampler]
-        table = pd.DataFrame(
-            {
-                "estimate": params["mean"],
-                "median": params["q50"],
-                "se": params["sd"],
-                "se_empirical": np.nan,
-                "lower": params["q2.5"],
-                "upper": params["q97.5"],
-            }
-        )
-        return FitColumns(label or method, "bayes", method, CONDITIONAL, "equal-tailed 95% credible", table, fit)
-    comparison_table = getattr(fit, "comparison_table", None)
-    if comparison_table is None:
+    """Reduce a fit to the comparison's columns through the fit protocol's ``comparison_columns``
+    (:class:`~bayesglmm.results.protocol.ComparisonColumns`; numbers copied, never recomputed)."""
+    if not isinstance(fit, Fit):
         raise TypeError(f"compare() takes MLFit, BayesFit or GEEFit objects, not {type(fit).__name__}")
-    method, scale, interval, table = comparison_table()
-    return FitColumns(label or method, "gee", method, scale, interval, table.loc[:, list(COLUMNS)], fit)
+    view = fit.comparison_columns()
+    return FitColumns(label or view.method, view.kind, view.method, view.scale, view.interval, view.table, fit)
 
 
 def _default_reference(columns: list[FitColumns]) -> str:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from .. import _jax  # noqa: F401  (float64)
 from ..errors import ConvergenceWarning, SpecError
+from ..results.geefit import GEESolution
 from .estimating import score_pieces
 
 
@@ -135,7 +136,7 @@ def _newton_step(gradient, hessian, max_step: float = 2.0):
     return jnp.where(longest > max_step, step * max_step / longest, step)
 
 
-def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=None) -> dict:
+def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=None) -> GEESolution:
     """Alternate one scoring step for β and one for α until both settle; then the joint sandwich."""
     if not spec.family.binary or spec.family.link != "logit":
         raise SpecError(
@@ -205,14 +206,14 @@ def solve_alr(spec, layout, structure: str, max_iter: int, tol: float, design=No
     else:
         names = [f"logor[{labels[a]},{labels[b]}]" for a, b in zip(np.asarray(j), np.asarray(k))]
     association = pd.DataFrame({"estimate": np.asarray(alpha), "se": np.sqrt(np.diag(cov)[p:])}, index=names)
-    return {
-        "beta": np.asarray(beta),
-        "H": np.asarray(H_beta),
-        "U": np.asarray(U_beta),
-        "cov_robust": cov[:p, :p],
-        "scale": 1.0,
-        "association": association,
-        "working_correlation": None,
-        "iterations": iteration,
-        "converged": converged,
-    }
+    return GEESolution(
+        beta=np.asarray(beta),
+        H=np.asarray(H_beta),
+        U=np.asarray(U_beta),
+        cov_robust=cov[:p, :p],
+        scale=1.0,
+        association=association,
+        working_correlation=None,
+        iterations=iteration,
+        converged=converged,
+    )

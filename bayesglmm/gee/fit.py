@@ -20,6 +20,7 @@ from .. import _jax  # noqa: F401  (float64)
 from ..errors import ConvergenceWarning, DataWarning, InferenceWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster
 from ..model.spec import ModelSpec
+from ..results.geefit import GEEFit, GEESolution
 from .correlation import alpha_names, correlation_matrix, estimate_alpha, estimate_scale
 from .estimating import mean_pieces, score_pieces, working_covariance
 from .layout import cluster_layout
@@ -78,7 +79,7 @@ def fit_gee(
     subcluster: str | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
-):
+) -> GEEFit:
     """Marginal (population-averaged) model by generalized estimating equations.
 
     Parameters
@@ -103,8 +104,6 @@ def fit_gee(
     score_tests : also compute the type III generalized score tests (SAS's default ``type3``;
         one refit per term, :mod:`.score_tests`), returned by ``fit.type3(kind="score")``.
     """
-    from ..results.geefit import GEEFit
-
     started = time.perf_counter()
     if corr not in CORRELATIONS:
         raise SpecError(f"unknown working correlation {corr!r}; choose one of {', '.join(CORRELATIONS)}")
@@ -162,7 +161,7 @@ def fit_gee(
 ALTERNATING_STEPS = 50
 
 
-def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str = "lag1") -> dict:
+def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str = "lag1") -> GEESolution:
     """β solving U(β; α̂(β), φ̂(β)) = 0, the moment estimates of φ and α taken at β.
 
     From β = 0, Fisher scoring under independence gives the GLM fit (the start geepack and SAS
@@ -225,16 +224,16 @@ def solve_gee(spec, layout, structure: str, max_iter: int, tol: float, ar1: str 
             ConvergenceWarning,
             stacklevel=3,
         )
-    return {
-        "beta": np.asarray(beta),
-        "H": np.asarray(H),
-        "U": np.asarray(U),
-        "scale": scale,
-        "association": pd.DataFrame(
+    return GEESolution(
+        beta=np.asarray(beta),
+        H=np.asarray(H),
+        U=np.asarray(U),
+        scale=scale,
+        association=pd.DataFrame(
             {"estimate": alpha, "se": np.nan}, index=alpha_names(structure, layout.occasion_labels)
         ),
-        "working_correlation": correlation_matrix(structure, alpha, T),
-        "iterations": iteration,
-        "converged": converged,
-        "cov_corrected": corrected,
-    }
+        working_correlation=correlation_matrix(structure, alpha, T),
+        iterations=iteration,
+        converged=converged,
+        cov_corrected=corrected,
+    )

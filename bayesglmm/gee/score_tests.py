@@ -32,13 +32,13 @@ def score_statistic(
     keep = [j for j in range(p) if j not in set(columns)]
     reduced = solve(spec, replace(layout, X=layout.X[..., keep]), structure, max_iter, tol, ar1)
     beta = np.zeros(p)
-    beta[keep] = reduced["beta"]
+    beta[keep] = reduced.beta
     X, offset, trials, mask, y = (
         jnp.asarray(a) for a in (layout.X, layout.offset, layout.trials, layout.mask, layout.y)
     )
     mu, dmu, v = mean_pieces(jnp.asarray(beta), X, offset, trials, mask, spec.family)
-    alpha = reduced["association"]["estimate"].to_numpy()
-    V = working_covariance(structure, alpha, reduced["scale"], v, layout.n_occasions)
+    alpha = reduced.association["estimate"].to_numpy()
+    V = working_covariance(structure, alpha, reduced.scale, v, layout.n_occasions)
     U_i, A = score_pieces(X, dmu, V, y - mu, mask)
     U_i, A = np.asarray(U_i), np.asarray(A)
     C = np.eye(p)[list(columns)]

@@ -19,7 +19,6 @@ from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
 from ..model.spec import ModelSpec
 from ..results.mlfit import MLFit
-from ..results.parameters import FactorEstimates, OptSummary
 from .crossed import (
     CrossedData,
     CrossedModel,
@@ -30,7 +29,8 @@ from .crossed import (
     find_joint_mode,
     laplace_loglik,
 )
-from .inference import infer, report_values, reported_parameters
+from .finish import OptimumDerivatives, finish_fit
+from .inference import report_values
 from .optimise import minimize
 from .start import glm_start
 
@@ -85,7 +85,7 @@ class CrossedObjective:
         return value, gradient
 
 
-def fit_crossed(spec: ModelSpec, gtol: float = 1e-6):
+def fit_crossed(spec: ModelSpec, gtol: float = 1e-6) -> MLFit:
     """Laplace fit of a GLMM with several (nested or crossed) grouping factors; an MLFit."""
     started = time.perf_counter()
     order = factor_order(spec)
@@ -110,34 +110,28 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6):
     result = minimize(objective, phi0, objective.initial_modes(), gtol=gtol)
     value, gradient, hessian, refined = _derivatives(result.x, result.aux, data, model)
     estimates, jacobian, modes, sds = _report(result.x, refined, data, model)
-    n_params = model.n_params
-    inference = infer(np.asarray(hessian), np.full((1, n_params), np.nan), np.asarray(estimates), np.asarray(jacobian))
-    optimization = OptSummary(
+    at_optimum = OptimumDerivatives(
+        value=float(value),
+        gradient=np.asarray(gradient),
+        hessian=np.asarray(hessian),
+        scores=None,  # the groups are not independent clusters: no sandwich
+        reported=np.asarray(estimates),
+        report_jacobian=np.asarray(jacobian),
+        modes=tuple(modes),
+        conditional_sds=tuple(sds),
+    )
+    return finish_fit(
+        spec,
+        model,
+        factors,
+        result,
+        at_optimum,
         method="laplace",
         qpoints=1,
         optimizer="modified Newton, exact Hessian (joint sparse modes)",
-        iterations=result.iterations,
-        status=result.status,
-        message=result.message,
-        converged=result.converged,
-        gradient_norm=float(np.max(np.abs(np.asarray(gradient)))),
-        hessian_positive_definite=inference.hessian_positive_definite,
-        initial_parameters=phi0,
-        final_parameters=result.x,
         stages=(("laplace", 1, result.iterations, 2.0 * float(value)),),
+        phi0=phi0,
         qpoints_table={},
-        path=tuple(result.path),
-    )
-    return MLFit.from_engine(
-        spec=spec,
-        factors=tuple(FactorEstimates.of(f, m, sd) for f, m, sd in zip(factors, modes, sds)),
-        method="laplace",
-        qpoints=1,
-        loglik=-float(value),
-        parameters=reported_parameters(model, spec.fixed.names, [(f.group, f.terms) for f in factors]),
-        inference=inference,
-        n_params=n_params,
         empirical=False,
-        optimization=optimization,
-        seconds=time.perf_counter() - started,
+        started=started,
     )

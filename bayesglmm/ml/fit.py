@@ -25,9 +25,8 @@ from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, S
 from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
 from ..model.spec import ModelSpec
 from ..results.mlfit import MLFit
-from ..results.parameters import FactorEstimates, OptSummary
 from .crossed_fit import fit_crossed
-from .inference import infer, reported_parameters
+from .finish import finish_fit
 from .memory import agq_memory_gb, default_memory_limit_gb
 from .objective import MarginalObjective, compilation_dominates
 from .optimise import minimize
@@ -164,39 +163,20 @@ def _fit(spec: ModelSpec, options: MLOptions):
                 break
             used_qpoints, hessian = chosen, result.hessian
 
-    final = objective.derivatives_all(result.x, result.aux)
-    inference = infer(final["hessian"], final["scores"], final["reported"], final["report_jacobian"], spec.nobs)
-    seconds = time.perf_counter() - started
-
-    optimization = OptSummary(
+    fit = finish_fit(
+        spec,
+        objective.model,
+        [factor],
+        result,
+        objective.derivatives_all(result.x, result.aux),
         method=method,
         qpoints=used_qpoints,
         optimizer="modified Newton, exact Hessian" if newton else "BFGS from the Laplace Hessian",
-        iterations=result.iterations,
-        status=result.status,
-        message=result.message,
-        converged=result.converged,
-        gradient_norm=float(np.max(np.abs(final["gradient"]))),
-        hessian_positive_definite=inference.hessian_positive_definite,
-        initial_parameters=phi0,
-        final_parameters=result.x,
-        stages=tuple(stages),
-        qpoints_table=dict(sorted(qpoints_table.items())),
-        path=tuple(result.path),
-    )
-    conditional_sd = np.sqrt(np.diagonal(final["conditional_covariances"], axis1=1, axis2=2))
-    fit = MLFit.from_engine(
-        spec=spec,
-        factors=(FactorEstimates.of(factor, final["modes"], conditional_sd),),
-        method=method,
-        qpoints=used_qpoints,
-        loglik=-final["value"],
-        parameters=reported_parameters(objective.model, spec.fixed.names, [(factor.group, factor.terms)]),
-        inference=inference,
-        n_params=objective.model.n_params,
+        stages=stages,
+        phi0=phi0,
+        qpoints_table=qpoints_table,
         empirical=empirical,
-        optimization=optimization,
-        seconds=seconds,
+        started=started,
     )
     fit = _unless_separated(fit, separated)
     _warn_about(fit)

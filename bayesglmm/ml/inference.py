@@ -22,6 +22,7 @@ import numpy as np
 from .. import _jax  # noqa: F401
 from ..core.sandwich import mbn_covariance
 from ..errors import ConvergenceWarning
+from ..model.parameters import beta_name, corr_name, cov_name, sd_name, var_name
 from ..results.parameters import Inference, ReportedParameter
 
 
@@ -36,7 +37,7 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
     ``model`` has ``covariances`` (one :class:`~.covariance.CovarianceStructure` per factor) and
     ``family``; ``factors`` are (group name, random-effect terms) in the same order.
     """
-    params = [ReportedParameter(f"beta[{name}]", "beta", name) for name in fixed_names]
+    params = [ReportedParameter(beta_name(name), "beta", name) for name in fixed_names]
     several = len(factors) > 1
     for structure, (group, terms) in zip(model.covariances, factors):
         un = len(structure.blocks) == 1  # GLIMMIX type=un, also for one effect: UN(1,1)
@@ -46,23 +47,22 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
                     label = f"UN({i + 1},{j + 1})" if un else (terms[i] if i == j else f"{terms[i]},{terms[j]}")
                     label = f"{label} {group}" if several else label
                     if i == j:
-                        params.append(ReportedParameter(f"var[{group},{terms[i]}]", "var", label, (i,), group))
+                        params.append(ReportedParameter(var_name(group, terms[i]), "var", label, (i,), group))
                     else:
                         params.append(
-                            ReportedParameter(f"cov[{group},{terms[j]},{terms[i]}]", "cov", label, (i, j), group)
+                            ReportedParameter(cov_name(group, terms[j], terms[i]), "cov", label, (i, j), group)
                         )
     for group, terms in factors:
         suffix = f" {group}" if several else ""
         params += [
-            ReportedParameter(f"sd[{group},{term}]", "sd", f"SD({_plain(term)}){suffix}", (i,), group)
+            ReportedParameter(sd_name(group, term), "sd", f"SD({_plain(term)}){suffix}", (i,), group)
             for i, term in enumerate(terms)
         ]
     for structure, (group, terms) in zip(model.covariances, factors):
         for i, j in structure.covariance_pairs():
             label = f"Corr({_plain(terms[j])},{_plain(terms[i])})" + (f" {group}" if several else "")
-            params.append(ReportedParameter(f"corr[{group},{terms[j]},{terms[i]}]", "corr", label, (i, j), group))
-    if model.family.has_dispersion:
-        params.append(ReportedParameter("sigma", "sigma", "Residual SD"))
+            params.append(ReportedParameter(corr_name(group, terms[j], terms[i]), "corr", label, (i, j), group))
+    params += [ReportedParameter(p.name, "sigma", p.label) for p in model.family.extra_parameters]
     return params
 
 

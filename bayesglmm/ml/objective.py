@@ -21,6 +21,7 @@ from ..core.data import ChunkedData, GroupedData, chunk_mesh
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import differentiable_modes, find_modes, random_effects_scale
 from ..core.quadrature import gauss_hermite_grid
+from .finish import OptimumDerivatives
 from .inference import report_values
 
 
@@ -250,18 +251,19 @@ class MarginalObjective:
             self._last_derivatives["at"] = last
         return last[2]
 
-    def derivatives_all(self, phi, modes) -> dict:
+    def derivatives_all(self, phi, modes) -> OptimumDerivatives:
         """:meth:`derivatives` and everything :func:`_random_effects_and_report` returns, as numpy;
-        the modes of b and their conditional covariances as (n_groups, ...) in the original group order."""
+        the modes of b and their conditional SDs as (n_groups, q) in the original group order."""
         value, gradient, hessian, scores = self.derivatives(phi, modes)
         extras = _random_effects_and_report(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
-        return {
-            "value": value,
-            "gradient": gradient,
-            "hessian": hessian,
-            "scores": scores,
-            "modes": self.chunks.gather(extras["modes"]),
-            "conditional_covariances": self.chunks.gather(extras["conditional_covariances"]),
-            "reported": np.asarray(extras["reported"]),
-            "report_jacobian": np.asarray(extras["report_jacobian"]),
-        }
+        covariances = self.chunks.gather(extras["conditional_covariances"])
+        return OptimumDerivatives(
+            value=value,
+            gradient=gradient,
+            hessian=hessian,
+            scores=scores,
+            reported=np.asarray(extras["reported"]),
+            report_jacobian=np.asarray(extras["report_jacobian"]),
+            modes=(self.chunks.gather(extras["modes"]),),
+            conditional_sds=(np.sqrt(np.diagonal(covariances, axis1=1, axis2=2)),),
+        )

@@ -20,6 +20,7 @@ import pandas as pd
 from ..errors import DataWarning, SpecError
 from .design import RandomFactor
 from .formula import parse_formula
+from .parameters import beta_name, corr_name, sd_name
 from .spec import ModelSpec
 
 
@@ -31,12 +32,12 @@ def _value(params: Mapping, name: str) -> float:
 
 def _factor_covariance(factor: RandomFactor, params: Mapping) -> np.ndarray:
     """G of one grouping factor from sd[group,term] and corr[group,t1,t2] (zero across blocks)."""
-    sd = np.array([_value(params, f"sd[{factor.group},{term}]") for term in factor.terms])
+    sd = np.array([_value(params, sd_name(factor.group, term)) for term in factor.terms])
     corr = np.eye(factor.q)
     for block in factor.blocks:
         for a, i in enumerate(block):
             for j in block[a + 1 :]:
-                corr[i, j] = corr[j, i] = _value(params, f"corr[{factor.group},{factor.terms[i]},{factor.terms[j]}]")
+                corr[i, j] = corr[j, i] = _value(params, corr_name(factor.group, factor.terms[i], factor.terms[j]))
     if np.linalg.eigvalsh(corr).min() < -1e-12:
         raise SpecError(f"the correlations given for {factor.group} do not form a valid correlation matrix")
     return corr * np.outer(sd, sd)
@@ -44,7 +45,7 @@ def _factor_covariance(factor: RandomFactor, params: Mapping) -> np.ndarray:
 
 def linear_predictor(spec: ModelSpec, params: Mapping, rng: np.random.Generator) -> np.ndarray:
     """η for every row, with fresh random effects for every group of every factor."""
-    beta = np.array([_value(params, f"beta[{name}]") for name in spec.fixed_names])
+    beta = np.array([_value(params, beta_name(name)) for name in spec.fixed_names])
     eta = spec.fixed.X @ beta + spec.offset
     for factor in spec.random:
         G = _factor_covariance(factor, params)

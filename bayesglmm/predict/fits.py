@@ -10,6 +10,7 @@ import pandas as pd
 from .. import _jax  # noqa: F401  (float64)
 from ..errors import SpecError
 from ..model.families import inverse_link, link_function
+from ..model.parameters import BETA_SITE, corr_site, effects_site, sd_site, term_dim
 from ..results import protocol
 from ..results.bayesfit import BayesFit
 from ..results.geefit import GEEFit
@@ -61,7 +62,7 @@ def predict_ml(
     kind: str = "conditional",
     qpoints: int = QPOINTS,
     new_groups: str = "error",
-):
+) -> pd.DataFrame:
     """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
 
     ``kind``: ``conditional`` (each row's group at its conditional mode), ``typical`` (b = 0),
@@ -107,7 +108,7 @@ def predict_ml(
     return _wald_table(data.index, eta, se, fit.link, scale)
 
 
-def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "marginal"):
+def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "marginal") -> pd.DataFrame:
     """GEE predictions (population-averaged by construction) with robust delta-method intervals
     (SAS ``proc plm ... score ... / ilink``)."""
     _check(scale, kind, ("marginal",))
@@ -124,7 +125,7 @@ def predict_bayes(
     kind: str = "conditional",
     qpoints: int = 20,
     new_groups: str = "error",
-):
+) -> pd.DataFrame:
     """Posterior predictions: mean, SD and equal-tailed 95% interval of η or μ over the draws.
 
     ``conditional`` uses each row's group's random-effect draws (a group not in the fit is an
@@ -133,24 +134,24 @@ def predict_bayes(
     """
     _check(scale, kind)
     post = fit.idata.posterior
-    random_vars = [name for name in post.data_vars if name.startswith("sd_")]
-    if len(random_vars) > 1:
+    groups = list(fit.ngroups)  # the grouping factors, in the model's order
+    if len(groups) > 1:
         raise SpecError("Bayesian predictions support one grouping factor so far")
-    group = random_vars[0][3:] if random_vars else None
-    re_terms = tuple(post[f"{group}_term"].values) if group else ()
+    group = groups[0] if groups else None
+    re_terms = tuple(post[term_dim(group)].values) if group else ()
     design = prediction_design(fit, data, tuple(post["term"].values), group, re_terms)
-    beta = jnp.asarray(post["beta"].values.reshape(-1, post["beta"].shape[-1]))
+    beta = jnp.asarray(post[BETA_SITE].values.reshape(-1, post[BETA_SITE].shape[-1]))
     X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
     eta_fixed = beta @ X.T + offset  # (S, n)
     if kind == "typical" or group is None:
         draws = eta_fixed
     elif kind == "conditional":
-        b = post[f"b_{group}"].values.reshape(-1, *post[f"b_{group}"].shape[-2:])  # (S, m, q)
+        b = post[effects_site(group)].values.reshape(-1, *post[effects_site(group)].shape[-2:])  # (S, m, q)
         row_b = _group_effects(data, group, post[group].values, b, new_groups)  # (S, n, q)
         draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
     else:
-        sd = post[f"sd_{group}"].values.reshape(-1, len(re_terms))
-        corr = post[f"corr_{group}"].values.reshape(-1, len(re_terms), len(re_terms))
+        sd = post[sd_site(group)].values.reshape(-1, len(re_terms))
+        corr = post[corr_site(group)].values.reshape(-1, len(re_terms), len(re_terms))
         G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
         mu = jax.lax.map(
             lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G), batch_size=64

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import ConvergenceWarning
 from ..model.newdata import DesignTemplate
 from .io import dump_json
+from .protocol import CONDITIONAL, ComparisonColumns
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
@@ -126,7 +127,23 @@ class BayesFit:
             )
         return messages
 
-    def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
+    def comparison_columns(self) -> ComparisonColumns:
+        """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""
+        params = self.params()
+        table = pd.DataFrame(
+            {
+                "estimate": params["mean"],
+                "median": params["q50"],
+                "se": params["sd"],
+                "se_empirical": np.nan,
+                "lower": params["q2.5"],
+                "upper": params["q97.5"],
+            }
+        )
+        method = {"full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior"}[self.sampler]
+        return ComparisonColumns("bayes", method, CONDITIONAL, "equal-tailed 95% credible", table)
+
+    def predict(self, data, scale: str = "response", kind: str = "conditional", **options) -> pd.DataFrame:
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
         from . import protocol

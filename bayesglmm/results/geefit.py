@@ -7,8 +7,29 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..model.parameters import beta_name
 from .io import dump_json
+from .protocol import POPULATION_AVERAGED, ComparisonColumns
 from .stats import Z_975, two_sided_normal_p, wald_type3
+
+
+@dataclass(frozen=True)
+class GEESolution:
+    """What a GEE or ALR solver returns: β̂, the information H = Σ DᵀV⁻¹D and the per-cluster
+    scores U (m, p) at β̂, the scale, the association parameters (a frame: estimate, se), the
+    working correlation matrix (None for ALR), the iterations, convergence, and optionally the
+    robust covariance (ALR's joint sandwich; else H⁻¹ (Σ UᵢUᵢᵀ) H⁻¹) and the small-sample ones."""
+
+    beta: np.ndarray
+    H: np.ndarray
+    U: np.ndarray
+    scale: float
+    association: pd.DataFrame
+    working_correlation: np.ndarray | None
+    iterations: int
+    converged: bool
+    cov_robust: np.ndarray | None = None
+    cov_corrected: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,11 +66,13 @@ class GEEFit:
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
     @classmethod
-    def from_solution(cls, spec, layout, solution: dict, *, corr, cluster, within, dropped_cluster, seconds):
+    def from_solution(
+        cls, spec, layout, solution: GEESolution, *, corr, cluster, within, dropped_cluster, seconds
+    ) -> GEEFit:
         """Collect the solver's output; robust cov = H⁻¹ (Σ U_i U_iᵀ) H⁻¹, model-based = H⁻¹."""
-        H_inv = np.linalg.inv(solution["H"])
-        U = solution["U"]
-        cov_robust = solution["cov_robust"] if "cov_robust" in solution else H_inv @ (U.T @ U) @ H_inv
+        H_inv = np.linalg.inv(solution.H)
+        U = solution.U
+        cov_robust = solution.cov_robust if solution.cov_robust is not None else H_inv @ (U.T @ U) @ H_inv
         dropped = dict(spec.data.dropped_missing)
         if dropped_cluster:
             dropped[f"{cluster}{'' if within is None else '/' + within}"] = dropped_cluster
@@ -68,17 +91,17 @@ class GEEFit:
             n_clusters=layout.n_clusters,
             cluster_sizes=layout.mask.sum(axis=1),
             occasion_labels=layout.occasion_labels,
-            beta=solution["beta"],
+            beta=solution.beta,
             cov_robust=cov_robust,
             cov_model=H_inv,
-            scale=solution["scale"],
-            association=solution["association"],
-            working_correlation=solution.get("working_correlation"),
-            iterations=solution["iterations"],
-            converged=solution["converged"],
+            scale=solution.scale,
+            association=solution.association,
+            working_correlation=solution.working_correlation,
+            iterations=solution.iterations,
+            converged=solution.converged,
             seconds=seconds,
             template=spec.template,
-            cov_corrected=solution.get("cov_corrected", {}),
+            cov_corrected=solution.cov_corrected,
         )
 
     def fixed_effects(self, robust: bool = True, correction: str | None = None) -> pd.DataFrame:
@@ -141,11 +164,11 @@ class GEEFit:
         """Fixed effects in the common names (``beta[term]``) with robust SEs and Wald limits."""
         fixed = self.fixed_effects()
         table = fixed[["estimate", "se", "se_model", "lower", "upper"]].copy()
-        table.index = pd.Index([f"beta[{name}]" for name in self.fixed_names], name="name")
+        table.index = pd.Index([beta_name(name) for name in self.fixed_names], name="name")
         return table
 
-    def comparison_table(self):
-        """What :func:`bayesglmm.compare.compare` needs: method, scale, interval kind, columns."""
+    def comparison_columns(self) -> ComparisonColumns:
+        """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""
         params = self.params()
         table = pd.DataFrame(
             {
@@ -157,7 +180,7 @@ class GEEFit:
                 "upper": params["upper"],
             }
         )
-        return f"gee-{self.corr}", "population-averaged", "Wald, robust SE", table
+        return ComparisonColumns("gee", f"gee-{self.corr}", POPULATION_AVERAGED, "Wald, robust SE", table)
 
     def working_correlation_frame(self) -> pd.DataFrame | None:
         """The estimated working correlation, rows and columns labelled by occasion."""
@@ -207,7 +230,7 @@ class GEEFit:
             else [{"term": term, **row.to_dict()} for term, row in self.type3_score.iterrows()],
         }
 
-    def predict(self, data, scale: str = "response", kind: str = "marginal", **options):
+    def predict(self, data, scale: str = "response", kind: str = "marginal", **options) -> pd.DataFrame:
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
         from . import protocol

@@ -12,6 +12,7 @@ from ..model.newdata import DesignTemplate
 from ..model.spec import ModelSpec
 from .io import dump_json
 from .parameters import FactorEstimates, Inference, OptSummary, ReportedParameter, package_versions
+from .protocol import COMPARISON_COLUMNS, CONDITIONAL, ComparisonColumns
 from .stats import Z_975, two_sided_normal_p, wald_type3
 
 
@@ -257,6 +258,14 @@ class MLFit:
             )
         return pd.DataFrame(rows).set_index("name")
 
+    def comparison_columns(self) -> ComparisonColumns:
+        """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""
+        params = self.params()
+        table = params[["estimate", "se", "se_empirical", "lower", "upper"]].assign(median=np.nan)
+        method = "laplace" if self.method == "laplace" else f"agq{self.qpoints}"
+        interval = "Wald, empirical SE" if self.empirical else "Wald, model-based SE"
+        return ComparisonColumns("ml", method, CONDITIONAL, interval, table.loc[:, list(COMPARISON_COLUMNS)])
+
     def odds_ratios(self, empirical: bool | None = None) -> pd.DataFrame:
         """exp(β) with 95% Wald limits: the conditional odds ratio for a unit change of each column."""
         if self.link != "logit":
@@ -366,7 +375,7 @@ class MLFit:
             "corr": (G / np.outer(sd, sd)).tolist(),
         }
 
-    def predict(self, data, scale: str = "response", kind: str = "conditional", **options):
+    def predict(self, data, scale: str = "response", kind: str = "conditional", **options) -> pd.DataFrame:
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;
         see :func:`bayesglmm.predict.predict` for the kinds (conditional, typical, marginal)."""
         from . import protocol

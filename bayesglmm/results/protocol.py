@@ -8,10 +8,31 @@ registers each fit type with, so a fit's ``.predict`` method reaches its predict
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import singledispatch
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
+
+COMPARISON_COLUMNS = ("estimate", "median", "se", "se_empirical", "lower", "upper")
+CONDITIONAL, POPULATION_AVERAGED = "conditional", "population-averaged"
+
+
+@dataclass(frozen=True)
+class ComparisonColumns:
+    """A fit as :func:`bayesglmm.compare.compare` sees it: what kind of estimate and its numbers.
+
+    ``table`` is indexed by common parameter name with :data:`COMPARISON_COLUMNS`: the point
+    estimate (MLE or posterior mean), the posterior median (NaN for ML and GEE), the uncertainty
+    (model-based SE or posterior SD), the sandwich SE (NaN for Bayes), and the 95% interval the
+    fit reports; ``interval`` says how that interval was made.
+    """
+
+    kind: str  # ml | bayes | gee
+    method: str  # laplace, agq11, nuts, marginal, laplace-posterior, gee-exchangeable, ...
+    scale: str  # CONDITIONAL | POPULATION_AVERAGED
+    interval: str
+    table: pd.DataFrame
 
 
 @runtime_checkable
