@@ -83,7 +83,7 @@ def marginal_glmm_model(
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
     beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)
-    sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None
+    sigma = numpyro.sample(family.extra_name, priors.sigma.distribution()) if family.has_dispersion else None
     phi = parameter_vector(beta, sd, chol_corr, sigma, marginal)
     beta, chol_G, log_dispersion = marginal.unpack(phi)
     modes = find_modes(data.X @ beta + data.offset, chol_G, log_dispersion, data, family, mode_start)

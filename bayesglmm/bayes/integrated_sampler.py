@@ -56,7 +56,7 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
     for k, block in enumerate(factor.correlated_blocks):
         values[cholesky_site(factor.group, k)] = np.linalg.cholesky(corr[np.ix_(block, block)])
     if program.family.has_dispersion:
-        values["sigma"] = float(np.exp(log_dispersion))
+        values[program.family.extra_name] = float(np.exp(log_dispersion))
     return values
 
 
@@ -78,7 +78,7 @@ def _natural_values(program: Program, sites: dict):
         factor, [jnp.asarray(sites[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_G = sd[:, None] * np.asarray(chol_corr)
-    sigma = float(sites["sigma"]) if program.family.has_dispersion else None
+    sigma = float(sites[program.family.extra_name]) if program.family.has_dispersion else None
     return np.asarray(sites[BETA_SITE]), chol_G @ chol_G.T, sigma
 
 
@@ -108,7 +108,7 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
         qpoints = ml_fit.qpoints
     automatic = qpoints is None
     if automatic:
-        sigma = float(ml_fit.params().loc["sigma", "estimate"]) if spec.family.has_dispersion else None
+        sigma = float(ml_fit.params().loc[spec.family.extra_name, "estimate"]) if spec.family.has_dispersion else None
         qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
     seconds_ml = time.perf_counter() - started
 
@@ -166,7 +166,9 @@ def population_to_latent(program: Program, population: dict, setup: MarginalSetu
     chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
     chol_G = sd[..., :, None] * chol_corr
     log_dispersion = (
-        jnp.log(jnp.asarray(population["sigma"])) if program.family.has_dispersion else jnp.zeros(sd.shape[0])
+        jnp.log(jnp.asarray(population[program.family.extra_name]))
+        if program.family.has_dispersion
+        else jnp.zeros(sd.shape[0])
     )
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4),

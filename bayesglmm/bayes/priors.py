@@ -4,6 +4,7 @@ A prior is written as text, the same in Python and TOML::
 
     normal(0, 10)          student_t(3, 0, 2.5)     cauchy(0, 2.5)
     half_normal(2.5)       half_student_t(3, 2.5)   half_cauchy(1)     exponential(1)
+    gamma(0.01, 0.01)      (shape, rate: brms's default for a negative binomial or Gamma shape)
     lkj(1)                 (correlations only: LKJ(eta) on the correlation matrix)
 
 Classes and their names (the common parameterisation):
@@ -26,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import SpecError
+from ..model.families import FAMILIES
 from ..model.parameters import beta_name, common_name, sd_name
 
 PRIOR_SETS = {
@@ -49,9 +51,10 @@ _ARITY = {
     "half_student_t": 2,
     "half_cauchy": 1,
     "exponential": 1,
+    "gamma": 2,
     "lkj": 1,
 }
-_POSITIVE = {"half_normal", "half_student_t", "half_cauchy", "exponential"}
+_POSITIVE = {"half_normal", "half_student_t", "half_cauchy", "exponential", "gamma"}
 _REAL = {"normal", "student_t", "cauchy"}
 
 
@@ -78,6 +81,7 @@ class Prior:
             "half_student_t": lambda: dist.FoldedDistribution(dist.StudentT(a[0], 0.0, a[1])),
             "half_cauchy": lambda: dist.HalfCauchy(a[0]),
             "exponential": lambda: dist.Exponential(a[0]),
+            "gamma": lambda: dist.Gamma(a[0], a[1]),  # shape, rate (as brms and Stan)
         }[self.family]()
 
 
@@ -109,8 +113,9 @@ class PriorSet:
     beta: tuple[Prior, ...]
     sd: dict  # group -> tuple[Prior, ...] (one per term)
     corr: dict  # group -> tuple[Prior, ...] (one per correlated block)
-    sigma: Prior | None
+    sigma: Prior | None  # the prior of the family's extra parameter (sigma, shape, phi), None without one
     source: str  # "brms", "default + overrides", ...
+    extra_name: str | None = None  # the extra parameter's name
 
     def table(self, fixed_names, factors) -> list[tuple[str, str]]:
         """(parameter, prior) rows for printing with a fit."""
@@ -121,7 +126,7 @@ class PriorSet:
                 terms = ",".join(factor.terms[i] for i in block)
                 rows.append((f"{common_name('corr', factor.group)} ({terms})", str(prior)))
         if self.sigma is not None:
-            rows.append(("sigma", str(self.sigma)))
+            rows.append((self.extra_name, str(self.sigma)))
         return rows
 
 
@@ -139,7 +144,9 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         raise SpecError(f"unknown prior set {prior_set!r}; choose one of {', '.join(PRIOR_SETS)}")
     base = dict(PRIOR_SETS[prior_set])
     overrides = dict(overrides or {})
-    valid = {"beta", "sd", "corr", "sigma"}
+    other_extras = {p.name for family in FAMILIES.values() for p in family.extra_parameters}
+    own_extras = {p.name for p in spec.family.extra_parameters}
+    valid = {"beta", "sd", "corr"} | own_extras | other_extras
     valid |= {beta_name(name) for name in spec.fixed.names}
     for factor in spec.random:
         valid |= {common_name("sd", factor.group), common_name("corr", factor.group)}
@@ -149,8 +156,9 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         raise SpecError(
             f"no parameter named {', '.join(unknown)} in this model; priors can be set for: {', '.join(sorted(valid))}"
         )
-    if "sigma" in overrides and not spec.family.has_dispersion:
-        raise SpecError(f"family {spec.family.name!r} has no sigma parameter")
+    wrong = sorted(set(overrides) & (other_extras - own_extras))
+    if wrong:
+        raise SpecError(f"family {spec.family.name!r} has no {wrong[0]} parameter")
 
     def pick(*names):
         for name in names:
@@ -183,4 +191,4 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         )
         sigma = check(prior, parameter.name, _POSITIVE, f"a {parameter.description}")
     source = prior_set + (" + overrides" if overrides else "")
-    return PriorSet(beta, sd, corr, sigma, source)
+    return PriorSet(beta, sd, corr, sigma, source, spec.family.extra_name)

@@ -114,7 +114,7 @@ def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors
         )
         b = numpyro.deterministic(effects_site(factor.group), (z @ chol.T) * sd)
         eta = eta + jnp.sum(Z_g * b[index_g], axis=-1)
-    sigma = numpyro.sample("sigma", priors.sigma.distribution()) if family.has_dispersion else None
+    sigma = numpyro.sample(family.extra_name, priors.sigma.distribution()) if family.has_dispersion else None
     numpyro.sample("y", likelihood(family, eta, trials, sigma), obs=y)
 
 

@@ -95,7 +95,7 @@ def global_sites(program: Program) -> tuple[str, ...]:
         sites.append(sd_site(factor.group))
         sites += [cholesky_site(factor.group, k) for k in range(len(factor.correlated_blocks))]
     if program.family.has_dispersion:
-        sites.append("sigma")
+        sites.append(program.family.extra_name)
     return tuple(sites)
 
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import gaussian_kde, norm
 
-SUPPORT = {"sd": (0.0, np.inf), "sigma": (0.0, np.inf), "corr": (-1.0, 1.0)}
-PANELS = (("beta", "Fixed effects"), ("sd", "Random-effect SDs"), ("corr", "Correlations"), ("sigma", "Residual SD"))
+from ..model.parameters import parameter_kind
+
+SUPPORT = {"sd": (0.0, np.inf), "family": (0.0, np.inf), "corr": (-1.0, 1.0)}
+PANELS = (
+    ("beta", "Fixed effects"),
+    ("sd", "Random-effect SDs"),
+    ("corr", "Correlations"),
+    ("family", "Family parameters (sigma, shape, ...)"),
+)
 
 
 def _pyplot():
@@ -31,7 +38,7 @@ def forest_plot(comparison, path=None):
     """One row per parameter, one marker and 95% interval per fit, a panel per parameter kind."""
     plt = _pyplot()
     names = list(comparison.wide().index)
-    panels = [(kind, title, [n for n in names if n.split("[")[0] == kind]) for kind, title in PANELS]
+    panels = [(kind, title, [n for n in names if parameter_kind(n) == kind]) for kind, title in PANELS]
     panels = [p for p in panels if p[2]]
     labels = list(comparison.fits)
     heights = [len(p[2]) for p in panels]
@@ -93,7 +100,7 @@ def density_plot(comparison, path=None, columns: int = 3):
                 ax.plot(grid, gaussian_kde(draws)(grid), color=color, label=label)
             else:
                 est, se = c.table.loc[name, ["estimate", "se"]]
-                low, high = SUPPORT.get(name.split("[")[0], (-np.inf, np.inf))
+                low, high = SUPPORT.get(parameter_kind(name), (-np.inf, np.inf))
                 grid = np.linspace(max(est - 4 * se, low), min(est + 4 * se, high), 200)  # drawn inside the support
                 ax.plot(grid, norm.pdf(grid, est, se), color=color, ls="--", label=f"{label} (normal approx.)")
         ax.set_title(name, fontsize=9)

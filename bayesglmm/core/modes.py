@@ -71,13 +71,21 @@ def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, f
     return group_sum(rows, data) + log_standard_normal(u)
 
 
-def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
+def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family, for_steps: bool = False):
     """g_i(u) = Λᵀ Σ_r z_r d1_r − u and H_i(u) = Λᵀ (Σ_r z_r z_rᵀ (−d2_r)) Λ + I (module docstring),
     as entries (:mod:`.smallmat`): g[a] (n_groups,), H[a][b] (n_groups,), computed on arrays or on
-    entries by the number of groups (the static ``data.entries_from_groups``, :data:`~.data.ENTRIES_FROM_GROUPS`)."""
+    entries by the number of groups (the static ``data.entries_from_groups``, :data:`~.data.ENTRIES_FROM_GROUPS`).
+
+    ``for_steps``: the curvature of the Newton *steps*, −d2 floored at 0, so that H ⪰ I even where
+    the family's log-likelihood is not concave in η (NB1 with large counts: its size μ/φ moves with
+    η); the modes are the same, the line search keeps each step an ascent. The Laplace value and
+    the modes' derivatives use the exact H (``for_steps=False``); for a concave family both agree.
+    """
     q = u.shape[-1]
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
+    if for_steps:
+        d2 = jnp.minimum(d2, 0.0)
     if data.n_groups < data.entries_from_groups:
         gradient = smallmat.matvec(chol_G.T, group_sum(data.Z * d1[:, None], data)) - u
         information = group_sum(data.Z[:, :, None] * data.Z[:, None, :] * (-d2)[:, None, None], data)
@@ -104,7 +112,7 @@ def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family):
 
 
 def _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family):
-    gradient, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
+    gradient, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family, for_steps=True)
     return jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), gradient), -1)
 
 

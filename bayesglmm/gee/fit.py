@@ -120,6 +120,11 @@ def fit_gee(
     spec, cluster_values, within_values, subcluster_values, dropped = _model_data(
         formula, data, family, link, trials, cluster, within, reference, subcluster
     )
+    if not spec.family.gee:
+        raise SpecError(
+            f"GEE needs a variance function with at most a scale; family {spec.family.name!r} has an extra "
+            f"likelihood parameter ({spec.family.extra_name}) in its variance: fit it as a GLMM (fit_ml, fit_bayes)"
+        )
     layout = cluster_layout(spec, cluster_values, within_values, within)
     if subcluster is not None:
         alr_design = np.full(layout.mask.shape, -1)

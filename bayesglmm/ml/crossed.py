@@ -20,9 +20,8 @@ raters), the primary any number (patients, classes).
 Written in JAX rather than with a sparse library (scikit-sparse's CHOLMOD, scipy.sparse): the
 objective must be differentiable twice in (β, θ) for the exact observed information, and neither
 library's factorisation is differentiable in JAX; the arrow structure gives the exact elimination
-without one.  As in :mod:`.modes`, the joint mode is found by damped Newton without gradients and
-then refined by two differentiable Newton steps, which makes the first and second derivatives
-through b̂ exact.
+without one.  The joint mode is found by damped Newton (:mod:`bayesglmm.core.newton`) without
+gradients and refined by two differentiable Newton steps: the derivatives through b̂ are exact.
 """
 
 from __future__ import annotations
@@ -286,9 +285,12 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
     return _Curvature(weights, chol_A, jnp.linalg.cholesky(0.5 * (S + S.T)), V)
 
 
-def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family):
+def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family, for_steps=False):
+    """∇f and f's curvature; ``for_steps`` floors −d2 at 0 (see bayesglmm.core.modes)."""
     eta = _linear_predictor(eta_fixed, b0, u, data)
     d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
+    if for_steps:
+        d2 = jnp.minimum(d2, 0.0)
     g0 = (
         segment_sum(data.Z[0] * d1[:, None], data.index[0], data.n_levels[0], indices_are_sorted=True)
         - b0 @ precisions[0]
@@ -304,9 +306,9 @@ def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, 
     return g0, gu, _curvature(-d2, precisions, data)
 
 
-def _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family):
+def _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family, for_steps=False):
     """Solve H (δ₀, δu) = ∇f by block elimination: δu = S⁻¹(g_u − Cᵀ A⁻¹ g₀), δ₀ = A⁻¹(g₀ − C δu)."""
-    g0, gu, curvature = _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family)
+    g0, gu, curvature = _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family, for_steps)
     y0 = smallmat.cho_solve(curvature.chol_A, g0)
     du = jax.scipy.linalg.cho_solve((curvature.chol_S, True), gu - _C_transpose_times(y0, curvature.weights, data))
     d0 = smallmat.cho_solve(curvature.chol_A, g0 - _C_times(du, curvature.weights, data))
@@ -328,7 +330,7 @@ def find_joint_mode(
         return joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data, family)
 
     def step(modes):
-        return _newton_step(*modes, eta_fixed, precisions, log_dispersion, data, family)
+        return _newton_step(*modes, eta_fixed, precisions, log_dispersion, data, family, for_steps=True)
 
     return damped_newton(lambda modes: objective(*modes), step, tuple(start), max_iter, tol)
 

@@ -97,13 +97,13 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6) -> MLFit:
         spec.fixed.X.shape[1],
     )
 
-    beta0, log_sd0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
-    sd0 = np.exp(log_sd0) if spec.family.has_dispersion else 1.0
+    beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+    sd0 = spec.family.start_random_sd(extra0)
     phi0 = np.concatenate(
         [
             beta0,
             *[c.start_theta(np.full(c.q, sd0)) for c in model.covariances],
-            [log_sd0] if spec.family.has_dispersion else [],
+            [extra0] if spec.family.has_dispersion else [],
         ]
     )
     objective = CrossedObjective(model, data)

@@ -27,7 +27,9 @@ def phi_from(structure: CovarianceStructure, beta, G, sigma=None) -> np.ndarray:
 def _objective(spec: ModelSpec, method: str, qpoints: int, sigma):
     """The structure and objective of ``spec``'s one grouping factor at ``qpoints``."""
     if spec.family.has_dispersion and sigma is None:
-        raise ValueError("the Gaussian family needs sigma, the residual SD")
+        raise ValueError(
+            f"family {spec.family.name!r} has the extra parameter {spec.family.extra_name!r}: give its value as sigma="
+        )
     factor = single_factor(spec)
     structure = CovarianceStructure(factor.q, factor.blocks)
     model = MarginalModel(spec.family, structure, spec.fixed.X.shape[1], method)
@@ -38,7 +40,8 @@ def loglik_at(spec: ModelSpec, beta, G, method: str = "agq", qpoints: int = 1, s
     """ℓ(β, G) of ``spec`` by Laplace or adaptive Gauss–Hermite quadrature with ``qpoints``.
 
     ``G`` is the random-effects covariance (q, q) in the order of the random
-    terms; ``sigma`` the residual SD (Gaussian family only).
+    terms; ``sigma`` the natural value of the family's extra parameter (the Gaussian residual SD,
+    the NB2 or Gamma shape, …), for families that have one.
     """
     structure, objective = _objective(spec, method, qpoints, sigma)
     value, _ = objective.evaluate(phi_from(structure, beta, G, sigma), objective.initial_modes())
@@ -49,10 +52,10 @@ def loglik_by_qpoints(fit, spec: ModelSpec, qpoints=(1, 3, 5, 7, 11, 15, 21)) ->
     """ℓ at a fit's estimates for several numbers of points (fully adaptive quadrature).
 
     One compiled program for all of them: every grid is padded with zero-weight nodes to the
-    largest (:func:`~.auto.deviance_by_qpoints`, as the automatic rule), instead of one
+    largest (:func:`~.point_rule.deviance_by_qpoints`, as the automatic rule), instead of one
     compilation per number of points (seconds each).
     """
-    sigma = fit.params().loc["sigma", "estimate"] if "sigma" in fit.params().index else None
+    sigma = fit.params().loc[spec.family.extra_name, "estimate"] if spec.family.has_dispersion else None
     structure, objective = _objective(spec, "agq", 1, sigma)
     phi = phi_from(structure, fit.beta.values, fit.G, sigma)
     table = deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, objective.model, list(qpoints))

@@ -122,9 +122,9 @@ def _fit(spec: ModelSpec, options: MLOptions):
     if method == "agq" and qpoints not in (None, "auto"):  # refused before any compilation
         _check_grid_memory(int(qpoints), factor.q, data, MarginalModel(spec.family, structure, p).n_params, max_grid_gb)
 
-    beta0, log_sd0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
-    sd0 = np.full(factor.q, np.exp(log_sd0) if spec.family.has_dispersion else 1.0)
-    phi0 = np.concatenate([beta0, structure.start_theta(sd0), [log_sd0] if spec.family.has_dispersion else []])
+    beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+    sd0 = np.full(factor.q, spec.family.start_random_sd(extra0))
+    phi0 = np.concatenate([beta0, structure.start_theta(sd0), [extra0] if spec.family.has_dispersion else []])
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
     objective = MarginalObjective(laplace_model, data, 1)

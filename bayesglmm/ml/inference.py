@@ -62,7 +62,7 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
         for i, j in structure.covariance_pairs():
             label = f"Corr({_plain(terms[j])},{_plain(terms[i])})" + (f" {group}" if several else "")
             params.append(ReportedParameter(corr_name(group, terms[j], terms[i]), "corr", label, (i, j), group))
-    params += [ReportedParameter(p.name, "sigma", p.label) for p in model.family.extra_parameters]
+    params += [ReportedParameter(p.name, "family", p.label) for p in model.family.extra_parameters]
     return params
 
 

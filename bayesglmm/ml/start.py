@@ -12,7 +12,8 @@ from ..model.families import Family
 
 
 def glm_start(family: Family, X, y, trials, offset, iterations: int = 25):
-    """(beta, log residual SD or 0) of the GLM ``y ~ X`` by IRLS (McCullagh & Nelder 1989, 2.5)."""
+    """(beta, the extra parameter's unconstrained start or 0) of the GLM ``y ~ X`` by IRLS
+    (McCullagh & Nelder 1989, 2.5); the extra parameter from :meth:`Family.start_extra`."""
     eta = np.clip(family.start_eta(y, trials), -15, 15)
     response = family.glm_response(y, trials)
     beta = np.zeros(X.shape[1])
@@ -29,7 +30,4 @@ def glm_start(family: Family, X, y, trials, offset, iterations: int = 25):
         beta = new_beta
         if converged:
             break
-    log_sd = 0.0
-    if family.has_dispersion:
-        log_sd = float(np.log(max(np.std(y - eta), 1e-8)))
-    return beta, log_sd
+    return beta, family.start_extra(y, family.link_object.mean_and_slope(eta)[0], trials)

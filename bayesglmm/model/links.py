@@ -112,7 +112,22 @@ class Identity(Link):
         return eta, np.ones_like(eta)
 
 
-LINKS: dict[str, Link] = {link.name: link for link in (Logit(), Probit(), Cloglog(), Log(), Identity())}
+class Inverse(Link):
+    """η = 1/μ (the canonical Gamma link; the linear predictor must stay positive)."""
+
+    name = "inverse"
+
+    def inverse(self, eta):
+        return 1.0 / eta
+
+    def __call__(self, mu):
+        return 1.0 / mu
+
+    def mean_and_slope(self, eta):
+        return 1.0 / eta, -1.0 / eta**2
+
+
+LINKS: dict[str, Link] = {link.name: link for link in (Logit(), Probit(), Cloglog(), Log(), Identity(), Inverse())}
 
 
 def get_link(name: str) -> Link:

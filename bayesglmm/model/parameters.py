@@ -49,6 +49,16 @@ def parse_common_name(name: str) -> tuple[str, tuple[str, ...]]:
     return match.group("kind"), tuple(parts)
 
 
+STRUCTURAL_KINDS = ("beta", "sd", "corr", "var", "cov")
+
+
+def parameter_kind(name: str) -> str:
+    """``beta``, ``sd``, ``corr``, ``var``, ``cov`` — or ``family`` for a family's extra parameter
+    (``sigma``, ``shape``, ``phi``, …)."""
+    kind = parse_common_name(name)[0]
+    return kind if kind in STRUCTURAL_KINDS else "family"
+
+
 def beta_name(term: str) -> str:
     return common_name("beta", term)
 

@@ -58,13 +58,13 @@ def simulate_response(spec: ModelSpec, params: Mapping, seed: int | np.random.Ge
     """A copy of ``spec`` whose response is drawn from the model at ``params``.
 
     ``params`` maps common parameter names (``beta[..]``, ``sd[..]``, ``corr[..]``,
-    ``sigma`` for Gaussian) to values, e.g. ``fit.params()["estimate"]``.
+    the family's extra parameter: ``sigma`` for Gaussian, ``shape`` for NB2 and Gamma) to values, e.g. ``fit.params()["estimate"]``.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eta = linear_predictor(spec, params, rng)
     family = spec.family
-    extra = {parameter.name: _value(params, parameter.name) for parameter in family.extra_parameters}
-    y = np.asarray(family.simulate(rng, np.asarray(eta), spec.trials, **extra), dtype=float)
+    extra = _value(params, family.extra_name) if family.extra_name else None
+    y = np.asarray(family.simulate(rng, np.asarray(eta), spec.trials, extra), dtype=float)
     y.setflags(write=False)
     return dataclasses.replace(spec, y=y)
 

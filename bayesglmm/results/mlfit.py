@@ -210,7 +210,7 @@ class MLFit:
         rows = []
         se_model, se_emp = self._se(False), self._se(True)
         for i, p in enumerate(self.parameters):
-            if p.kind in ("var", "cov", "sd", "corr", "sigma"):
+            if p.kind in ("var", "cov", "sd", "corr", "family"):
                 rows.append(
                     {
                         "name": p.name,
@@ -234,12 +234,12 @@ class MLFit:
         se = se_emp if self.empirical else se_model
         rows = []
         for i, p in enumerate(self.parameters):
-            if p.kind not in ("beta", "sd", "corr", "sigma"):
+            if p.kind not in ("beta", "sd", "corr", "family"):
                 continue
             est = self.inference.estimates[i]
             if p.kind == "beta":
                 lower, upper = est - Z_975 * se[i], est + Z_975 * se[i]
-            elif p.kind in ("sd", "sigma"):
+            elif p.kind in ("sd", "family"):
                 half = Z_975 * se[i] / est if est > 0 else np.inf
                 with np.errstate(over="ignore"):  # an SD at the boundary: the interval reaches infinity
                     lower, upper = est * np.exp(-half), est * np.exp(half)

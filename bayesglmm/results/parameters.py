@@ -18,8 +18,8 @@ from ..model.design import RandomFactor
 class ReportedParameter:
     """One reported quantity: its common name, kind and GLIMMIX-style label."""
 
-    name: str  # beta[time], var[id,(Intercept)], cov[id,(Intercept),time], sd[...], corr[...], sigma
-    kind: str  # beta | var | cov | sd | corr | sigma
+    name: str  # beta[time], var[id,(Intercept)], cov[id,(Intercept),time], sd[...], corr[...], sigma, shape, ...
+    kind: str  # beta | var | cov | sd | corr | family (a family's extra parameter: positive)
     label: str  # GLIMMIX label: the term, UN(1,1), ..., Residual
     indices: tuple[int, ...] = ()  # random-effect positions in the factor: (i,) for var/sd, (i, j) for cov/corr
     group: str | None = None  # the grouping factor of a var/cov/sd/corr

@@ -10,10 +10,13 @@ from __future__ import annotations
 from ..links import LINKS, get_link, inverse_link, link_function
 from .base import ExtraParameter, Family, check_counts
 from .binomial import Bernoulli, Binomial, softplus
+from .gamma import Gamma
 from .gaussian import Gaussian
+from .negative_binomial import NegativeBinomial1, NegativeBinomial2
 from .poisson import Poisson
 
 FAMILIES: dict[str, type[Family]] = {}
+_ALIASES: dict[str, str] = {}  # lower-cased other spellings -> name
 
 
 def register_family(family: type[Family]) -> type[Family]:
@@ -23,10 +26,12 @@ def register_family(family: type[Family]) -> type[Family]:
     if not (isinstance(family, type) and issubclass(family, Family)):
         raise SpecError(f"register_family takes a Family subclass, got {family!r}")
     FAMILIES[family.name] = family
+    for alias in family.aliases:
+        _ALIASES[alias.lower()] = family.name
     return family
 
 
-for _family in (Bernoulli, Binomial, Poisson, Gaussian):
+for _family in (Bernoulli, Binomial, Poisson, Gaussian, NegativeBinomial2, NegativeBinomial1, Gamma):
     register_family(_family)
 
 
@@ -44,7 +49,8 @@ def make_family(name: str, link: str | None = None) -> Family:
         raise SpecError(f"family must be a name ({', '.join(FAMILIES)}), got {type(name).__name__} {name!r}")
     if link is not None and not isinstance(link, str):
         raise SpecError(f"link must be a name ({', '.join(LINKS)}), got {type(link).__name__} {link!r}")
-    family = FAMILIES.get(name.lower())
+    key = name.lower()
+    family = FAMILIES.get(key) or FAMILIES.get(_ALIASES.get(key, ""))
     if family is None:
         raise SpecError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
     return family((link or family.links[0]).lower())
@@ -57,7 +63,10 @@ __all__ = [
     "Binomial",
     "ExtraParameter",
     "Family",
+    "Gamma",
     "Gaussian",
+    "NegativeBinomial1",
+    "NegativeBinomial2",
     "Poisson",
     "check_counts",
     "get_link",

@@ -71,6 +71,8 @@ class Family:
     extra_parameters: ClassVar[tuple[ExtraParameter, ...]] = ()
     binary: ClassVar[bool] = False  # 0/1 response (a factor response is allowed)
     counts_of_trials: ClassVar[bool] = False  # successes out of trials (trials= or cbind)
+    gee: ClassVar[bool] = True  # a variance function and at most a scale: GEE applies
+    aliases: ClassVar[tuple[str, ...]] = ()  # other spellings accepted by make_family (R, glmmTMB, brms)
     r_name: ClassVar[str] = ""  # R's family() / glmmTMB
     brms_name: ClassVar[str] = ""
     sas_name: ClassVar[str] = ""  # GLIMMIX / GENMOD dist=
@@ -90,6 +92,11 @@ class Family:
     def has_dispersion(self) -> bool:
         """True when the family has an extra (scale) parameter: one unconstrained value in φ."""
         return bool(self.extra_parameters)
+
+    @property
+    def extra_name(self) -> str | None:
+        """The common name (and NumPyro site) of the extra parameter, None without one."""
+        return self.extra_parameters[0].name if self.extra_parameters else None
 
     @property
     def is_binomial(self) -> bool:
@@ -139,6 +146,15 @@ class Family:
         """Var(response on the g⁻¹(η) scale) / dispersion, for IRLS (NumPy)."""
         return np.ones_like(mean)
 
+    def start_extra(self, y: np.ndarray, mean: np.ndarray, trials: np.ndarray) -> float:
+        """The unconstrained extra parameter's start from the GLM fit's means (a moment estimate;
+        0 for a family without one)."""
+        return 0.0
+
+    def start_random_sd(self, extra: float) -> float:
+        """The random-effect SDs' start, on the linear-predictor scale, given :meth:`start_extra`'s value."""
+        return 1.0
+
     def variance(self, mu, trials):
         """The GEE variance function v(μ) of the response's mean μ = trials · g⁻¹(η) (JAX)."""
         return jnp.ones_like(mu)
@@ -148,12 +164,13 @@ class Family:
         raise NotImplementedError
 
     # -- Bayes and simulation -------------------------------------------------------------
-    def distribution(self, eta, trials, sigma=None):
-        """The NumPyro distribution of the response at linear predictor η (vectorised over rows)."""
+    def distribution(self, eta, trials, extra=None):
+        """The NumPyro distribution of the response at linear predictor η (vectorised over rows);
+        ``extra`` is the natural value of the extra parameter (σ, the NB shape, …) if the family has one."""
         raise NotImplementedError
 
     def simulate(
-        self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray, sigma: float | None = None
+        self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray, extra: float | None = None
     ) -> np.ndarray:
-        """Responses drawn at η (NumPy)."""
+        """Responses drawn at η (NumPy); ``extra`` as in :meth:`distribution`."""
         raise NotImplementedError

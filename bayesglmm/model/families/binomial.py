@@ -95,7 +95,7 @@ class _Binomial(Family):
             np.sum(np.where(y > 0, y * np.log(p), 0.0) + np.where(trials - y > 0, (trials - y) * np.log1p(-p), 0.0))
         )
 
-    def simulate(self, rng, eta, trials, sigma=None):
+    def simulate(self, rng, eta, trials, extra=None):
         return rng.binomial(trials.astype(np.int64), np.asarray(self.inverse_link(eta))).astype(float)
 
 
@@ -117,7 +117,7 @@ class Bernoulli(_Binomial):
             )
         return y, np.ones_like(y)
 
-    def distribution(self, eta, trials, sigma=None):
+    def distribution(self, eta, trials, extra=None):
         if self.link == "logit":
             return dist.BernoulliLogits(eta)
         return dist.Bernoulli(probs=jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15))
@@ -146,7 +146,7 @@ class Binomial(_Binomial):
             raise SpecError(f"response '{name}' exceeds the number of trials in '{trials_name}'")
         return y, n
 
-    def distribution(self, eta, trials, sigma=None):
+    def distribution(self, eta, trials, extra=None):
         if self.link == "logit":
             return dist.BinomialLogits(eta, total_count=trials)
         return dist.BinomialProbs(jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15), total_count=trials)

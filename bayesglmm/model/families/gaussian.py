@@ -35,11 +35,17 @@ class Gaussian(Family):
         precision = jnp.exp(-2.0 * log_dispersion)
         return (y - eta) * precision, -precision * jnp.ones_like(eta)
 
+    def start_extra(self, y, mean, trials):
+        return float(np.log(max(np.std(y - mean), 1e-8)))
+
+    def start_random_sd(self, extra):
+        return float(np.exp(extra))
+
     def quasi_likelihood(self, y, mu, trials):
         return float(-0.5 * np.sum((y - mu) ** 2))
 
-    def distribution(self, eta, trials, sigma=None):
-        return dist.Normal(eta, sigma)
+    def distribution(self, eta, trials, extra=None):
+        return dist.Normal(eta, extra)
 
-    def simulate(self, rng, eta, trials, sigma=None):
-        return rng.normal(eta, sigma)
+    def simulate(self, rng, eta, trials, extra=None):
+        return rng.normal(eta, extra)

@@ -50,8 +50,8 @@ class Poisson(Family):
     def quasi_likelihood(self, y, mu, trials):
         return float(np.sum(np.where(y > 0, y * np.log(mu), 0.0) - mu))
 
-    def distribution(self, eta, trials, sigma=None):
+    def distribution(self, eta, trials, extra=None):
         return dist.Poisson(jnp.exp(eta))
 
-    def simulate(self, rng, eta, trials, sigma=None):
+    def simulate(self, rng, eta, trials, extra=None):
         return rng.poisson(np.asarray(self.inverse_link(eta))).astype(float)

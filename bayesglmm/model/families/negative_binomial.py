@@ -1,0 +1,123 @@
+"""Negative binomial counts, log link, in glmmTMB's two parameterisations.
+
+NB2 (glmmTMB ``nbinom2``, brms ``negbinomial``, GLMMadaptive ``negative.binomial``): Var = μ + μ²/θ,
+θ the ``shape``;
+
+    log p(y | η) = log Γ(y + θ) − log Γ(θ) − log y! + θ log(θ/(θ + μ)) + y log(μ/(θ + μ)),
+
+written with log(θ + μ) = logaddexp(log θ, η), so that it stays accurate for θ ≫ μ (the Poisson
+limit) and θ ≪ μ. Its η derivatives are y − (y + θ)p and −(y + θ)p(1 − p), p = μ/(θ + μ).
+
+NB1 (glmmTMB ``nbinom1``): Var = μ(1 + φ), φ the dispersion ``phi``: the NB2 density with a size
+θ_i = μ_i/φ that varies with the mean (derivatives by automatic differentiation).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from jax.scipy.special import gammaln
+
+from ... import _jax  # noqa: F401  (float64)
+from .base import ExtraParameter, Family, check_counts
+
+
+class _Counts(Family):
+    """What NB2 and NB1 share: non-negative whole-number responses, the log link, a GLM start as Poisson."""
+
+    links = ("log",)
+    gee = False  # the shape enters the variance function: no GEE with a moment-estimated scale
+
+    def check_response(self, y, name, trials=None, trials_name=None):
+        check_counts(y, name, f"counts for family '{self.name}'")
+        return y, np.ones_like(y)
+
+    def constant_response(self, y, trials):
+        return "is 0 in every row used: the model cannot be estimated" if np.all(y == 0) else None
+
+    def separation_sides(self, y, trials):
+        return np.where(y <= 0, -1, 0)
+
+    def start_eta(self, y, trials):
+        return np.log(y + 0.1)
+
+    def glm_variance(self, mean, trials):
+        return np.maximum(mean, 1e-10)  # the Poisson GLM starts β
+
+    def variance(self, mu, trials):
+        raise NotImplementedError(f"family {self.name!r} has no GEE variance function without its shape")
+
+    def quasi_likelihood(self, y, mu, trials):
+        raise NotImplementedError(f"family {self.name!r} has no quasi-likelihood for QIC")
+
+
+def _nb2_loglik(y, eta, log_theta):
+    """log NB2(y; μ = e^η, θ = e^{log θ}) with every constant (module docstring)."""
+    theta = jnp.exp(log_theta)
+    log_total = jnp.logaddexp(log_theta, eta)  # log(θ + μ)
+    return (
+        gammaln(y + theta) - gammaln(theta) - gammaln(y + 1.0) + theta * (log_theta - log_total) + y * (eta - log_total)
+    )
+
+
+class NegativeBinomial2(_Counts):
+    """Overdispersed counts, Var = μ + μ²/θ (glmmTMB ``nbinom2``, brms ``negbinomial``)."""
+
+    name = "nbinom2"
+    label = "Negative binomial (NB2: Var = mu + mu^2/shape)"
+    aliases = ("negbinomial", "negative_binomial", "negative.binomial", "nb2", "negbin")
+    extra_parameters = (ExtraParameter("shape", "Shape (NB2 theta)", "gamma(0.01, 0.01)", "negative binomial shape"),)
+    r_name = "nbinom2"
+    brms_name = "negbinomial"
+    sas_name = "negbin"
+
+    def loglik(self, y, eta, trials, log_dispersion=0.0):
+        return _nb2_loglik(y, eta, log_dispersion)
+
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+        p = jax.nn.sigmoid(eta - log_dispersion)  # μ/(θ + μ)
+        weight = y + jnp.exp(log_dispersion)
+        return y - weight * p, -weight * p * (1.0 - p)
+
+    def start_extra(self, y, mean, trials):
+        """log θ from the moments of the Poisson GLM: Σ(y − μ)² − Σμ = Σμ²/θ."""
+        excess = float(np.sum((y - mean) ** 2) - np.sum(mean))
+        theta = float(np.sum(mean**2)) / excess if excess > 0 else 100.0
+        return float(np.log(np.clip(theta, 0.05, 100.0)))
+
+    def distribution(self, eta, trials, extra=None):
+        return dist.NegativeBinomial2(jnp.exp(eta), extra)
+
+    def simulate(self, rng, eta, trials, extra=None):
+        mu = np.exp(eta)
+        return rng.negative_binomial(extra, extra / (extra + mu)).astype(float)
+
+
+class NegativeBinomial1(_Counts):
+    """Overdispersed counts, Var = μ(1 + φ) (glmmTMB ``nbinom1``)."""
+
+    name = "nbinom1"
+    label = "Negative binomial (NB1: Var = mu (1 + phi))"
+    aliases = ("nb1",)
+    extra_parameters = (ExtraParameter("phi", "Dispersion (NB1 phi)", "gamma(0.01, 0.01)", "NB1 dispersion"),)
+    r_name = "nbinom1"
+    brms_name = ""  # brms has no NB1
+    sas_name = ""
+
+    def loglik(self, y, eta, trials, log_dispersion=0.0):
+        return _nb2_loglik(y, eta, eta - log_dispersion)  # size θ_i = μ_i/φ
+
+    def start_extra(self, y, mean, trials):
+        """log φ from the moments of the Poisson GLM: Σ(y − μ)² = (1 + φ) Σμ."""
+        phi = float(np.sum((y - mean) ** 2) / np.sum(mean)) - 1.0
+        return float(np.log(np.clip(phi, 0.01, 100.0)))
+
+    def distribution(self, eta, trials, extra=None):
+        mu = jnp.exp(eta)
+        return dist.NegativeBinomial2(mu, mu / extra)
+
+    def simulate(self, rng, eta, trials, extra=None):
+        size = np.exp(eta) / extra
+        return rng.negative_binomial(size, 1.0 / (1.0 + extra)).astype(float)
