@@ -4,7 +4,7 @@
 
     [model]
     formula = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
-    family = "bernoulli"          # required: bernoulli | binomial | poisson | gaussian
+    family = "bernoulli"          # required: bernoulli | binomial | poisson | gaussian | nbinom2 | nbinom1 | gamma
     link = "logit"                # optional; the canonical link by default
     trials = "n"                  # binomial only: column of numbers of trials
     reference = { trt = "0" }     # optional reference levels of categorical columns
@@ -143,7 +143,9 @@ def _check_types(path: Path, content: dict) -> None:
     model = content["model"]
     strings("model", model, ("formula", "family", "link", "trials", "name", "description"))
     if "family" not in model:
-        raise SpecError(f"[model] of {path} needs a family (as lme4's glmer): bernoulli, binomial, poisson or gaussian")
+        from .model.families import FAMILIES
+
+        raise SpecError(f"[model] of {path} needs a family (as lme4's glmer): {', '.join(FAMILIES)}")
     if "reference" in model and not isinstance(model["reference"], dict):
         raise SpecError(
             f'[model] of {path}: reference must be a table such as {{ trt = "placebo" }}, got {model["reference"]!r}'

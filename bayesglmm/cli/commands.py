@@ -12,6 +12,7 @@ from ..outputs import write_outputs
 
 def _load(args, section: str = "ml"):
     from ..csv_input import read_csv
+    from ..model.families import FAMILIES
     from ..model.spec import ModelSpec
     from ..toml_spec import load_spec_file
 
@@ -27,9 +28,7 @@ def _load(args, section: str = "ml"):
     if not (args.formula and args.data):
         raise SpecError("give a spec file, or --formula and --data (and --family)")
     if not args.family:
-        raise SpecError(
-            "--family is required with --formula (as lme4's glmer): bernoulli, binomial, poisson or gaussian"
-        )
+        raise SpecError(f"--family is required with --formula (as lme4's glmer): {', '.join(FAMILIES)}")
     spec = ModelSpec.from_formula(
         args.formula, read_csv(args.data), family=args.family, link=args.link, trials=args.trials
     )
@@ -111,7 +110,9 @@ def _fit_gee(args) -> int:
         fit = _gee_fit(spec_file.data, spec_file.model, spec_file.gee, args)
     elif args.formula and args.data:
         if not args.family:
-            raise SpecError("--family is required with --formula: bernoulli, binomial, poisson or gaussian")
+            from ..model.families import FAMILIES
+
+            raise SpecError(f"--family is required with --formula: {', '.join(FAMILIES)}")
         fit = _gee_fit(read_csv(args.data), {}, {}, args)
     else:
         raise SpecError("give a spec file, or --formula and --data (and --family, --cluster)")
