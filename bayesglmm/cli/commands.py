@@ -51,15 +51,22 @@ def _fit(args) -> int:
     return status
 
 
+def _merged(section: dict, args, names) -> dict:
+    """The spec file's section with the command-line flags that were given on top: the one way
+    every command combines a TOML section and flags (the options classes then check the result,
+    as they do for the Python API)."""
+    given = {name: getattr(args, name, None) for name in names}
+    return {**section, **{name: value for name, value in given.items() if value is not None}}
+
+
 def _ml_fit(spec, options: dict, args=None):
     """ML fit with the spec's [ml] options, command-line options (when given) first, as one
     :class:`~bayesglmm.ml.options.MLOptions` (checked the same way as from Python)."""
     from ..ml import fit_ml
     from ..ml.options import MLOptions
 
-    flags = {name: getattr(args, name, None) for name in ("method", "qpoints", "empirical", "max_grid_gb")}
-    merged = {**options, **{name: value for name, value in flags.items() if value is not None}}
-    if merged.get("method", "laplace") != "agq" and flags["qpoints"] is None:
+    merged = _merged(options, args, ("method", "qpoints", "empirical", "max_grid_gb"))
+    if merged.get("method", "laplace") != "agq" and getattr(args, "qpoints", None) is None:
         merged.pop("qpoints", None)  # the spec's qpoints belong to its method; --qpoints with laplace is refused
     return fit_ml(spec, options=MLOptions(**merged))
 
@@ -70,18 +77,8 @@ def _fit_bayes(args) -> int:
     from ..options import option_names
 
     spec, options = _load(args, "bayes")
-    chosen = {
-        "prior_set": args.prior_set,
-        "sampler": args.sampler,
-        "qpoints": args.qpoints,
-        "chains": args.chains,
-        "draws": args.draws,
-        "warmup": args.warmup,
-        "thin": args.thin,
-        "seed": args.seed,
-        "target_accept": args.target_accept,
-    }
-    settings = {**options, **{k: v for k, v in chosen.items() if v is not None}}
+    flags = ("prior_set", "sampler", "qpoints", "chains", "draws", "warmup", "thin", "seed", "target_accept")
+    settings = _merged(options, args, flags)
     if settings.get("qpoints") == "auto":
         settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
     NUTSOptions(**{k: v for k, v in settings.items() if k in option_names(NUTSOptions)})  # checked before JAX starts
@@ -131,21 +128,18 @@ def _gee_fit(data, model: dict, options: dict, args=None):
     from ..gee import fit_gee
     from ..model.formula import mean_model_formula
 
-    given = lambda name: getattr(args, name, None)  # noqa: E731  (predict has no GEE options)
-    formula, group = mean_model_formula(given("formula") or options.get("formula") or model["formula"])
+    gee = _merged(options, args, ("formula", "cluster", "within", "corr", "ar1", "score_tests", "subcluster"))
+    model = _merged(model, args, ("family", "link", "trials"))  # predict has none of these flags
+    formula, group = mean_model_formula(gee.pop("formula", None) or model["formula"])
     return fit_gee(
         formula,
         data,
-        family=given("family") or model.get("family"),
-        cluster=given("cluster") or options.get("cluster") or group,
-        within=given("within") or options.get("within"),
-        corr=given("corr") or options.get("corr", "exchangeable"),
-        link=given("link") or model.get("link"),
-        trials=given("trials") or model.get("trials"),
+        family=model.get("family"),
+        cluster=gee.pop("cluster", None) or group,
+        link=model.get("link"),
+        trials=model.get("trials"),
         reference=model.get("reference"),
-        ar1=given("ar1") or options.get("ar1", "lag1"),
-        score_tests=bool(given("score_tests") or options.get("score_tests", False)),
-        subcluster=given("subcluster") or options.get("subcluster"),
+        **{"corr": "exchangeable", **gee},
     )
 
 
@@ -207,18 +201,9 @@ def _fit_for_prediction(args, spec_file):
 def _bayes_settings(args, options: dict):
     from ..compare.engines import BayesSettings
 
-    chosen = {
-        "prior_set": args.prior_set,
-        "chains": args.chains,
-        "warmup": args.warmup,
-        "draws": args.draws,
-        "seed": args.seed,
-    }
-    settings = {
-        **{k: options[k] for k in ("prior_set", "priors", "chains", "warmup", "draws", "seed") if k in options},
-        **{k: v for k, v in chosen.items() if v is not None},
-    }
-    return BayesSettings(**settings)
+    keys = ("prior_set", "priors", "chains", "warmup", "draws", "seed")
+    section = {key: options[key] for key in keys if key in options}
+    return BayesSettings(**_merged(section, args, ("prior_set", "chains", "warmup", "draws", "seed")))
 
 
 def _compare(args) -> int:
