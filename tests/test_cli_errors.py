@@ -94,7 +94,6 @@ CASES = {
     "link unknown": (_formula("--link", "sqrt"), "link 'sqrt' is not available"),
     "family missing": (_formula(family=None), "--family is required"),
     "trials without binomial": (_formula("--trials", "n"), "--trials"),
-    "binomial without trials": (_formula(family="binomial"), "--trials COLUMN"),
     "bernoulli with counts": (_formula(data="counts012.csv"), "family 'bernoulli' needs 0/1"),
     "trials column missing": (
         _formula("--trials", "size", formula="k ~ x + (1 | g)", family="binomial"),

@@ -115,6 +115,15 @@ def test_double_bar_gives_independent_blocks(frame):
     assert spec.random[0].structure == "vc"
 
 
+def test_binomial_with_a_binary_response_is_bernoulli(frame):
+    """R's convention (glm, glmer): family binomial with a 0/1 response and no trials is Bernoulli;
+    counts without trials are still an error (test above). The CLI's former error case for it."""
+    spec = ModelSpec.from_formula("y ~ x + (1 | g)", frame, "binomial")
+    assert spec.family.name == "bernoulli" and spec.family.link == "logit"
+    probit = ModelSpec.from_formula("y ~ x + (1 | g)", frame, "binomial", link="probit")
+    assert probit.family.name == "bernoulli" and probit.family.link == "probit"
+
+
 def test_binomial_response_forms_agree(frame):
     cbind = ModelSpec.from_formula("cbind(k, n - k) ~ x + (1 | g)", frame, "binomial")
     counts = ModelSpec.from_formula("k ~ x + (1 | g)", frame, "binomial", trials="n")

@@ -82,11 +82,13 @@ class ModelSpec:
         if not isinstance(data, pd.DataFrame):
             raise SpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if fam.counts_of_trials and parsed.cbind is None and trials is None:
-            raise SpecError(
-                "family 'binomial' needs the number of trials: pass trials='column' (CLI: --trials COLUMN, "
-                'TOML: trials = "column") or write the response as cbind(successes, failures); '
-                "for 0/1 data use family='bernoulli'"
-            )
+            if not _binary_column(data, parsed.response):
+                raise SpecError(
+                    "family 'binomial' needs the number of trials: pass trials='column' (CLI: --trials COLUMN, "
+                    'TOML: trials = "column") or write the response as cbind(successes, failures); '
+                    "a 0/1 response is fitted as Bernoulli"
+                )
+            fam = make_family("bernoulli", fam.link)  # R's convention (glm, glmer): binomial with a 0/1 response
         if trials is not None and not fam.counts_of_trials:
             raise SpecError(
                 f"trials={trials!r} (CLI --trials, TOML trials) is for family 'binomial'; family {fam.name!r} has "
@@ -271,3 +273,14 @@ def _check_rank(fixed: FixedDesign) -> None:
             f"{', '.join(repr(n) for n in aliased)} {'is a linear combination' if len(aliased) == 1 else 'are linear combinations'} "
             "of other columns; remove them from the formula"
         )
+
+
+def _binary_column(data: pd.DataFrame, name: str | None) -> bool:
+    """True when ``name`` is a column whose values (missing ones aside) are 0/1, booleans or two
+    levels: what R's ``binomial`` fits as Bernoulli without a number of trials."""
+    if name is None or name not in data.columns:
+        return False
+    column = data[name].dropna()
+    if column.dtype == bool or not pd.api.types.is_numeric_dtype(column):
+        return column.nunique() <= 2
+    return bool(np.isin(column.to_numpy(), (0, 1)).all())
