@@ -62,7 +62,7 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def check_qpoints(name: str, value, allow_auto: bool = True):
+def check_qpoints(name: str, value, allow_auto: bool = True) -> int | str | None:
     """A positive whole number of points per dimension, or ``"auto"`` (or None: the default)."""
     if value is None or (allow_auto and value == "auto"):
         return value

@@ -167,3 +167,22 @@ def test_no_module_over_400_lines():
     """Small modules with one responsibility (issue 20): split a module before it passes 400 lines."""
     long = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > 400}
     assert long == {}
+
+
+def test_public_functions_and_methods_have_return_types():
+    """Type hints on every public function and method, return types included (issue 20);
+    functions nested inside others are implementation detail and exempt."""
+    missing = []
+    for name, path in _modules().items():
+
+        def visit(node, nested: bool) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                    if not nested and not child.name.startswith("_") and child.returns is None:
+                        missing.append(f"{name}.{child.name}")
+                    visit(child, True)
+                elif isinstance(child, ast.ClassDef):
+                    visit(child, nested)
+
+        visit(ast.parse(path.read_text()), False)
+    assert missing == []

@@ -51,7 +51,9 @@ def _student_t(key, shape, df: int):
     return normal[..., : shape[-1]] / jnp.sqrt(chi2 / df)[..., None]
 
 
-def conditional_draw(key, beta, chol_G, log_dispersion, data: GroupedData, family: Family, mode_start, steps: int):
+def conditional_draw(
+    key, beta, chol_G, log_dispersion, data: GroupedData, family: Family, mode_start, steps: int
+) -> tuple[jax.Array, jax.Array]:
     """One draw of every group's random effects b (n_groups, q) at one (β, G), and the acceptance rate.
 
     ``mode_start``: spherical modes (n_groups, q) to start the Newton iteration from.
@@ -93,7 +95,7 @@ def conditional_draws(
     mode_start,
     steps: int = 20,
     batch_size: int = 32,
-):
+) -> tuple[jax.Array, jax.Array]:
     """Random-effect draws (S, n_groups, q) for S population draws, and the mean acceptance rate.
 
     ``betas`` (S, p), ``chol_Gs`` (S, q, q), ``log_dispersions`` (S,).  The draws are split over

@@ -10,6 +10,11 @@ Written for ArviZ 0.x's ``from_dict``; moving to ArviZ 1.x changes only this mod
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import arviz as az
+
 import numpy as np
 
 from ..model.parameters import BETA_SITE, corr_site, effects_site, reported_sites, sd_site, term_dim
@@ -41,7 +46,7 @@ def _dims_and_coords(program: Program):
 
 def to_inference_data(
     program: Program, posterior: dict, sample_stats: dict | None, log_likelihood, posterior_predictive=None, prior=None
-):
+) -> az.InferenceData:
     """InferenceData with the ``parameters`` variable in the common names.
 
     ``posterior``: the program's sites and deterministics, arrays (chain, draw, ...);

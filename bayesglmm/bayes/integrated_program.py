@@ -60,7 +60,7 @@ class MarginalProgram:
     mode_start: jax.Array
 
 
-def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel):
+def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel) -> jax.Array:
     """The ML engine's φ = (β, θ, log σ) from the sampled sites (θ: the elements of chol G)."""
     parts = [beta, marginal.covariance.theta(sd[:, None] * chol_corr)]
     if sigma is not None:
@@ -79,7 +79,7 @@ def marginal_glmm_model(
     factor: FactorMeta,
     family: Family,
     marginal: MarginalModel,
-):
+) -> None:
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
     beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)

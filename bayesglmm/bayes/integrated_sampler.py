@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpyro.infer import MCMC
 
 from .. import _jax  # noqa: F401
 from ..core.data import grouped_data
@@ -132,7 +133,7 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     return MarginalSetup(marginal_program, ml_fit, laplace, seconds_ml, time.perf_counter() - started)
 
 
-def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None):
+def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None) -> MCMC:
     """NUTS on the marginal program, started from the Laplace posterior."""
     starts = setup.laplace.chain_starts(jax.random.PRNGKey(driver.seed + 3), driver.chains)
     return run_nuts(
@@ -147,7 +148,9 @@ def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver
     )
 
 
-def population_to_latent(program: Program, population: dict, setup: MarginalSetup, seed: int, steps: int):
+def population_to_latent(
+    program: Program, population: dict, setup: MarginalSetup, seed: int, steps: int
+) -> tuple[dict, float]:
     """Add random-effect draws to flat population draws, as the full-latent program's ``z`` sites.
 
     Returns (sites for the full-latent program, mean acceptance rate of the conditional sampler).

@@ -23,6 +23,11 @@ Overrides are applied over the set, the most specific name winning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
+
 import re
 from dataclasses import dataclass
 
@@ -68,7 +73,7 @@ class Prior:
     def __str__(self) -> str:
         return f"{self.family}({', '.join(f'{a:g}' for a in self.args)})"
 
-    def distribution(self):
+    def distribution(self) -> dist.Distribution:
         """The NumPyro distribution."""
         import numpyro.distributions as dist
 

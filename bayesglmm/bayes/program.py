@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -55,7 +56,7 @@ class Program:
     family: Family
 
 
-def vector_distribution(priors: tuple[Prior, ...], name: str):
+def vector_distribution(priors: tuple[Prior, ...], name: str) -> dist.Distribution:
     """One NumPyro distribution for a vector of parameters with the same prior family."""
     families = {prior.family for prior in priors}
     if len(families) > 1:
@@ -67,12 +68,12 @@ def vector_distribution(priors: tuple[Prior, ...], name: str):
     return Prior(priors[0].family, args).distribution().to_event(1)
 
 
-def likelihood(family: Family, eta, trials, sigma=None):
+def likelihood(family: Family, eta, trials, sigma=None) -> dist.Distribution:
     """The response distribution at linear predictor eta (vectorised over rows): the family's own."""
     return family.distribution(eta, trials, sigma)
 
 
-def random_effect_scales(factor: FactorMeta, priors: PriorSet):
+def random_effect_scales(factor: FactorMeta, priors: PriorSet) -> tuple[jax.Array, jax.Array]:
     """Sample one factor's SDs and correlation Cholesky factors; return (σ (q,), L (q, q)).
 
     L is the Cholesky factor of the correlation matrix, block diagonal over the factor's
@@ -91,7 +92,7 @@ def random_effect_scales(factor: FactorMeta, priors: PriorSet):
     return sd, chol
 
 
-def correlation_cholesky(factor: FactorMeta, block_factors):
+def correlation_cholesky(factor: FactorMeta, block_factors) -> jax.Array:
     """The factor's correlation Cholesky factor (..., q, q) from those of its correlated blocks."""
     q = len(factor.terms)
     batch = block_factors[0].shape[:-2] if block_factors else ()
@@ -102,7 +103,7 @@ def correlation_cholesky(factor: FactorMeta, block_factors):
     return chol
 
 
-def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors, family: Family):
+def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors, family: Family) -> None:
     """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor."""
     beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     eta = X @ beta + offset

@@ -22,7 +22,9 @@ def _model_arguments(command) -> None:
     command.add_argument("spec", nargs="?", help="TOML model file (models/*.toml)")
     command.add_argument("--formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | g)' (instead of a spec file)")
     command.add_argument("--data", help="CSV file with the data (with --formula)")
-    command.add_argument("--family", help="bernoulli | binomial | poisson | gaussian | nbinom2 | nbinom1 | gamma | beta")
+    command.add_argument(
+        "--family", help="bernoulli | binomial | poisson | gaussian | nbinom2 | nbinom1 | gamma | beta"
+    )
     command.add_argument("--link", help="link function (default: canonical)")
     command.add_argument("--trials", help="binomial: column holding the number of trials")
 

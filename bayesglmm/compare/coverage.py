@@ -17,6 +17,11 @@ with its Monte Carlo SE √(c(1 − c)/n).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 import json
 import os
 import warnings
@@ -200,7 +205,7 @@ class CoverageStudy:
 
         return coverage_text(self)
 
-    def plot(self, path=None):
+    def plot(self, path=None) -> Figure:
         from .plots import coverage_plot
 
         return coverage_plot(self, path)

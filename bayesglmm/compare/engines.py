@@ -9,6 +9,12 @@ laplace-posterior   Bayes, Gaussian approximation at the posterior mode
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..results.bayesfit import BayesFit
+    from ..results.mlfit import MLFit
+
 import re
 from dataclasses import dataclass
 
@@ -52,7 +58,9 @@ def parse_engines(text) -> tuple[str, ...]:
     return tuple(names)
 
 
-def fit_engine(spec, engine: str, bayes: BayesSettings = BayesSettings(), progress: bool | None = None):
+def fit_engine(
+    spec, engine: str, bayes: BayesSettings = BayesSettings(), progress: bool | None = None
+) -> MLFit | BayesFit:
     """Fit ``spec`` with the named engine (see the module docstring); returns an MLFit or BayesFit.
 
     ML fits report model-based Wald intervals (GLIMMIX's default); their empirical SEs are

@@ -8,6 +8,11 @@ and the credible interval part too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 import numpy as np
 from scipy.stats import gaussian_kde, norm
 
@@ -34,7 +39,7 @@ def _save(fig, path):
     return fig
 
 
-def forest_plot(comparison, path=None):
+def forest_plot(comparison, path=None) -> Figure:
     """One row per parameter, one marker and 95% interval per fit, a panel per parameter kind."""
     plt = _pyplot()
     names = list(comparison.wide().index)
@@ -81,7 +86,7 @@ def _posterior_draws(fit, name):
     return np.asarray(draws).ravel()
 
 
-def density_plot(comparison, path=None, columns: int = 3):
+def density_plot(comparison, path=None, columns: int = 3) -> Figure:
     """Per parameter: each Bayesian fit's posterior density (kernel estimate of its draws) and each
     ML fit's normal approximation N(estimate, SE²), on the parameter's natural scale."""
     plt = _pyplot()
@@ -113,7 +118,7 @@ def density_plot(comparison, path=None, columns: int = 3):
     return _save(fig, path)
 
 
-def coverage_plot(study, path=None):
+def coverage_plot(study, path=None) -> Figure:
     """Coverage of each engine's 95% intervals per parameter, with ±2 Monte Carlo SE bars and the 0.95 line."""
     plt = _pyplot()
     table = study.table.reset_index()

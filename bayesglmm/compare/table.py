@@ -18,6 +18,11 @@ their coefficients answer a different question.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 import json
 from dataclasses import dataclass, replace
 
@@ -162,13 +167,13 @@ class Comparison:
     def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, path=None):
+    def plot(self, path=None) -> Figure:
         """Forest plot of every parameter with each fit's 95% interval (PNG when ``path`` is given)."""
         from .plots import forest_plot
 
         return forest_plot(self, path)
 
-    def plot_densities(self, path=None):
+    def plot_densities(self, path=None) -> Figure:
         """Per parameter, the posterior densities with each ML fit's normal approximation."""
         from .plots import density_plot
 

@@ -18,6 +18,7 @@ import hashlib
 import inspect
 import os
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _source_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def compiled(static_argnames=()):
+def compiled(static_argnames=()) -> Callable:
     """Decorator: ``jax.jit(fun, static_argnames=...)``, plus the traced-program disk cache when enabled."""
     return lambda fun: _Compiled(fun, static_argnames)
 

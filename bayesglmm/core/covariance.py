@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -49,13 +50,13 @@ class CovarianceStructure:
                     positions.append((row, col, row == col))
         return positions
 
-    def cholesky(self, theta):
+    def cholesky(self, theta) -> jax.Array:
         """Lower-triangular L (q, q) with G = L L^T."""
         rows, cols, diagonal = (np.array(v) for v in zip(*self._theta_positions()))
         values = jnp.where(diagonal, jnp.exp(theta), theta) if self.log_diagonal else theta
         return jnp.zeros((self.q, self.q), dtype=theta.dtype).at[rows, cols].set(values)
 
-    def theta(self, chol_G):
+    def theta(self, chol_G) -> jax.Array:
         """The inverse of :meth:`cholesky`: theta from a lower-triangular L (positive diagonal
         for ``log_diagonal``)."""
         rows, cols, diagonal = (np.array(v) for v in zip(*self._theta_positions()))

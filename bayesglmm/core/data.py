@@ -13,6 +13,11 @@ log-likelihood exactly 0 (∫ N(b; 0, G) db = 1, and Laplace and AGQ are exact f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..model.design import RandomFactor
+
 from dataclasses import dataclass
 from functools import partial
 
@@ -56,7 +61,7 @@ class GroupedData:
     entries_from_groups: int = ENTRIES_FROM_GROUPS
 
 
-def single_factor(spec: ModelSpec):
+def single_factor(spec: ModelSpec) -> RandomFactor:
     """The one grouping factor of ``spec``, or an error naming the limitation."""
     if len(spec.random) == 0:
         raise SpecError("the formula has no random-effect term such as (1 | group); fit a GLM instead")

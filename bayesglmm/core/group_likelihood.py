@@ -52,12 +52,12 @@ class MarginalModel:
         """The covariance structure of each grouping factor (one here)."""
         return (self.covariance,)
 
-    def unpack_factors(self, phi):
+    def unpack_factors(self, phi) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
         """φ -> (β, (chol(G),), log σ): the several-factor form :func:`~.inference.report_values` reads."""
         beta, chol_G, log_dispersion = self.unpack(phi)
         return beta, (chol_G,), log_dispersion
 
-    def unpack(self, phi):
+    def unpack(self, phi) -> tuple[jax.Array, jax.Array, jax.Array]:
         """φ -> (β, chol(G), log σ)."""
         p, nt = self.n_fixed, self.covariance.n_theta
         beta = phi[:p]
@@ -66,7 +66,7 @@ class MarginalModel:
         return beta, chol_G, log_dispersion
 
 
-def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weights, modes=None):
+def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weights, modes=None) -> jax.Array:
     """Per-group marginal log-likelihoods (n_groups,) at φ.
 
     ``nodes`` (K, q) and ``log_weights`` (K,) are the Gauss–Hermite product grid

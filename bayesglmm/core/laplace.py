@@ -7,13 +7,14 @@ glmmTMB maximise).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from . import smallmat
 
 
-def laplace_log_integral(f_at_mode, hessian):
+def laplace_log_integral(f_at_mode, hessian) -> jax.Array:
     """f_at_mode (m,), hessian (m, q, q) -> (m,) Laplace log-integrals."""
     q = hessian.shape[-1]
     log_det = smallmat.log_det_from_cholesky(smallmat.cholesky(hessian))

@@ -45,12 +45,12 @@ from .data import GroupedData
 from .newton import damped_newton
 
 
-def group_sum(values, data: GroupedData):
+def group_sum(values, data: GroupedData) -> jax.Array:
     """Sum row values (n, ...) within groups -> (n_groups, ...)."""
     return segment_sum(values, data.group, num_segments=data.n_groups, indices_are_sorted=True)
 
 
-def linear_predictor(eta_fixed, u, data: GroupedData, chol_G):
+def linear_predictor(eta_fixed, u, data: GroupedData, chol_G) -> jax.Array:
     """η_r = η_fixed_r + z̃_rᵀ u_{group(r)} = η_fixed_r + z_rᵀ (Λu)_{group(r)}; u (n_groups, q) -> (n,).
 
     Λ multiplies the per-group u, not the per-row z: the scaled design z̃ is never formed row
@@ -59,12 +59,12 @@ def linear_predictor(eta_fixed, u, data: GroupedData, chol_G):
     return eta_fixed + jnp.sum(data.Z * smallmat.matvec(chol_G, u)[data.group], axis=-1)
 
 
-def log_standard_normal(u):
+def log_standard_normal(u) -> jax.Array:
     """log N(u; 0, I); u (..., q) -> (...)."""
     return -0.5 * u.shape[-1] * jnp.log(2.0 * jnp.pi) - 0.5 * jnp.sum(u**2, axis=-1)
 
 
-def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family):
+def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family) -> jax.Array:
     """f_i(u) for every group: (n_groups, q) -> (n_groups,)."""
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     rows = family.loglik(data.y, eta, data.trials, log_dispersion)
@@ -116,7 +116,9 @@ def _newton_step(u, eta_fixed, chol_G, log_dispersion, data, family):
     return jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), gradient), -1)
 
 
-def find_modes(eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, u_start, max_iter=100, tol=1e-10):
+def find_modes(
+    eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, u_start, max_iter=100, tol=1e-10
+) -> jax.Array:
     """Spherical modes û (n_groups, q) by damped Newton from ``u_start`` (or 0), without gradients.
 
     Each group halves its own step until f_i does not fall; the iteration stops
@@ -167,14 +169,16 @@ def _mode_jvp(family, primals, tangents):
     return u, jnp.stack(smallmat.cho_solve_entries(smallmat.cholesky_entries(hessian), d_gradient), -1)
 
 
-def differentiable_modes(u_converged, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family):
+def differentiable_modes(
+    u_converged, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family
+) -> tuple[jax.Array, jax.Array]:
     """(û, H at û) from converged modes, with the exact (implicit) derivatives of û in the parameters."""
     u = _mode(u_converged, eta_fixed, chol_G, log_dispersion, data, family)
     _, hessian = _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family)
     return u, smallmat.from_entries(hessian)
 
 
-def random_effects_scale(u_hat, hessian, chol_G):
+def random_effects_scale(u_hat, hessian, chol_G) -> tuple[jax.Array, jax.Array]:
     """The modes and conditional covariances on the scale of b: (Λû (m, q), Λ H⁻¹ Λᵀ (m, q, q))."""
     scale = smallmat.left_multiply(chol_G, smallmat.inverse_cholesky_factor(smallmat.cholesky(hessian)))  # Λ H⁻¹ᐟ²
     return smallmat.matvec(chol_G, u_hat), scale @ jnp.swapaxes(scale, -1, -2)

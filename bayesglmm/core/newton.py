@@ -14,6 +14,8 @@ no part axis for a scalar objective).
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -25,7 +27,9 @@ def _per_part(values, leaf):
     return values.reshape(values.shape + (1,) * (leaf.ndim - values.ndim))
 
 
-def damped_newton(objective, newton_step, start, max_iter: int = 100, tol: float = 1e-10, max_halvings: int = 30):
+def damped_newton(
+    objective, newton_step, start, max_iter: int = 100, tol: float = 1e-10, max_halvings: int = 30
+) -> Any:
     """The maximiser of ``objective`` by damped Newton from ``start`` (module docstring); no gradients
     flow through the iteration (callers stop them and differentiate the converged mode)."""
 

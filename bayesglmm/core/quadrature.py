@@ -34,7 +34,7 @@ def gauss_hermite_grid(qpoints: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, log_weights
 
 
-def agq_log_integral(u_hat, hessian, nodes, log_weights, joint_at_nodes):
+def agq_log_integral(u_hat, hessian, nodes, log_weights, joint_at_nodes) -> jax.Array:
     """Adaptive Gauss–Hermite log-integrals of exp f_i.
 
     u_hat (m, q), hessian (m, q, q), nodes (K, q), log_weights (K,);

@@ -13,25 +13,26 @@ there why not for few).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401
 
 
-def entries(A):
+def entries(A) -> list:
     """(..., q, q) array -> nested lists of (...) arrays."""
     q = A.shape[-1]
     return [[A[..., i, j] for j in range(q)] for i in range(q)]
 
 
-def from_entries(A):
+def from_entries(A) -> jax.Array:
     """Nested lists of (...) arrays (``None`` above the diagonal of a triangular factor) -> (..., q, q)."""
     zero = jnp.zeros_like(A[0][0])
     return jnp.stack([jnp.stack([zero if a is None else a for a in row], -1) for row in A], -2)
 
 
-def cholesky_entries(A):
+def cholesky_entries(A) -> list:
     """Lower Cholesky factor of A (Cholesky–Banachiewicz) on entries; only A's lower triangle is read."""
     q = len(A)
     L = [[None] * q for _ in range(q)]
@@ -44,7 +45,7 @@ def cholesky_entries(A):
     return L
 
 
-def solve_lower_entries(L, b):
+def solve_lower_entries(L, b) -> list:
     """Solve L x = b on entries (forward substitution)."""
     x = []
     for i in range(len(b)):
@@ -55,7 +56,7 @@ def solve_lower_entries(L, b):
     return x
 
 
-def solve_upper_transposed_entries(L, b):
+def solve_upper_transposed_entries(L, b) -> list:
     """Solve Lᵀ x = b on entries (back substitution)."""
     q = len(b)
     x = [None] * q
@@ -67,17 +68,17 @@ def solve_upper_transposed_entries(L, b):
     return x
 
 
-def cho_solve_entries(L, b):
+def cho_solve_entries(L, b) -> list:
     """Solve A x = b given A = L Lᵀ, on entries."""
     return solve_upper_transposed_entries(L, solve_lower_entries(L, b))
 
 
-def cholesky(A):
+def cholesky(A) -> jax.Array:
     """Lower Cholesky factor of A (..., q, q)."""
     return from_entries(cholesky_entries(entries(A)))
 
 
-def matvec(M, v):
+def matvec(M, v) -> jax.Array:
     """M v for one M (q, q) and many v (..., q), unrolled over q.
 
     Products with one small M are elementwise products and sums here, not ``matmul``/``einsum``,
@@ -89,33 +90,33 @@ def matvec(M, v):
     return jnp.stack([sum(M[i, j] * v[..., j] for j in range(q)) for i in range(q)], -1)
 
 
-def left_multiply(M, A):
+def left_multiply(M, A) -> jax.Array:
     """M A for one M (q, q) and many A (..., q, k), as broadcast products and sums (see :func:`matvec`)."""
     return jnp.sum(M[:, :, None] * A[..., None, :, :], axis=-2)
 
 
-def congruence(M, A):
+def congruence(M, A) -> jax.Array:
     """Mᵀ A M for one M (q, q) and many A (..., q, q)."""
     AM = jnp.swapaxes(left_multiply(M.T, jnp.swapaxes(A, -1, -2)), -1, -2)  # A M = (Mᵀ Aᵀ)ᵀ
     return left_multiply(M.T, AM)
 
 
-def log_det_from_cholesky(L):
+def log_det_from_cholesky(L) -> jax.Array:
     """log|A| from its Cholesky factor L (..., q, q) -> (...)."""
     return 2.0 * jnp.sum(jnp.log(jnp.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
 
 
-def solve_lower(L, b):
+def solve_lower(L, b) -> jax.Array:
     """Solve L x = b, L (..., q, q) lower triangular, b (..., q)."""
     return jnp.stack(solve_lower_entries(entries(L), _vector_entries(b)), -1)
 
 
-def solve_upper_transposed(L, b):
+def solve_upper_transposed(L, b) -> jax.Array:
     """Solve L^T x = b, L (..., q, q) lower triangular, b (..., q)."""
     return jnp.stack(solve_upper_transposed_entries(entries(L), _vector_entries(b)), -1)
 
 
-def cho_solve(L, b):
+def cho_solve(L, b) -> jax.Array:
     """Solve A x = b given A = L L^T; L (..., q, q), b (..., q)."""
     return jnp.stack(cho_solve_entries(entries(L), _vector_entries(b)), -1)
 
@@ -124,7 +125,7 @@ def _vector_entries(b):
     return [b[..., i] for i in range(b.shape[-1])]
 
 
-def inverse_cholesky_factor(L):
+def inverse_cholesky_factor(L) -> jax.Array:
     """Lower Cholesky factor of A^{-1} given A = L L^T (..., q, q).
 
     A^{-1} = L^{-T} L^{-1}; its lower Cholesky factor is obtained by factorising

@@ -49,7 +49,7 @@ def _pairs(T: int):
     return jnp.asarray(j), jnp.asarray(k)
 
 
-def joint_success(mu_j, mu_k, log_or):
+def joint_success(mu_j, mu_k, log_or) -> jax.Array:
     """P(y_j = 1, y_k = 1) from the marginal means and the log odds ratio (see the module docstring).
 
     Near ψ = 0 the closed form is 0/0; there its second-order expansion
@@ -108,7 +108,7 @@ def _pair_logliks(beta, alpha, X, offset, y, pair_mask, Z):
 
 
 @jax.jit
-def alpha_scores(beta, alpha, X, offset, y, pair_mask, Z):
+def alpha_scores(beta, alpha, X, offset, y, pair_mask, Z) -> tuple[jax.Array, jax.Array]:
     """Per-cluster α scores ∂/∂α Σ_{j<k} log P(y_ij, y_ik) (m, q) and the Hessian of their sum (q, q)."""
     per_cluster = lambda a: _pair_logliks(beta, a, X, offset, y, pair_mask, Z).sum(axis=1)  # noqa: E731
     scores = jax.jacfwd(per_cluster)(alpha)
@@ -117,7 +117,7 @@ def alpha_scores(beta, alpha, X, offset, y, pair_mask, Z):
 
 
 @jax.jit
-def working_covariance(beta, alpha, X, offset, mask, Z):
+def working_covariance(beta, alpha, X, offset, mask, Z) -> tuple[jax.Array, jax.Array, jax.Array]:
     """V_i of the β step (μ(1 − μ) on the diagonal, p11 − μ_j μ_k off it), μ, and dμ/dη (0 in empty slots)."""
     T = X.shape[1]
     j, k = _pairs(T)

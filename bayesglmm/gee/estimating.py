@@ -21,7 +21,7 @@ from ..model.families import Family
 
 
 @partial(jax.jit, static_argnames=("family",))
-def mean_pieces(beta, X, offset, trials, mask, family: Family):
+def mean_pieces(beta, X, offset, trials, mask, family: Family) -> tuple[jax.Array, jax.Array, jax.Array]:
     """μ (n × g⁻¹(η)), dμ/dη and the family's variance function v(μ) per slot (1 in empty slots)."""
     eta = X @ beta + offset
     p, dp = jax.jvp(family.inverse_link, (eta,), (jnp.ones_like(eta),))
@@ -30,7 +30,7 @@ def mean_pieces(beta, X, offset, trials, mask, family: Family):
 
 
 @jax.jit
-def score_pieces(X, dmu, V, residual, mask):
+def score_pieces(X, dmu, V, residual, mask) -> tuple[jax.Array, jax.Array]:
     """Per-cluster scores U_i (m, p) and the information H (p, p) for a working covariance V (m, T, T)."""
     both = mask[:, :, None] & mask[:, None, :]
     V = jnp.where(both, V, jnp.eye(V.shape[-1]))
@@ -41,7 +41,7 @@ def score_pieces(X, dmu, V, residual, mask):
     return U, H
 
 
-def working_covariance(structure: str, alpha, scale: float, v, T: int):
+def working_covariance(structure: str, alpha, scale: float, v, T: int) -> jax.Array:
     """V_i = φ A_i^{1/2} R(α) A_i^{1/2} (m, T, T), A_i = diag v(μ_i), R kept valid
     (:func:`~.correlation.valid_correlation`)."""
     from .correlation import correlation_matrix, valid_correlation

@@ -161,7 +161,7 @@ class CrossedModel:
     def n_params(self) -> int:
         return self.n_fixed + sum(c.n_theta for c in self.covariances) + int(self.family.has_dispersion)
 
-    def unpack(self, phi):
+    def unpack(self, phi) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
         """φ -> (β, tuple of chol(G_g), log σ)."""
         position, cholesky = self.n_fixed, []
         for covariance in self.covariances:
@@ -173,7 +173,7 @@ class CrossedModel:
     unpack_factors = unpack  # the name :func:`~.inference.report_values` reads
 
 
-def log_normal_density(b, chol_G):
+def log_normal_density(b, chol_G) -> jax.Array:
     """log N(b; 0, G), G = L Lᵀ with L's diagonal positive; b (..., q) -> (...)."""
     q = chol_G.shape[0]
     whitened = smallmat.solve_lower(jnp.broadcast_to(chol_G, b.shape[:-1] + (q, q)), b)
@@ -181,7 +181,7 @@ def log_normal_density(b, chol_G):
     return -0.5 * q * jnp.log(2.0 * jnp.pi) - log_det - 0.5 * jnp.sum(whitened**2, axis=-1)
 
 
-def precision_matrix(chol_G):
+def precision_matrix(chol_G) -> jax.Array:
     """G⁻¹ from its Cholesky factor (q, q)."""
     q = chol_G.shape[0]
     return jax.scipy.linalg.cho_solve((chol_G, True), jnp.eye(q, dtype=chol_G.dtype))
@@ -202,7 +202,7 @@ def _linear_predictor(eta_fixed, b0, u, data: CrossedData):
     return eta
 
 
-def joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family):
+def joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family) -> jax.Array:
     """f(b) of the module docstring, a scalar."""
     eta = _linear_predictor(eta_fixed, b0, u, data)
     value = jnp.sum(family.loglik(data.y, eta, data.trials, log_dispersion))
@@ -221,7 +221,7 @@ class _Curvature:
     chol_S: jax.Array  # (m, m)
     V: list  # per secondary factor, L_i⁻¹ C_cell for each cell, (cells, q0, q_g)
 
-    def log_det(self):
+    def log_det(self) -> jax.Array:
         return jnp.sum(smallmat.log_det_from_cholesky(self.chol_A)) + 2.0 * jnp.sum(jnp.log(jnp.diag(self.chol_S)))
 
 
@@ -317,7 +317,7 @@ def _newton_step(b0, u, eta_fixed, precisions, log_dispersion, data, family, for
 
 def find_joint_mode(
     eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family, start, max_iter=100, tol=1e-10
-):
+) -> tuple[jax.Array, jax.Array]:
     """The joint mode (b̂₀, û) by damped Newton from ``start``, without gradients.
 
     The step is halved until f does not fall (one step length for all effects: they are coupled);
@@ -335,7 +335,7 @@ def find_joint_mode(
     return damped_newton(lambda modes: objective(*modes), step, tuple(start), max_iter, tol)
 
 
-def laplace_loglik(phi, data: CrossedData, model: CrossedModel, modes):
+def laplace_loglik(phi, data: CrossedData, model: CrossedModel, modes) -> tuple[jax.Array, tuple]:
     """ℓ(φ) by the Laplace approximation (module docstring), from converged modes ``(b̂₀, û)``.
 
     Two differentiable Newton steps from the converged modes make the derivatives in φ exact.
@@ -355,13 +355,13 @@ def laplace_loglik(phi, data: CrossedData, model: CrossedModel, modes):
     return f_hat + 0.5 * dimension * jnp.log(2.0 * jnp.pi) - 0.5 * curvature.log_det(), (b0, u)
 
 
-def conditional_modes(modes, data: CrossedData):
+def conditional_modes(modes, data: CrossedData) -> list:
     """(b̂₀, û) -> one (levels, q_g) array per factor, in the data's factor order."""
     b0, u = modes
     return [b0, *_split(u, data)]
 
 
-def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes):
+def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes) -> list:
     """Square roots of the diagonal of H⁻¹ at the modes, one (levels, q_g) array per factor.
 
     Secondary effects: diag(S⁻¹).  Primary level i:

@@ -68,19 +68,19 @@ class CrossedObjective:
     model: CrossedModel
     data: CrossedData
 
-    def initial_modes(self):
+    def initial_modes(self) -> tuple[jax.Array, jax.Array]:
         q0 = self.data.Z[0].shape[1]
         return (jnp.zeros((self.data.n_levels[0], q0)), jnp.zeros(self.data.n_secondary))
 
-    def evaluate(self, phi, modes):
+    def evaluate(self, phi, modes) -> tuple[float, tuple]:
         value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self.data, self.model)
         return float(value), modes
 
-    def derivatives(self, phi, modes):
+    def derivatives(self, phi, modes) -> tuple:
         value, gradient, hessian, _ = _derivatives(np.asarray(phi, dtype=float), modes, self.data, self.model)
         return float(value), np.asarray(gradient), np.asarray(hessian), None
 
-    def value_and_gradient(self, phi, modes):
+    def value_and_gradient(self, phi, modes) -> tuple[float, np.ndarray]:
         value, gradient, _, _ = self.derivatives(phi, modes)
         return value, gradient
 

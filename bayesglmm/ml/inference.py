@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -66,7 +67,7 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
     return params
 
 
-def report_values(phi, model):
+def report_values(phi, model) -> jax.Array:
     """φ -> the reported quantities (order of :func:`reported_parameters`)."""
     beta, cholesky, log_dispersion = model.unpack_factors(phi)
     covariances = [chol @ chol.T for chol in cholesky]

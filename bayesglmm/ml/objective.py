@@ -215,20 +215,20 @@ class MarginalObjective:
     def n_active_groups(self) -> int:
         return int(np.sum(self.chunks.group_ids[: self.active_chunks] >= 0))
 
-    def initial_modes(self):
+    def initial_modes(self) -> jax.Array:
         """Zero modes, placed like the data (one compiled program for the first and later calls)."""
         K, G = self.chunks.group_ids.shape
         return jax.device_put(np.zeros((K, G, self.model.covariance.q)), self.chunks.data.y.sharding)
 
-    def evaluate(self, phi, modes):
+    def evaluate(self, phi, modes) -> tuple[float, jax.Array]:
         value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
         return float(value), modes
 
-    def value_and_gradient(self, phi, modes):
+    def value_and_gradient(self, phi, modes) -> tuple[float, np.ndarray]:
         value, gradient = _value_and_gradient(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
         return float(value), np.asarray(gradient)
 
-    def derivatives(self, phi, modes):
+    def derivatives(self, phi, modes) -> tuple:
         """(−ℓ, gradient, Hessian, per-group scores (n_groups, P) in the original group order) at φ.
 
         The last result is kept: the fit asks again at the optimum, where the optimiser's last

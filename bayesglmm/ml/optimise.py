@@ -45,11 +45,11 @@ STATUS_MESSAGES = {
 class Objective(Protocol):
     """What the optimiser needs; see :class:`bayesglmm.ml.objective.MarginalObjective`."""
 
-    def evaluate(self, x, aux): ...  # -> (value, aux at x)
+    def evaluate(self, x, aux) -> tuple: ...  # (value, aux at x)
 
-    def value_and_gradient(self, x, aux): ...  # -> (value, gradient)
+    def value_and_gradient(self, x, aux) -> tuple: ...  # (value, gradient)
 
-    def derivatives(self, x, aux): ...  # -> (value, gradient, hessian, per-group scores)
+    def derivatives(self, x, aux) -> tuple: ...  # (value, gradient, hessian, per-group scores)
 
 
 @dataclass(frozen=True)

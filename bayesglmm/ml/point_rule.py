@@ -96,7 +96,7 @@ def choose_qpoints(
     tol=DEFAULT_TOL,
     max_nodes=DEFAULT_MAX_NODES,
     one_program_up_to: int = ONE_PROGRAM_UP_TO,
-):
+) -> tuple[int, dict[int, float]]:
     """The rule's number of points at φ (the largest candidate if none agrees), and the table used."""
     candidates = candidate_qpoints(model.covariance.q, max_nodes)
     table = deviance_by_qpoints(

@@ -11,7 +11,7 @@ import numpy as np
 from ..model.families import Family
 
 
-def glm_start(family: Family, X, y, trials, offset, iterations: int = 25):
+def glm_start(family: Family, X, y, trials, offset, iterations: int = 25) -> tuple[np.ndarray, float]:
     """(beta, the extra parameter's unconstrained start or 0) of the GLM ``y ~ X`` by IRLS
     (McCullagh & Nelder 1989, 2.5); the extra parameter from :meth:`Family.start_extra`."""
     eta = np.clip(family.start_eta(y, trials), -15, 15)

@@ -25,10 +25,10 @@ class Link:
 
     name: ClassVar[str]
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         raise NotImplementedError
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         raise NotImplementedError
 
     def mean_and_slope(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,13 +48,13 @@ class Link:
 class Logit(Link):
     name = "logit"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return jax.nn.sigmoid(eta)
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return jnp.log(mu) - jnp.log1p(-mu)
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         mu = expit(eta)
         return mu, mu * (1.0 - mu)
 
@@ -62,39 +62,39 @@ class Logit(Link):
 class Probit(Link):
     name = "probit"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return ndtr(eta)
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return ndtri(mu)
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return np_ndtr(eta), np.exp(-0.5 * eta**2) / np.sqrt(2.0 * np.pi)
 
 
 class Cloglog(Link):
     name = "cloglog"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return -jnp.expm1(-jnp.exp(eta))
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return jnp.log(-jnp.log1p(-mu))
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return -np.expm1(-np.exp(eta)), np.exp(eta - np.exp(eta))
 
 
 class Log(Link):
     name = "log"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return jnp.exp(eta)
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return jnp.log(mu)
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         mu = np.exp(eta)
         return mu, mu
 
@@ -102,13 +102,13 @@ class Log(Link):
 class Identity(Link):
     name = "identity"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return eta
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return mu
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return eta, np.ones_like(eta)
 
 
@@ -117,13 +117,13 @@ class Inverse(Link):
 
     name = "inverse"
 
-    def inverse(self, eta):
+    def inverse(self, eta) -> jax.Array:
         return 1.0 / eta
 
-    def __call__(self, mu):
+    def __call__(self, mu) -> jax.Array:
         return 1.0 / mu
 
-    def mean_and_slope(self, eta):
+    def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return 1.0 / eta, -1.0 / eta**2
 
 
@@ -138,11 +138,11 @@ def get_link(name: str) -> Link:
         raise ValueError(f"unknown link {name!r}; choose one of {', '.join(LINKS)}") from None
 
 
-def inverse_link(link: str, eta):
+def inverse_link(link: str, eta) -> jax.Array:
     """Mean as a function of the linear predictor, μ = g⁻¹(η), for a link given by name."""
     return get_link(link).inverse(eta)
 
 
-def link_function(link: str, mu):
+def link_function(link: str, mu) -> jax.Array:
     """The link itself, η = g(μ): the inverse of :func:`inverse_link`, differentiable in JAX."""
     return get_link(link)(mu)

@@ -19,6 +19,7 @@ Bayesian intervals: equal-tailed 2.5% and 97.5% quantiles of the draws.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401  (float64)
@@ -28,13 +29,13 @@ from ..model.families import inverse_link
 QPOINTS = 30
 
 
-def covariance_root(G):
+def covariance_root(G) -> jax.Array:
     """C with C Cᵀ = G, valid for a singular G (symmetric square root from the eigendecomposition)."""
     values, vectors = jnp.linalg.eigh(G)
     return vectors * jnp.sqrt(jnp.clip(values, 0.0))
 
 
-def population_average(eta_fixed, Z, G, link_name: str, qpoints: int = QPOINTS):
+def population_average(eta_fixed, Z, G, link_name: str, qpoints: int = QPOINTS) -> jax.Array:
     """μ_PA per row: the inverse link averaged over b ~ N(0, G) (see the module docstring)."""
     q = Z.shape[1]
     if q == 0:
@@ -45,7 +46,7 @@ def population_average(eta_fixed, Z, G, link_name: str, qpoints: int = QPOINTS):
     return mu @ jnp.exp(jnp.asarray(log_weights)) / jnp.pi ** (q / 2)
 
 
-def covariance_from(sd, corr_values, q: int, corr_pairs):
+def covariance_from(sd, corr_values, q: int, corr_pairs) -> jax.Array:
     """G = diag(sd) R diag(sd), R with ``corr_values`` at ``corr_pairs`` (i, j) and 1 on the diagonal."""
     R = jnp.eye(q)
     for value, (i, j) in zip(corr_values, corr_pairs):

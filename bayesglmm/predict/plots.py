@@ -3,6 +3,11 @@ series x=time y=predicted / group=trt;``), from one fit or several on one figure
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 import numpy as np
 import pandas as pd
 
@@ -27,7 +32,7 @@ def trajectory_plot(
     bands: bool = True,
     ylabel: str | None = None,
     group_labels: dict | None = None,
-):
+) -> tuple[Figure, pd.DataFrame]:
     """Predicted trajectories by group for each entry of ``fits``: label → (fit, kind).
 
     ``grid`` holds the covariate values (see :func:`trajectory_grid`); each fit draws one line per

@@ -26,6 +26,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
@@ -103,7 +104,7 @@ class Family:
         """True for binary and successes-out-of-trials responses (cbind and factor responses allowed)."""
         return self.binary or self.counts_of_trials
 
-    def inverse_link(self, eta):
+    def inverse_link(self, eta) -> jax.Array:
         return self.link_object.inverse(eta)
 
     # -- the response ---------------------------------------------------------------------
@@ -123,11 +124,11 @@ class Family:
         return None
 
     # -- likelihood -----------------------------------------------------------------------
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         """Per-row log p(y | η) with all normalising constants (JAX)."""
         raise NotImplementedError
 
-    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         """First and second derivatives of :meth:`loglik` in η, elementwise (automatic
         differentiation; families override it with closed forms where they have them)."""
         first = jax.grad(lambda e: jnp.sum(self.loglik(y, e, trials, log_dispersion)))
@@ -155,7 +156,7 @@ class Family:
         """The random-effect SDs' start, on the linear-predictor scale, given :meth:`start_extra`'s value."""
         return 1.0
 
-    def variance(self, mu, trials):
+    def variance(self, mu, trials) -> jax.Array:
         """The GEE variance function v(μ) of the response's mean μ = trials · g⁻¹(η) (JAX)."""
         return jnp.ones_like(mu)
 
@@ -164,7 +165,7 @@ class Family:
         raise NotImplementedError
 
     # -- Bayes and simulation -------------------------------------------------------------
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         """The NumPyro distribution of the response at linear predictor η (vectorised over rows);
         ``extra`` is the natural value of the extra parameter (σ, the NB shape, …) if the family has one."""
         raise NotImplementedError

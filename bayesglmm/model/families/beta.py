@@ -30,7 +30,7 @@ class Beta(Family):
     brms_name = "Beta"
     sas_name = "beta"
 
-    def check_response(self, y, name, trials=None, trials_name=None):
+    def check_response(self, y, name, trials=None, trials_name=None) -> tuple[np.ndarray, np.ndarray]:
         outside = np.flatnonzero((y < 0) | (y > 1))
         if outside.size:
             raise SpecError(
@@ -46,37 +46,37 @@ class Beta(Family):
             )
         return y, np.ones_like(y)
 
-    def constant_response(self, y, trials):
+    def constant_response(self, y, trials) -> str | None:
         return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         phi = jnp.exp(log_dispersion)
         mu = self.inverse_link(eta)
         a, b = mu * phi, (1.0 - mu) * phi
         return gammaln(phi) - gammaln(a) - gammaln(b) + (a - 1.0) * jnp.log(y) + (b - 1.0) * jnp.log1p(-y)
 
-    def start_eta(self, y, trials):
+    def start_eta(self, y, trials) -> np.ndarray:
         return np.asarray(self.link_object(jnp.asarray(np.clip(y, 1e-4, 1 - 1e-4))))
 
-    def glm_variance(self, mean, trials):
+    def glm_variance(self, mean, trials) -> np.ndarray:
         return np.maximum(mean * (1.0 - mean), 1e-10)
 
-    def start_extra(self, y, mean, trials):
+    def start_extra(self, y, mean, trials) -> float:
         """log φ from the moments: 1 + φ = Σ μ(1 − μ) / Σ (y − μ)²."""
         spread = float(np.sum((y - mean) ** 2))
         phi = float(np.sum(mean * (1.0 - mean))) / spread - 1.0 if spread > 0 else 100.0
         return float(np.log(np.clip(phi, 0.5, 1e4)))
 
-    def variance(self, mu, trials):
+    def variance(self, mu, trials) -> jax.Array:
         return mu * (1.0 - mu)  # times the scale 1/(1 + φ), which GEE estimates by moments
 
-    def quasi_likelihood(self, y, mu, trials):
+    def quasi_likelihood(self, y, mu, trials) -> float:
         mu = np.clip(mu, 1e-300, 1 - 1e-16)
         return float(np.sum(y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
 
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         return dist.BetaProportion(jnp.clip(self.inverse_link(eta), 1e-12, 1 - 1e-12), extra)
 
-    def simulate(self, rng, eta, trials, extra=None):
+    def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
         mu = np.asarray(jax.device_get(self.inverse_link(jnp.asarray(eta))))
         return rng.beta(mu * extra, (1.0 - mu) * extra)

@@ -6,6 +6,7 @@ y ~ Gamma(α, rate α/μ), Var = μ²/α (brms ``Gamma``; glmmTMB ``Gamma`` repo
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
@@ -28,7 +29,7 @@ class Gamma(Family):
     brms_name = "Gamma"
     sas_name = "gamma"
 
-    def check_response(self, y, name, trials=None, trials_name=None):
+    def check_response(self, y, name, trials=None, trials_name=None) -> tuple[np.ndarray, np.ndarray]:
         bad = np.flatnonzero(y <= 0)
         if bad.size:
             raise SpecError(
@@ -37,10 +38,10 @@ class Gamma(Family):
             )
         return y, np.ones_like(y)
 
-    def constant_response(self, y, trials):
+    def constant_response(self, y, trials) -> str | None:
         return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         shape = jnp.exp(log_dispersion)
         log_mu = eta if self.link == "log" else -jnp.log(eta)
         return (
@@ -50,33 +51,33 @@ class Gamma(Family):
             - shape * y * jnp.exp(-log_mu)
         )
 
-    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         if self.link == "log":
             shape, ratio = jnp.exp(log_dispersion), y * jnp.exp(-eta)
             return shape * (ratio - 1.0), -shape * ratio
         return super().eta_derivatives(y, eta, trials, log_dispersion)
 
-    def start_eta(self, y, trials):
+    def start_eta(self, y, trials) -> np.ndarray:
         return np.log(y) if self.link == "log" else 1.0 / y
 
-    def glm_variance(self, mean, trials):
+    def glm_variance(self, mean, trials) -> np.ndarray:
         return np.maximum(mean, 1e-10) ** 2
 
-    def start_extra(self, y, mean, trials):
+    def start_extra(self, y, mean, trials) -> float:
         """log α from the GLM's squared coefficient of variation: 1/α = mean(((y − μ)/μ)²)."""
         cv2 = float(np.mean(((y - mean) / mean) ** 2))
         return float(np.log(np.clip(1.0 / max(cv2, 1e-8), 0.01, 1e4)))
 
-    def variance(self, mu, trials):
+    def variance(self, mu, trials) -> jax.Array:
         return mu**2
 
-    def quasi_likelihood(self, y, mu, trials):
+    def quasi_likelihood(self, y, mu, trials) -> float:
         return float(np.sum(-y / mu - np.log(mu)))
 
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         mu = jnp.exp(eta) if self.link == "log" else 1.0 / eta
         return dist.Gamma(extra, extra / mu)
 
-    def simulate(self, rng, eta, trials, extra=None):
+    def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
         mu = np.exp(eta) if self.link == "log" else 1.0 / eta
         return rng.gamma(extra, mu / extra)

@@ -3,6 +3,7 @@ log p(y | η) = −log σ − log(2π)/2 − (y − η)²/(2σ²)."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
@@ -24,28 +25,28 @@ class Gaussian(Family):
     brms_name = "gaussian"
     sas_name = "normal"
 
-    def constant_response(self, y, trials):
+    def constant_response(self, y, trials) -> str | None:
         return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         sigma2 = jnp.exp(2.0 * log_dispersion)
         return -log_dispersion - 0.5 * jnp.log(2.0 * jnp.pi) - 0.5 * (y - eta) ** 2 / sigma2
 
-    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         precision = jnp.exp(-2.0 * log_dispersion)
         return (y - eta) * precision, -precision * jnp.ones_like(eta)
 
-    def start_extra(self, y, mean, trials):
+    def start_extra(self, y, mean, trials) -> float:
         return float(np.log(max(np.std(y - mean), 1e-8)))
 
-    def start_random_sd(self, extra):
+    def start_random_sd(self, extra) -> float:
         return float(np.exp(extra))
 
-    def quasi_likelihood(self, y, mu, trials):
+    def quasi_likelihood(self, y, mu, trials) -> float:
         return float(-0.5 * np.sum((y - mu) ** 2))
 
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         return dist.Normal(eta, extra)
 
-    def simulate(self, rng, eta, trials, extra=None):
+    def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
         return rng.normal(eta, extra)

@@ -30,26 +30,26 @@ class _Counts(Family):
     links = ("log",)
     gee = False  # the shape enters the variance function: no GEE with a moment-estimated scale
 
-    def check_response(self, y, name, trials=None, trials_name=None):
+    def check_response(self, y, name, trials=None, trials_name=None) -> tuple[np.ndarray, np.ndarray]:
         check_counts(y, name, f"counts for family '{self.name}'")
         return y, np.ones_like(y)
 
-    def constant_response(self, y, trials):
+    def constant_response(self, y, trials) -> str | None:
         return "is 0 in every row used: the model cannot be estimated" if np.all(y == 0) else None
 
-    def separation_sides(self, y, trials):
+    def separation_sides(self, y, trials) -> np.ndarray | None:
         return np.where(y <= 0, -1, 0)
 
-    def start_eta(self, y, trials):
+    def start_eta(self, y, trials) -> np.ndarray:
         return np.log(y + 0.1)
 
-    def glm_variance(self, mean, trials):
+    def glm_variance(self, mean, trials) -> np.ndarray:
         return np.maximum(mean, 1e-10)  # the Poisson GLM starts β
 
-    def variance(self, mu, trials):
+    def variance(self, mu, trials) -> jax.Array:
         raise NotImplementedError(f"family {self.name!r} has no GEE variance function without its shape")
 
-    def quasi_likelihood(self, y, mu, trials):
+    def quasi_likelihood(self, y, mu, trials) -> float:
         raise NotImplementedError(f"family {self.name!r} has no quasi-likelihood for QIC")
 
 
@@ -73,24 +73,24 @@ class NegativeBinomial2(_Counts):
     brms_name = "negbinomial"
     sas_name = "negbin"
 
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         return _nb2_loglik(y, eta, log_dispersion)
 
-    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0):
+    def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         p = jax.nn.sigmoid(eta - log_dispersion)  # μ/(θ + μ)
         weight = y + jnp.exp(log_dispersion)
         return y - weight * p, -weight * p * (1.0 - p)
 
-    def start_extra(self, y, mean, trials):
+    def start_extra(self, y, mean, trials) -> float:
         """log θ from the moments of the Poisson GLM: Σ(y − μ)² − Σμ = Σμ²/θ."""
         excess = float(np.sum((y - mean) ** 2) - np.sum(mean))
         theta = float(np.sum(mean**2)) / excess if excess > 0 else 100.0
         return float(np.log(np.clip(theta, 0.05, 100.0)))
 
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         return dist.NegativeBinomial2(jnp.exp(eta), extra)
 
-    def simulate(self, rng, eta, trials, extra=None):
+    def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
         mu = np.exp(eta)
         return rng.negative_binomial(extra, extra / (extra + mu)).astype(float)
 
@@ -106,18 +106,18 @@ class NegativeBinomial1(_Counts):
     brms_name = ""  # brms has no NB1
     sas_name = ""
 
-    def loglik(self, y, eta, trials, log_dispersion=0.0):
+    def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         return _nb2_loglik(y, eta, eta - log_dispersion)  # size θ_i = μ_i/φ
 
-    def start_extra(self, y, mean, trials):
+    def start_extra(self, y, mean, trials) -> float:
         """log φ from the moments of the Poisson GLM: Σ(y − μ)² = (1 + φ) Σμ."""
         phi = float(np.sum((y - mean) ** 2) / np.sum(mean)) - 1.0
         return float(np.log(np.clip(phi, 0.01, 100.0)))
 
-    def distribution(self, eta, trials, extra=None):
+    def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         mu = jnp.exp(eta)
         return dist.NegativeBinomial2(mu, mu / extra)
 
-    def simulate(self, rng, eta, trials, extra=None):
+    def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
         size = np.exp(eta) / extra
         return rng.negative_binomial(size, 1.0 / (1.0 + extra)).astype(float)
