@@ -84,7 +84,7 @@ def _fit_bayes(args) -> int:
     NUTSOptions(**{k: v for k, v in settings.items() if k in option_names(NUTSOptions)})  # checked before JAX starts
     set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
     if settings.get("sampler") == "laplace":
-        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept"})
+        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept", "max_tree_depth"})
         if unused:
             raise SpecError(f"the Laplace posterior draws independently; {', '.join(unused)} do not apply")
         settings.pop("sampler")
