@@ -21,7 +21,13 @@ _ALIASES: dict[str, str] = {}  # lower-cased other spellings -> name
 
 
 def register_family(family: type[Family]) -> type[Family]:
-    """Make ``family`` (a :class:`Family` subclass) available by its ``name``; usable as a decorator."""
+    """Make ``family`` (a :class:`Family` subclass) available by its ``name``; usable as a decorator.
+
+    A family defined outside this package is not part of the on-disk program cache's source
+    fingerprint (:mod:`bayesglmm.core.compiled`, enabled by the CLI or
+    ``enable_compilation_cache``): keep that cache off while editing such a family's code, or give
+    the edited class another name.
+    """
     from ...errors import SpecError
 
     if not (isinstance(family, type) and issubclass(family, Family)):
