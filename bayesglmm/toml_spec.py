@@ -157,7 +157,8 @@ def _check_types(path: Path, content: dict) -> None:
         raise in_section("ml", path, error) from None
     bayes = content.get("bayes", {})
     try:
-        NUTSOptions(**{k: v for k, v in bayes.items() if k in option_names(NUTSOptions)})
+        nuts_keys = option_names(NUTSOptions)
+        NUTSOptions(**{k: v for k, v in bayes.items() if k in nuts_keys})
         if "sampler" in bayes:
             check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
         if "prior_set" in bayes:
@@ -170,7 +171,8 @@ def _check_types(path: Path, content: dict) -> None:
     gee = content.get("gee", {})
     strings("gee", gee, ("formula", "cluster", "within", "corr", "subcluster"))
     try:
-        GEEOptions(**{k: v for k, v in gee.items() if k in option_names(GEEOptions)})
+        gee_keys = option_names(GEEOptions)
+        GEEOptions(**{k: v for k, v in gee.items() if k in gee_keys})
     except SpecError as error:
         raise in_section("gee", path, error) from None
 

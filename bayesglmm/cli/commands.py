@@ -81,7 +81,8 @@ def _fit_bayes(args) -> int:
     settings = _merged(options, args, flags)
     if settings.get("qpoints") == "auto":
         settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
-    NUTSOptions(**{k: v for k, v in settings.items() if k in option_names(NUTSOptions)})  # checked before JAX starts
+    nuts_keys = option_names(NUTSOptions)
+    NUTSOptions(**{k: v for k, v in settings.items() if k in nuts_keys})  # checked before JAX starts
     set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
     if settings.get("sampler") == "laplace":
         unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept", "max_tree_depth"})

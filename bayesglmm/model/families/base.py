@@ -21,16 +21,18 @@ with :func:`bayesglmm.model.families.register_family` (CONTRIBUTING.md, "Adding 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
 from ..links import Link, get_link
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ class Family:
         return y, np.ones_like(y)
 
     def constant_response(self, y: np.ndarray, trials: np.ndarray) -> str | None:
-        """What makes the response unusable when it is the same in every row (None when it is not)."""
-        return None
+        """What makes the response unusable when it is the same in every row (None when it is not):
+        by default a constant value (nothing to model); count families say when all zeros are."""
+        return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
     def separation_sides(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray | None:
         """+1 / −1 / 0 per row where the likelihood grows without bound as η → +∞ / −∞ / neither

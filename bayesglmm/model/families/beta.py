@@ -7,15 +7,19 @@ y ~ Beta(μφ, (1 − μ)φ), Var = μ(1 − μ)/(1 + φ), φ the precision ``ph
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
 from .base import ExtraParameter, Family
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 class Beta(Family):
@@ -46,9 +50,6 @@ class Beta(Family):
             )
         return y, np.ones_like(y)
 
-    def constant_response(self, y, trials) -> str | None:
-        return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
-
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         phi = jnp.exp(log_dispersion)
         mu = self.inverse_link(eta)
@@ -75,6 +76,8 @@ class Beta(Family):
         return float(np.sum(y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         return dist.BetaProportion(jnp.clip(self.inverse_link(eta), 1e-12, 1 - 1e-12), extra)
 
     def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:

@@ -6,16 +6,20 @@ y η − n log(1 + e^η), with the derivatives y − n p and −n p (1 − p) in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.scipy.special import gammaln, log_ndtr
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
 from ..links import link_function
 from .base import Family, check_counts
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 @jax.custom_jvp
@@ -118,6 +122,8 @@ class Bernoulli(_Binomial):
         return y, np.ones_like(y)
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         if self.link == "logit":
             return dist.BernoulliLogits(eta)
         return dist.Bernoulli(probs=jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15))
@@ -147,6 +153,8 @@ class Binomial(_Binomial):
         return y, n
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         if self.link == "logit":
             return dist.BinomialLogits(eta, total_count=trials)
         return dist.BinomialProbs(jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15), total_count=trials)

@@ -6,15 +6,19 @@ y ~ Gamma(α, rate α/μ), Var = μ²/α (brms ``Gamma``; glmmTMB ``Gamma`` repo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
 from .base import ExtraParameter, Family
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 class Gamma(Family):
@@ -37,9 +41,6 @@ class Gamma(Family):
                 "positive values — drop or recode them, or use a family for zeros (a hurdle or Tweedie model)"
             )
         return y, np.ones_like(y)
-
-    def constant_response(self, y, trials) -> str | None:
-        return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         shape = jnp.exp(log_dispersion)
@@ -75,6 +76,8 @@ class Gamma(Family):
         return float(np.sum(-y / mu - np.log(mu)))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         mu = jnp.exp(eta) if self.link == "log" else 1.0 / eta
         return dist.Gamma(extra, extra / mu)
 

@@ -3,13 +3,17 @@ log p(y | η) = −log σ − log(2π)/2 − (y − η)²/(2σ²)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 
 from ... import _jax  # noqa: F401  (float64)
 from .base import ExtraParameter, Family
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 class Gaussian(Family):
@@ -24,9 +28,6 @@ class Gaussian(Family):
     r_name = "gaussian"
     brms_name = "gaussian"
     sas_name = "normal"
-
-    def constant_response(self, y, trials) -> str | None:
-        return None if not np.all(y == y[0]) else f"is constant ({y[0]}) in every row used: no variance to model"
 
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         sigma2 = jnp.exp(2.0 * log_dispersion)
@@ -46,6 +47,8 @@ class Gaussian(Family):
         return float(-0.5 * np.sum((y - mu) ** 2))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         return dist.Normal(eta, extra)
 
     def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:

@@ -14,14 +14,18 @@ NB1 (glmmTMB ``nbinom1``): Var = μ(1 + φ), φ the dispersion ``phi``: the NB2 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
 from ... import _jax  # noqa: F401  (float64)
 from .base import ExtraParameter, Family, check_counts
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 class _Counts(Family):
@@ -88,6 +92,8 @@ class NegativeBinomial2(_Counts):
         return float(np.log(np.clip(theta, 0.05, 100.0)))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         return dist.NegativeBinomial2(jnp.exp(eta), extra)
 
     def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
@@ -115,6 +121,8 @@ class NegativeBinomial1(_Counts):
         return float(np.log(np.clip(phi, 0.01, 100.0)))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         mu = jnp.exp(eta)
         return dist.NegativeBinomial2(mu, mu / extra)
 

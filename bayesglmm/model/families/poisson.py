@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
 from ... import _jax  # noqa: F401  (float64)
 from .base import Family, check_counts
+
+if TYPE_CHECKING:
+    import numpyro.distributions as dist
 
 
 class Poisson(Family):
@@ -52,6 +56,8 @@ class Poisson(Family):
         return float(np.sum(np.where(y > 0, y * np.log(mu), 0.0) - mu))
 
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
+        import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
+
         return dist.Poisson(jnp.exp(eta))
 
     def simulate(self, rng, eta, trials, extra=None) -> np.ndarray:
