@@ -155,6 +155,9 @@ class Binomial(_Binomial):
     def distribution(self, eta, trials, extra=None) -> dist.Distribution:
         import numpyro.distributions as dist  # here, not at import: only the Bayesian engine needs NumPyro
 
+        # NumPyro draws binomials with integer trials only (a float count fails inside its sampler
+        # with "Indexer must have integer type"): the predictive draws need the cast
+        total_count = jnp.asarray(trials).astype(jnp.int64)
         if self.link == "logit":
-            return dist.BinomialLogits(eta, total_count=trials)
-        return dist.BinomialProbs(jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15), total_count=trials)
+            return dist.BinomialLogits(eta, total_count=total_count)
+        return dist.BinomialProbs(jnp.clip(self.inverse_link(eta), 1e-15, 1 - 1e-15), total_count=total_count)
