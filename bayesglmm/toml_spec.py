@@ -55,7 +55,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _SECTIONS = {"model", "data", "ml", "bayes", "gee", "predict"}
-_MODEL_KEYS = {"formula", "family", "link", "trials", "reference", "name", "description"}
+_MODEL_KEYS = {"formula", "family", "link", "trials", "zi", "reference", "name", "description"}
 _DATA_KEYS = {"dataset", "file", "derive"}
 _PREDICT_KEYS = {"x", "values", "group", "levels", "derive", "group_labels", "ylabel"}
 
@@ -97,6 +97,7 @@ class SpecFile:
             link=model.get("link"),
             trials=model.get("trials"),
             reference=model.get("reference"),
+            zi=model.get("zi"),
         )
 
 
@@ -141,7 +142,7 @@ def _check_types(path: Path, content: dict) -> None:
                 )
 
     model = content["model"]
-    strings("model", model, ("formula", "family", "link", "trials", "name", "description"))
+    strings("model", model, ("formula", "family", "link", "trials", "zi", "name", "description"))
     if "family" not in model:
         from .model.families import FAMILIES
 

@@ -40,6 +40,9 @@ def _dims_and_coords(program: Program):
         dims[sd_site(g)] = [terms]
         dims[corr_site(g)] = [terms, terms_bis]
         dims[effects_site(g)] = [g, terms]
+    zi_terms = getattr(program.family, "zi_terms", ())
+    if program.priors.zi_names != ("zi",) and zi_terms:  # the coefficients of a zi formula
+        dims["zi"], coords["zi_term"] = ["zi_term"], list(zi_terms)
     coords["parameter"] = [name for name, _, _ in common_names(program)]
     return dims, coords
 

@@ -37,7 +37,7 @@ from ..core.quadrature import gauss_hermite_grid
 from ..model.families import Family
 from ..model.parameters import BETA_SITE
 from .priors import PriorSet
-from .program import FactorMeta, random_effect_scales, vector_distribution
+from .program import FactorMeta, family_parameters, random_effect_scales, vector_distribution
 
 FACTOR_SITE = "marginal_loglik"
 
@@ -60,11 +60,12 @@ class MarginalProgram:
     mode_start: jax.Array
 
 
-def parameter_vector(beta, sd, chol_corr, sigma, marginal: MarginalModel) -> jax.Array:
-    """The ML engine's φ = (β, θ, log σ) from the sampled sites (θ: the elements of chol G)."""
+def parameter_vector(beta, sd, chol_corr, extra, marginal: MarginalModel) -> jax.Array:
+    """The ML engine's φ = (β, θ, log σ …) from the sampled sites (θ: the elements of chol G;
+    the family's tail from its natural ``extra``, :meth:`Family.extras_vector`)."""
     parts = [beta, marginal.covariance.theta(sd[:, None] * chol_corr)]
-    if sigma is not None:
-        parts.append(jnp.log(sigma)[None])
+    if marginal.family.n_extra:
+        parts.append(marginal.family.extras_vector(extra))
     return jnp.concatenate(parts)
 
 
@@ -83,8 +84,8 @@ def marginal_glmm_model(
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
     beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     sd, chol_corr = random_effect_scales(factor, priors)
-    sigma = numpyro.sample(family.extra_name, priors.sigma.distribution()) if family.has_dispersion else None
-    phi = parameter_vector(beta, sd, chol_corr, sigma, marginal)
+    extra = family_parameters(family, priors)
+    phi = parameter_vector(beta, sd, chol_corr, extra, marginal)
     beta, chol_G, log_dispersion = marginal.unpack(phi)
     modes = find_modes(data.X @ beta + data.offset, chol_G, log_dispersion, data, family, mode_start)
     numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))

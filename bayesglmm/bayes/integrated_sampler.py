@@ -30,7 +30,7 @@ from ..model.spec import ModelSpec
 from .integrated_program import MarginalProgram, compile_marginal_program
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .options import MCMCDriver, NUTSKernel
-from .program import Program, correlation_cholesky
+from .program import Program, correlation_cholesky, extra_from_sites, family_sites
 from .sampling import run_nuts
 
 
@@ -56,9 +56,7 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
     corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
     for k, block in enumerate(factor.correlated_blocks):
         values[cholesky_site(factor.group, k)] = np.linalg.cholesky(corr[np.ix_(block, block)])
-    if program.family.has_dispersion:
-        values[program.family.extra_name] = float(np.exp(log_dispersion))
-    return values
+    return {**values, **family_sites(program.priors, program.family.extra_value(log_dispersion))}
 
 
 def _spherical_modes(ml_fit) -> np.ndarray:
@@ -79,8 +77,7 @@ def _natural_values(program: Program, sites: dict):
         factor, [jnp.asarray(sites[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_G = sd[:, None] * np.asarray(chol_corr)
-    sigma = float(sites[program.family.extra_name]) if program.family.has_dispersion else None
-    return np.asarray(sites[BETA_SITE]), chol_G @ chol_G.T, sigma
+    return np.asarray(sites[BETA_SITE]), chol_G @ chol_G.T, extra_from_sites(program.priors, sites)
 
 
 def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
@@ -109,7 +106,8 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
         qpoints = ml_fit.qpoints
     automatic = qpoints is None
     if automatic:
-        sigma = float(ml_fit.params().loc[spec.family.extra_name, "estimate"]) if spec.family.has_dispersion else None
+        estimates = ml_fit.params()["estimate"]
+        sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
         qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
     seconds_ml = time.perf_counter() - started
 
@@ -168,11 +166,12 @@ def population_to_latent(
     )
     chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
     chol_G = sd[..., :, None] * chol_corr
-    log_dispersion = (
-        jnp.log(jnp.asarray(population[program.family.extra_name]))
-        if program.family.has_dispersion
-        else jnp.zeros(sd.shape[0])
-    )
+    if program.family.n_extra:  # the engines' unconstrained extras per draw, (S,) or (S, m)
+        extra = extra_from_sites(program.priors, population)
+        log_dispersion = jax.vmap(program.family.extras_vector)(extra)
+        log_dispersion = jax.vmap(program.family.extras_from)(log_dispersion)
+    else:
+        log_dispersion = jnp.zeros(sd.shape[0])
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4),
         jnp.asarray(population[BETA_SITE]),

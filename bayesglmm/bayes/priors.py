@@ -5,6 +5,8 @@ A prior is written as text, the same in Python and TOML::
     normal(0, 10)          student_t(3, 0, 2.5)     cauchy(0, 2.5)
     half_normal(2.5)       half_student_t(3, 2.5)   half_cauchy(1)     exponential(1)
     gamma(0.01, 0.01)      (shape, rate: brms's default for a negative binomial or Gamma shape)
+    logistic(0, 1)         lognormal(0, 1)          inv_gamma(2, 1)
+    beta(1, 1)             (probabilities only: the zero-inflation probability zi)
     lkj(1)                 (correlations only: LKJ(eta) on the correlation matrix)
 
 Classes and their names (the common parameterisation):
@@ -13,6 +15,11 @@ Classes and their names (the common parameterisation):
     sd, sd[GROUP], sd[GROUP,TERM] random-effect standard deviations (positive priors only)
     corr, corr[GROUP]            LKJ prior of each correlated block
     sigma                        residual SD (Gaussian family; positive priors only)
+    shape, phi                   NB2 / Gamma shape, NB1 / Beta dispersion (positive priors only)
+    zi                           zero-inflation probability (constant zi: beta(1, 1), brms's
+                                 default), or every coefficient of a zi formula
+    zi[TERM]                     one coefficient of a zi formula (logit scale; default
+                                 logistic(0, 1), brms's prior of the zi intercept: π uniform)
 
 Named sets: ``default`` and ``brms`` (brms's proper defaults: every coefficient Normal(0, 10),
 SDs Student-t(3, 0, 2.5) folded at zero, correlations LKJ(1)). A family's extra parameters
@@ -57,10 +64,16 @@ _ARITY = {
     "half_cauchy": 1,
     "exponential": 1,
     "gamma": 2,
+    "logistic": 2,
+    "lognormal": 2,
+    "inv_gamma": 2,
+    "beta": 2,
     "lkj": 1,
 }
-_POSITIVE = {"half_normal", "half_student_t", "half_cauchy", "exponential", "gamma"}
-_REAL = {"normal", "student_t", "cauchy"}
+_POSITIVE = {"half_normal", "half_student_t", "half_cauchy", "exponential", "gamma", "lognormal", "inv_gamma"}
+_REAL = {"normal", "student_t", "cauchy", "logistic"}
+_UNIT = {"beta"}
+ZI_COEFFICIENT_PRIOR = "logistic(0, 1)"
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,10 @@ class Prior:
             "half_cauchy": lambda: dist.HalfCauchy(a[0]),
             "exponential": lambda: dist.Exponential(a[0]),
             "gamma": lambda: dist.Gamma(a[0], a[1]),  # shape, rate (as brms and Stan)
+            "logistic": lambda: dist.Logistic(a[0], a[1]),
+            "lognormal": lambda: dist.LogNormal(a[0], a[1]),
+            "inv_gamma": lambda: dist.InverseGamma(a[0], a[1]),  # shape, scale (as Stan)
+            "beta": lambda: dist.Beta(a[0], a[1]),
         }[self.family]()
 
 
@@ -105,7 +122,9 @@ def parse_prior(text: str, name: str = "prior") -> Prior:
         raise SpecError(f"prior {text!r} for {name}: arguments must be numbers") from None
     if len(args) != _ARITY[family]:
         raise SpecError(f"prior {family} for {name} takes {_ARITY[family]} argument(s), got {len(args)}")
-    scales = {"normal": [1], "student_t": [0, 2], "cauchy": [1], "lkj": [0]}.get(family, list(range(len(args))))
+    scales = {"normal": [1], "student_t": [0, 2], "cauchy": [1], "logistic": [1], "lognormal": [1], "lkj": [0]}.get(
+        family, list(range(len(args)))
+    )
     if any(args[i] <= 0 for i in scales):
         raise SpecError(f"prior {text!r} for {name}: scale, degrees of freedom and eta must be positive")
     return Prior(family, args)
@@ -121,6 +140,8 @@ class PriorSet:
     sigma: Prior | None  # the prior of the family's extra parameter (sigma, shape, phi), None without one
     source: str  # "brms", "default + overrides", ...
     extra_name: str | None = None  # the extra parameter's name
+    zi: tuple[Prior, ...] = ()  # zero inflation: the prior of π (constant zi) or of each zi coefficient
+    zi_names: tuple[str, ...] = ()  # their common names (zi, or zi[TERM])
 
     def table(self, fixed_names, factors) -> list[tuple[str, str]]:
         """(parameter, prior) rows for printing with a fit."""
@@ -132,6 +153,7 @@ class PriorSet:
                 rows.append((f"{common_name('corr', factor.group)} ({terms})", str(prior)))
         if self.sigma is not None:
             rows.append((self.extra_name, str(self.sigma)))
+        rows += [(name, str(prior)) for name, prior in zip(self.zi_names, self.zi)]
         return rows
 
 
@@ -153,6 +175,9 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
     own_extras = {p.name for p in spec.family.extra_parameters}
     valid = {"beta", "sd", "corr"} | own_extras | other_extras
     valid |= {beta_name(name) for name in spec.fixed.names}
+    zi_terms = getattr(spec.family, "zi_terms", ())
+    if tuple(zi_terms) != ("(Intercept)",):  # a zi formula: its coefficients by name
+        valid |= {f"zi[{term}]" for term in zi_terms}
     for factor in spec.random:
         valid |= {common_name("sd", factor.group), common_name("corr", factor.group)}
         valid |= {sd_name(factor.group, term) for term in factor.terms}
@@ -187,13 +212,37 @@ def resolve_priors(spec, prior_set: str = "default", overrides: dict | None = No
         corr[g] = tuple(
             check(*pick(common_name("corr", g), "corr"), {"lkj"}, "a correlation") for _ in _correlated_blocks(factor)
         )
-    sigma = None
+    sigma, extra_name = None, None
     for parameter in spec.family.extra_parameters:  # the family's default prior unless overridden
+        if parameter.name == "zi":
+            continue
         prior = (
             parse_prior(overrides[parameter.name], parameter.name)
             if parameter.name in overrides
             else parse_prior(parameter.prior, parameter.name)
         )
-        sigma = check(prior, parameter.name, _POSITIVE, f"a {parameter.description}")
+        sigma, extra_name = check(prior, parameter.name, _POSITIVE, f"a {parameter.description}"), parameter.name
+    zi, zi_names = _zi_priors(zi_terms, overrides, check)
     source = prior_set + (" + overrides" if overrides else "")
-    return PriorSet(beta, sd, corr, sigma, source, spec.family.extra_name)
+    return PriorSet(beta, sd, corr, sigma, source, extra_name, zi, zi_names)
+
+
+def _zi_priors(zi_terms, overrides: dict, check) -> tuple[tuple[Prior, ...], tuple[str, ...]]:
+    """The zero-inflation priors: of π itself for a constant zi (default beta(1, 1), brms's), else
+    of each logit-scale coefficient (``zi[TERM]``, then ``zi``, default logistic(0, 1))."""
+    if not zi_terms:
+        return (), ()
+    if tuple(zi_terms) == ("(Intercept)",):
+        prior = parse_prior(overrides.get("zi", "beta(1, 1)"), "zi")
+        return (check(prior, "zi", _UNIT, "the zero-inflation probability"),), ("zi",)
+    names = tuple(f"zi[{term}]" for term in zi_terms)
+    priors = tuple(
+        check(
+            parse_prior(overrides.get(name, overrides.get("zi", ZI_COEFFICIENT_PRIOR)), name),
+            name,
+            _REAL,
+            "a coefficient",
+        )
+        for name in names
+    )
+    return priors, names

@@ -68,9 +68,21 @@ def vector_distribution(priors: tuple[Prior, ...], name: str) -> dist.Distributi
     return Prior(priors[0].family, args).distribution().to_event(1)
 
 
-def likelihood(family: Family, eta, trials, sigma=None) -> dist.Distribution:
+def likelihood(family: Family, eta, trials, extra=None, covariates=None) -> dist.Distribution:
     """The response distribution at linear predictor eta (vectorised over rows): the family's own."""
-    return family.distribution(eta, trials, sigma)
+    return family.row_distribution(eta, trials, extra, covariates)
+
+
+def family_parameters(family: Family, priors: PriorSet):
+    """Sample the family's extra parameters: its one positive parameter (σ, shape, φ) or None, and
+    with zero inflation (that value, γ) — π sampled itself when constant (γ = logit π), else γ."""
+    extra = numpyro.sample(priors.extra_name, priors.sigma.distribution()) if priors.sigma is not None else None
+    if not priors.zi:
+        return extra
+    if priors.zi_names == ("zi",):
+        pi = numpyro.sample("zi", priors.zi[0].distribution())
+        return extra, jnp.log(pi / (1.0 - pi))[..., None]
+    return extra, numpyro.sample("zi", vector_distribution(priors.zi, "zi"))
 
 
 def random_effect_scales(factor: FactorMeta, priors: PriorSet) -> tuple[jax.Array, jax.Array]:
@@ -103,8 +115,30 @@ def correlation_cholesky(factor: FactorMeta, block_factors) -> jax.Array:
     return chol
 
 
-def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors, family: Family) -> None:
-    """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor."""
+def family_sites(priors: PriorSet, extra) -> dict:
+    """The sites of :func:`family_parameters` at a natural ``extra`` (its inverse): for starts."""
+    sites = {}
+    count, gamma = extra if priors.zi else (extra, None)
+    if priors.sigma is not None:
+        sites[priors.extra_name] = float(count)
+    if priors.zi:
+        gamma = np.asarray(gamma, dtype=float)
+        sites["zi"] = float(1.0 / (1.0 + np.exp(-gamma[0]))) if priors.zi_names == ("zi",) else gamma
+    return sites
+
+
+def extra_from_sites(priors: PriorSet, sites: dict):
+    """The natural ``extra`` of the family's distribution from draws of its sites (leading draw axes kept)."""
+    count = jnp.asarray(sites[priors.extra_name]) if priors.sigma is not None else None
+    if not priors.zi:
+        return count
+    zi = jnp.asarray(sites["zi"])
+    return count, (jnp.log(zi / (1.0 - zi))[..., None] if priors.zi_names == ("zi",) else zi)
+
+
+def glmm_model(X, offset, trials, Z, index, W, y=None, *, priors: PriorSet, factors, family: Family) -> None:
+    """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor, ``W``
+    the rows' zero-inflation design ((n, 0) without one)."""
     beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
     eta = X @ beta + offset
     for factor, Z_g, index_g in zip(factors, Z, index):
@@ -115,8 +149,8 @@ def glmm_model(X, offset, trials, Z, index, y=None, *, priors: PriorSet, factors
         )
         b = numpyro.deterministic(effects_site(factor.group), (z @ chol.T) * sd)
         eta = eta + jnp.sum(Z_g * b[index_g], axis=-1)
-    sigma = numpyro.sample(family.extra_name, priors.sigma.distribution()) if family.has_dispersion else None
-    numpyro.sample("y", likelihood(family, eta, trials, sigma), obs=y)
+    extra = family_parameters(family, priors)
+    numpyro.sample("y", likelihood(family, eta, trials, extra, W), obs=y)
 
 
 def compile_program(spec: ModelSpec, prior_set: str = "default", priors: dict | None = None) -> Program:
@@ -131,6 +165,7 @@ def compile_program(spec: ModelSpec, prior_set: str = "default", priors: dict | 
         "trials": jnp.asarray(spec.trials),
         "Z": tuple(jnp.asarray(f.Z) for f in spec.random),
         "index": tuple(jnp.asarray(f.index) for f in spec.random),
+        "W": jnp.asarray(spec.zi_X),
         "y": jnp.asarray(spec.y),
     }
     model = partial(glmm_model, priors=resolved, factors=factors, family=spec.family)

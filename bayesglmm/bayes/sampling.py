@@ -94,8 +94,10 @@ def global_sites(program: Program) -> tuple[str, ...]:
     for factor in program.factors:
         sites.append(sd_site(factor.group))
         sites += [cholesky_site(factor.group, k) for k in range(len(factor.correlated_blocks))]
-    if program.family.has_dispersion:
-        sites.append(program.family.extra_name)
+    if program.priors.sigma is not None:
+        sites.append(program.priors.extra_name)
+    if program.priors.zi:
+        sites.append("zi")
     return tuple(sites)
 
 

@@ -22,6 +22,7 @@ def _load(args, section: str = "ml"):
             family=args.family,
             link=args.link,
             trials=args.trials,
+            zi=args.zi,
             **({"formula": args.formula} if args.formula else {}),
         )
         return spec, getattr(spec_file, section)
@@ -30,7 +31,7 @@ def _load(args, section: str = "ml"):
     if not args.family:
         raise SpecError(f"--family is required with --formula (as lme4's glmer): {', '.join(FAMILIES)}")
     spec = ModelSpec.from_formula(
-        args.formula, read_csv(args.data), family=args.family, link=args.link, trials=args.trials
+        args.formula, read_csv(args.data), family=args.family, link=args.link, trials=args.trials, zi=args.zi
     )
     return spec, {}
 

@@ -23,10 +23,12 @@ def _model_arguments(command) -> None:
     command.add_argument("--formula", help="lme4 formula, e.g. 'y ~ x + (1 + x | g)' (instead of a spec file)")
     command.add_argument("--data", help="CSV file with the data (with --formula)")
     command.add_argument(
-        "--family", help="bernoulli | binomial | poisson | gaussian | nbinom2 | nbinom1 | gamma | beta"
+        "--family",
+        help="bernoulli | binomial | poisson | gaussian | nbinom2 | nbinom1 | gamma | beta | zipoisson | zinbinom2",
     )
     command.add_argument("--link", help="link function (default: canonical)")
     command.add_argument("--trials", help="binomial: column holding the number of trials")
+    command.add_argument("--zi", help="zero-inflation formula for poisson/nbinom2, e.g. '~ 1' or '~ trt'")
 
 
 def _sampler_arguments(group) -> None:

@@ -37,14 +37,15 @@ ENTRIES_FROM_GROUPS = 50_000
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["X", "Z", "y", "trials", "offset", "group"],
+    data_fields=["X", "Z", "y", "trials", "offset", "group", "W"],
     meta_fields=["n_groups", "entries_from_groups"],
 )
 @dataclass(frozen=True)
 class GroupedData:
     """Model arrays with rows sorted by group.
 
-    Shapes: ``X`` (n, p), ``Z`` (n, q), ``y``/``trials``/``offset`` (n,),
+    Shapes: ``X`` (n, p), ``Z`` (n, q), ``y``/``trials``/``offset`` (n,), ``W`` (n, k) the
+    families' per-row covariates (the zero-inflation design; k = 0 without one),
     ``group`` (n,) int, non-decreasing, in [0, n_groups). ``entries_from_groups`` is the number
     of groups from which the Newton steps work on small-matrix entries
     (:data:`ENTRIES_FROM_GROUPS`): a static field, so a program compiled
@@ -57,6 +58,7 @@ class GroupedData:
     trials: jax.Array
     offset: jax.Array
     group: jax.Array
+    W: jax.Array
     n_groups: int
     entries_from_groups: int = ENTRIES_FROM_GROUPS
 
@@ -86,6 +88,7 @@ def grouped_data(spec: ModelSpec) -> GroupedData:
         trials=jax.device_put(spec.trials[order]),
         offset=jax.device_put(spec.offset[order]),
         group=jax.device_put(factor.index[order].astype(np.int32)),
+        W=jax.device_put(spec.zi_X[order]),
         n_groups=len(factor.levels),
     )
     return data
@@ -94,13 +97,13 @@ def grouped_data(spec: ModelSpec) -> GroupedData:
 def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndarray]:
     """The groups of ``data`` with distinct rows, how many groups each stands for, and which.
 
-    Groups whose rows are identical (X, Z, y, trials, offset, in order) have identical marginal
+    Groups whose rows are identical (X, Z, y, trials, offset, W, in order) have identical marginal
     likelihoods, modes and conditional posteriors, so Σ_i ℓ_i = Σ_d n_d ℓ_d exactly: a binary
     outcome with few visits repeats patterns (amenorrhea: 1151 women, 55 distinct groups).
     Returns (the first group of each pattern as :class:`GroupedData`, counts n_d (D,), the index of
     that first group (D,)).
     """
-    host = {name: np.asarray(getattr(data, name)) for name in ("X", "Z", "y", "trials", "offset")}
+    host = {name: np.asarray(getattr(data, name)) for name in ("X", "Z", "y", "trials", "offset", "W")}
     rows = np.column_stack([values.reshape(len(values), -1).astype(float) for values in host.values()])
     group = np.asarray(data.group)
     bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=data.n_groups))])
@@ -216,6 +219,7 @@ def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
         trials=jax.device_put(rows(spec.trials), sharding),
         offset=jax.device_put(rows(spec.offset), sharding),
         group=jax.device_put(local_group, sharding),
+        W=jax.device_put(rows(spec.zi_X), sharding),
         n_groups=groups_per_chunk,
     )
     return ChunkedData(data, group_ids)

@@ -45,7 +45,7 @@ class MarginalModel:
 
     @property
     def n_params(self) -> int:
-        return self.n_fixed + self.covariance.n_theta + int(self.family.has_dispersion)
+        return self.n_fixed + self.covariance.n_theta + self.family.n_extra
 
     @property
     def covariances(self) -> tuple[CovarianceStructure, ...]:
@@ -62,7 +62,7 @@ class MarginalModel:
         p, nt = self.n_fixed, self.covariance.n_theta
         beta = phi[:p]
         chol_G = self.covariance.cholesky(phi[p : p + nt])
-        log_dispersion = phi[p + nt] if self.family.has_dispersion else jnp.zeros((), phi.dtype)
+        log_dispersion = self.family.extras_from(phi[p + nt :])
         return beta, chol_G, log_dispersion
 
 
@@ -90,7 +90,7 @@ def group_logliks(phi, data: GroupedData, model: MarginalModel, nodes, log_weigh
         eta_hat = linear_predictor(eta_fixed, u_hat, data, chol_G)
         z_scaled = jnp.sqrt(2.0) * jnp.einsum("nq,nqj->nj", data.Z, smallmat.left_multiply(chol_G, scale)[data.group])
         eta = jnp.concatenate([eta_hat[:, None], z_scaled], axis=1) @ _with_ones(nodes).T
-        rows = family.loglik(data.y[:, None], eta, data.trials[:, None], log_dispersion)
+        rows = family.row_loglik(data.y[:, None], eta, data.trials[:, None], log_dispersion, data.W)
         # Materialise the rows before the scatter of the group sum: fused into it, they are
         # computed element by element (twice as slow on CPU).
         return group_sum(jax.lax.optimization_barrier(rows), data) + _log_prior_at_nodes(u_hat, scale, nodes)

@@ -67,7 +67,7 @@ def log_standard_normal(u) -> jax.Array:
 def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family) -> jax.Array:
     """f_i(u) for every group: (n_groups, q) -> (n_groups,)."""
     eta = linear_predictor(eta_fixed, u, data, chol_G)
-    rows = family.loglik(data.y, eta, data.trials, log_dispersion)
+    rows = family.row_loglik(data.y, eta, data.trials, log_dispersion, data.W)
     return group_sum(rows, data) + log_standard_normal(u)
 
 
@@ -83,7 +83,7 @@ def _gradient_and_hessian(u, eta_fixed, chol_G, log_dispersion, data, family, fo
     """
     q = u.shape[-1]
     eta = linear_predictor(eta_fixed, u, data, chol_G)
-    d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
+    d1, d2 = family.row_eta_derivatives(data.y, eta, data.trials, log_dispersion, data.W)
     if for_steps:
         d2 = jnp.minimum(d2, 0.0)
     if data.n_groups < data.entries_from_groups:

@@ -17,11 +17,10 @@ and one dense m × m Cholesky of S.  Memory is linear in the rows plus m²; time
 rows plus m³, so the secondary factors together may have a few thousand effects (sites, schools,
 raters), the primary any number (patients, classes).
 
-Written in JAX rather than with a sparse library (scikit-sparse's CHOLMOD, scipy.sparse): the
-objective must be differentiable twice in (β, θ) for the exact observed information, and neither
-library's factorisation is differentiable in JAX; the arrow structure gives the exact elimination
-without one.  The joint mode is found by damped Newton (:mod:`bayesglmm.core.newton`) without
-gradients and refined by two differentiable Newton steps: the derivatives through b̂ are exact.
+Written in JAX, not with CHOLMOD or scipy.sparse: the objective must be twice differentiable in
+(β, θ) for the exact observed information, and neither factorisation is differentiable in JAX.
+The joint mode: damped Newton (:mod:`bayesglmm.core.newton`) without gradients, refined by two
+differentiable Newton steps, so the derivatives through b̂ are exact.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["X", "y", "trials", "offset", "Z", "index", "cells", "cell_group", "cell_level", "pairs"],
+    data_fields=["X", "y", "trials", "offset", "W", "Z", "index", "cells", "cell_group", "cell_level", "pairs"],
     meta_fields=["n_levels"],
 )
 @dataclass(frozen=True)
@@ -65,6 +64,7 @@ class CrossedData:
     y: jax.Array
     trials: jax.Array
     offset: jax.Array
+    W: jax.Array  # (n, k): the families' per-row covariates (zero-inflation design)
     Z: tuple
     index: tuple
     cells: tuple
@@ -101,10 +101,9 @@ def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
     if m > MAX_SECONDARY_EFFECTS:
         names = ", ".join(f"'{f.group}'" for f in factors[1:])
         raise SpecError(
-            f"the factors {names} have {m} random effects together beyond the largest factor "
-            f"'{factors[0].group}'; the Laplace engine handles at most {MAX_SECONDARY_EFFECTS} "
-            "(a dense matrix of that size is factorised at every step). Use the Bayesian engine "
-            "(fit_bayes) or fewer levels"
+            f"the factors {names} have {m} random effects together beyond the largest factor '{factors[0].group}'; "
+            f"the Laplace engine handles at most {MAX_SECONDARY_EFFECTS} (a dense matrix of that size is "
+            "factorised at every step). Use the Bayesian engine (fit_bayes) or fewer levels"
         )
     order_rows = np.argsort(factors[0].index, kind="stable")
     primary = factors[0].index[order_rows]
@@ -125,6 +124,7 @@ def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
         y=put(spec.y[order_rows]),
         trials=put(spec.trials[order_rows]),
         offset=put(spec.offset[order_rows]),
+        W=put(spec.zi_X[order_rows]),
         Z=tuple(put(f.Z[order_rows]) for f in factors),
         index=tuple(put(f.index[order_rows].astype(np.int32)) for f in factors),
         cells=tuple(put(c) for c in cells),
@@ -159,7 +159,7 @@ class CrossedModel:
 
     @property
     def n_params(self) -> int:
-        return self.n_fixed + sum(c.n_theta for c in self.covariances) + int(self.family.has_dispersion)
+        return self.n_fixed + sum(c.n_theta for c in self.covariances) + self.family.n_extra
 
     def unpack(self, phi) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
         """φ -> (β, tuple of chol(G_g), log σ)."""
@@ -167,7 +167,7 @@ class CrossedModel:
         for covariance in self.covariances:
             cholesky.append(covariance.cholesky(phi[position : position + covariance.n_theta]))
             position += covariance.n_theta
-        log_dispersion = phi[position] if self.family.has_dispersion else jnp.zeros((), phi.dtype)
+        log_dispersion = self.family.extras_from(phi[position:])
         return phi[: self.n_fixed], tuple(cholesky), log_dispersion
 
     unpack_factors = unpack  # the name :func:`~.inference.report_values` reads
@@ -205,7 +205,7 @@ def _linear_predictor(eta_fixed, b0, u, data: CrossedData):
 def joint_log_density(b0, u, eta_fixed, cholesky, log_dispersion, data: CrossedData, family: Family) -> jax.Array:
     """f(b) of the module docstring, a scalar."""
     eta = _linear_predictor(eta_fixed, b0, u, data)
-    value = jnp.sum(family.loglik(data.y, eta, data.trials, log_dispersion))
+    value = jnp.sum(family.row_loglik(data.y, eta, data.trials, log_dispersion, data.W))
     value = value + jnp.sum(log_normal_density(b0, cholesky[0]))
     for b, chol in zip(_split(u, data), cholesky[1:]):
         value = value + jnp.sum(log_normal_density(b, chol))
@@ -288,7 +288,7 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
 def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family, for_steps=False):
     """∇f and f's curvature; ``for_steps`` floors −d2 at 0 (see bayesglmm.core.modes)."""
     eta = _linear_predictor(eta_fixed, b0, u, data)
-    d1, d2 = family.eta_derivatives(data.y, eta, data.trials, log_dispersion)
+    d1, d2 = family.row_eta_derivatives(data.y, eta, data.trials, log_dispersion, data.W)
     if for_steps:
         d2 = jnp.minimum(d2, 0.0)
     g0 = (

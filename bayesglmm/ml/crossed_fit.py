@@ -103,7 +103,7 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6) -> MLFit:
         [
             beta0,
             *[c.start_theta(np.full(c.q, sd0)) for c in model.covariances],
-            [extra0] if spec.family.has_dispersion else [],
+            np.atleast_1d(extra0) if spec.family.n_extra else [],
         ]
     )
     objective = CrossedObjective(model, data)

@@ -13,14 +13,19 @@ from .objective import MarginalObjective
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
 
 
-def phi_from(structure: CovarianceStructure, beta, G, sigma=None) -> np.ndarray:
-    """The internal parameter vector φ = (β, θ of chol G (:mod:`.covariance`), log σ) from natural values."""
+def phi_from(structure: CovarianceStructure, beta, G, sigma=None, family=None) -> np.ndarray:
+    """The internal parameter vector φ = (β, θ of chol G (:mod:`.covariance`), log σ) from natural
+    values; with ``family``, ``sigma`` is its natural extra (:meth:`Family.extras_vector`: the zero
+    inflation's (shape, γ) too)."""
     G = np.asarray(G, dtype=float)
     chol_G = np.zeros_like(G)
     for block in structure.blocks:
         chol_G[np.ix_(block, block)] = semidefinite_cholesky(G[np.ix_(block, block)])
     theta = np.asarray(structure.theta(chol_G))
-    tail = [] if sigma is None else [np.log(sigma)]
+    if family is not None:
+        tail = np.asarray(family.extras_vector(sigma)) if family.n_extra else []
+    else:
+        tail = [] if sigma is None else [np.log(sigma)]
     return np.concatenate([np.asarray(beta, dtype=float), theta, tail])
 
 
@@ -28,7 +33,8 @@ def _objective(spec: ModelSpec, method: str, qpoints: int, sigma):
     """The structure and objective of ``spec``'s one grouping factor at ``qpoints``."""
     if spec.family.has_dispersion and sigma is None:
         raise ValueError(
-            f"family {spec.family.name!r} has the extra parameter {spec.family.extra_name!r}: give its value as sigma="
+            f"family {spec.family.name!r} has extra parameters ({', '.join(n for n, _ in spec.family.reported_extras())}): "
+            "give their natural value as sigma= (for zero inflation: (shape or None, zi coefficients))"
         )
     factor = single_factor(spec)
     structure = CovarianceStructure(factor.q, factor.blocks)
@@ -44,7 +50,7 @@ def loglik_at(spec: ModelSpec, beta, G, method: str = "agq", qpoints: int = 1, s
     the NB2 or Gamma shape, …), for families that have one.
     """
     structure, objective = _objective(spec, method, qpoints, sigma)
-    value, _ = objective.evaluate(phi_from(structure, beta, G, sigma), objective.initial_modes())
+    value, _ = objective.evaluate(phi_from(structure, beta, G, sigma, spec.family), objective.initial_modes())
     return -value
 
 
@@ -55,9 +61,10 @@ def loglik_by_qpoints(fit, spec: ModelSpec, qpoints=(1, 3, 5, 7, 11, 15, 21)) ->
     largest (:func:`~.point_rule.deviance_by_qpoints`, as the automatic rule), instead of one
     compilation per number of points (seconds each).
     """
-    sigma = fit.params().loc[spec.family.extra_name, "estimate"] if spec.family.has_dispersion else None
+    estimates = fit.params()["estimate"]
+    sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
     structure, objective = _objective(spec, "agq", 1, sigma)
-    phi = phi_from(structure, fit.beta.values, fit.G, sigma)
+    phi = phi_from(structure, fit.beta.values, fit.G, sigma, spec.family)
     table = deviance_by_qpoints(phi, objective.initial_modes(), objective.chunks, objective.model, list(qpoints))
     return {k: -0.5 * deviance for k, deviance in table.items()}
 
@@ -69,5 +76,5 @@ def qpoints_rule_at(
     table of −2ℓ by number of points: what ``fit_ml(spec, "agq", "auto")`` checks at its estimates,
     at any parameter values (the marginal sampler's posterior mode)."""
     structure, objective = _objective(spec, "agq", 1, sigma)
-    phi = phi_from(structure, beta, G, sigma)
+    phi = phi_from(structure, beta, G, sigma, spec.family)
     return choose_qpoints(phi, objective.initial_modes(), objective.chunks, objective.model, tol, max_nodes)

@@ -124,7 +124,7 @@ def _fit(spec: ModelSpec, options: MLOptions):
 
     beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
     sd0 = np.full(factor.q, spec.family.start_random_sd(extra0))
-    phi0 = np.concatenate([beta0, structure.start_theta(sd0), [extra0] if spec.family.has_dispersion else []])
+    phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
     objective = MarginalObjective(laplace_model, data, 1)

@@ -63,7 +63,7 @@ def reported_parameters(model, fixed_names, factors) -> list[ReportedParameter]:
         for i, j in structure.covariance_pairs():
             label = f"Corr({_plain(terms[j])},{_plain(terms[i])})" + (f" {group}" if several else "")
             params.append(ReportedParameter(corr_name(group, terms[j], terms[i]), "corr", label, (i, j), group))
-    params += [ReportedParameter(p.name, "family", p.label) for p in model.family.extra_parameters]
+    params += [ReportedParameter(name, "family", label) for name, label in model.family.reported_extras()]
     return params
 
 
@@ -80,8 +80,8 @@ def report_values(phi, model) -> jax.Array:
     parts = [beta, jnp.stack(elements), *sds]
     if corr:
         parts.append(jnp.stack(corr))
-    if model.family.has_dispersion:
-        parts.append(jnp.exp(log_dispersion)[None])
+    if model.family.n_extra:
+        parts.append(model.family.natural_extras(log_dispersion))
     return jnp.concatenate(parts)
 
 

@@ -30,6 +30,7 @@ class DesignTemplate:
     formula: str
     levels: tuple[tuple[str, tuple[str, ...]], ...]  # categorical predictor -> its levels, reference first
     frame: pd.DataFrame = field(compare=False, repr=False)  # the fitted rows' predictor columns
+    zi: str = ""  # the zero-inflation formula's right-hand side ("" without one)
 
     def coerce(self, new: pd.DataFrame, columns) -> pd.DataFrame:
         """``new``'s ``columns`` with each categorical one as a Categorical of the fitted levels."""
@@ -74,6 +75,14 @@ class DesignTemplate:
         design = _named_design(self._evaluate(parsed.fixed, new), parsed)
         return _in_order(design.X, design.names, names, "fixed-effect")
 
+    def zi_design(self, new: pd.DataFrame, names) -> np.ndarray:
+        """The zero-inflation design (n, k) of ``new`` in the fit's column order ``names``."""
+        if not self.zi:
+            return np.zeros((len(new), 0))
+        parsed = parse_formula(f"y ~ {self.zi}")
+        design = _named_design(self._evaluate(parsed.fixed, new), parsed)
+        return _in_order(design.X, design.names, names, "zero-inflation")
+
     def random(self, new: pd.DataFrame, group: str, terms) -> np.ndarray:
         """The random-effect covariates (n, q) of grouping factor ``group`` in the fit's term order."""
         parsed = parse_formula(self.formula)
@@ -101,6 +110,7 @@ class DesignTemplate:
             "formula": self.formula,
             "levels": [[name, list(levels)] for name, levels in self.levels],
             "frame": {name: frame[name].tolist() for name in frame.columns},
+            "zi": self.zi,
         }
 
     @classmethod
@@ -109,7 +119,7 @@ class DesignTemplate:
         frame = pd.DataFrame(record["frame"])
         for name, values in levels:
             frame[name] = pd.Categorical(frame[name].astype(str), categories=list(values), ordered=True)
-        return cls(record["formula"], levels, frame)
+        return cls(record["formula"], levels, frame, record.get("zi", ""))
 
 
 def _nested(group: str) -> list[str]:
@@ -125,10 +135,14 @@ def _in_order(X: np.ndarray, names, wanted, what: str) -> np.ndarray:
     return X[:, [names.index(name) for name in wanted]]
 
 
-def template_of(formula: str, frame: pd.DataFrame, response_columns) -> DesignTemplate:
-    """The template of a fit on ``frame`` (the validated rows, categoricals already made)."""
+def template_of(formula: str, frame: pd.DataFrame, response_columns, zi: str = "") -> DesignTemplate:
+    """The template of a fit on ``frame`` (the validated rows, categoricals already made); ``zi``
+    the right-hand side of the zero-inflation formula."""
     parsed = parse_formula(formula)
-    predictors = [name for name in parsed.columns() if name in frame.columns and name not in set(response_columns)]
+    columns = parsed.columns() + (expression_columns(zi) if zi else [])
+    predictors = list(
+        dict.fromkeys(name for name in columns if name in frame.columns and name not in set(response_columns))
+    )
     kept = frame[predictors].copy()
     levels = tuple(
         (name, tuple(str(c) for c in kept[name].cat.categories))
@@ -136,4 +150,4 @@ def template_of(formula: str, frame: pd.DataFrame, response_columns) -> DesignTe
         if isinstance(kept[name].dtype, pd.CategoricalDtype)
     )
     kept.index = pd.RangeIndex(len(kept))
-    return DesignTemplate(formula, levels, kept)
+    return DesignTemplate(formula, levels, kept, zi)

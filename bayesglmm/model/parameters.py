@@ -59,6 +59,16 @@ def parameter_kind(name: str) -> str:
     return kind if kind in STRUCTURAL_KINDS else "family"
 
 
+def interval_scale(name: str) -> str:
+    """The scale of a family parameter's Wald interval, so that it stays in the parameter's range:
+    ``logit`` for the zero-inflation probability ``zi``, ``identity`` for the logit-scale
+    coefficients ``zi[term]`` of a zi formula, ``log`` for the positive ones (σ, shape, φ)."""
+    kind = parse_common_name(name)[0]
+    if name == "zi":
+        return "logit"
+    return "identity" if kind == "zi" else "log"
+
+
 def beta_name(term: str) -> str:
     return common_name("beta", term)
 
@@ -125,5 +135,7 @@ def reported_sites(fixed_names, factors, family) -> list[tuple[str, str, tuple]]
             for a, i in enumerate(block):
                 for j in block[:a]:
                     rows.append((corr_name(g, factor.terms[j], factor.terms[i]), corr_site(g), (i, j)))
-    rows += [(parameter.name, parameter.name, ()) for parameter in family.extra_parameters]
+    for name, _ in family.reported_extras():  # sigma, shape, zi: scalar sites; zi[TERM]: entries of the site zi
+        kind, parts = parse_common_name(name)
+        rows.append((name, kind, (sum(1 for row in rows if row[1] == kind),) if parts else ()))
     return rows

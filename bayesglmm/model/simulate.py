@@ -58,13 +58,14 @@ def simulate_response(spec: ModelSpec, params: Mapping, seed: int | np.random.Ge
     """A copy of ``spec`` whose response is drawn from the model at ``params``.
 
     ``params`` maps common parameter names (``beta[..]``, ``sd[..]``, ``corr[..]``,
-    the family's extra parameter: ``sigma`` for Gaussian, ``shape`` for NB2 and Gamma) to values, e.g. ``fit.params()["estimate"]``.
+    the family's extra parameters: ``sigma`` for Gaussian, ``shape`` for NB2 and Gamma, ``zi`` or
+    ``zi[term]`` for zero inflation) to values, e.g. ``fit.params()["estimate"]``.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     eta = linear_predictor(spec, params, rng)
     family = spec.family
-    extra = _value(params, family.extra_name) if family.extra_name else None
-    y = np.asarray(family.simulate(rng, np.asarray(eta), spec.trials, extra), dtype=float)
+    extra = family.extra_from_params(lambda name: _value(params, name))
+    y = np.asarray(family.row_simulate(rng, np.asarray(eta), spec.trials, extra, spec.zi_X), dtype=float)
     y.setflags(write=False)
     return dataclasses.replace(spec, y=y)
 
@@ -77,18 +78,21 @@ def simulate(
     family: str | None = None,
     link: str | None = None,
     trials: str | None = None,
+    zi: str | None = None,
 ) -> pd.DataFrame:
     """A new data set: ``design`` (covariates, grouping columns, offsets; any number of rows and
     groups, any cluster sizes) with a response drawn from the model at ``params``.
 
     ``spec`` is a :class:`ModelSpec` (its formula, family and link are used; its data are not) or a
     formula, with ``family`` (default ``bernoulli``) and ``link``; binomial models need ``trials``,
-    the design's column of numbers of trials. ``params`` maps the common parameter names to values
+    the design's column of numbers of trials; ``zi`` the zero-inflation formula (taken from a
+    zero-inflated ``spec``). ``params`` maps the common parameter names to values
     (see :func:`simulate_response`). Returns a copy of ``design`` with the response column filled in;
     the design must have no missing values in the columns the model uses.
     """
     if isinstance(spec, ModelSpec):
         formula, family, link = spec.formula, spec.family.name, spec.family.link
+        zi = f"~ {spec.template.zi}" if spec.template is not None and spec.template.zi else zi
     else:
         formula, family = spec, family or "bernoulli"
     response = parse_formula(formula).response
@@ -98,7 +102,7 @@ def simulate(
     frame[response] = np.arange(len(frame)) % 2.0  # a varying placeholder every family accepts; replaced below
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # dropped rows are an error here, raised below
-        model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials)
+        model = ModelSpec.from_formula(formula, frame, family, link=link, trials=trials, zi=zi)
     if model.nobs != len(frame):
         raise SpecError(
             f"the design has missing values in {len(frame) - model.nobs} rows of the columns the model uses"

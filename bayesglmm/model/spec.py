@@ -15,10 +15,11 @@ import pandas as pd
 
 from ..errors import DataWarning, SpecError
 from .design import FixedDesign, RandomFactor, evaluate_expression, fixed_design, level_strings, random_factors
-from .families import Family, check_counts, make_family
+from .families import Family, check_counts, make_family, zero_inflated
 from .formula import ParsedFormula, parse_formula
 from .identifiability import check_random_terms, check_response_varies
 from .newdata import DesignTemplate, template_of
+from .zi_formula import parse_zi_formula, warn_without_zeros
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class ModelSpec:
     random: tuple[RandomFactor, ...]
     data: DataSummary
     template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # for new data
+    zi: FixedDesign | None = None  # the zero-inflation formula's design (zero-inflated families)
+
+    @property
+    def zi_X(self) -> np.ndarray:
+        """Each row's zero-inflation design (n, k): the families' ``covariates``, (n, 0) without zi."""
+        return self.zi.X if self.zi is not None else np.zeros((self.nobs, 0))
 
     @property
     def nobs(self) -> int:
@@ -67,13 +74,17 @@ class ModelSpec:
         link: str | None = None,
         trials: str | None = None,
         reference: dict | None = None,
+        zi: str | None = None,
     ) -> ModelSpec:
         """Validate ``data`` against an lme4 ``formula`` and build the spec.
 
         ``family`` (required, as in lme4's ``glmer``): ``bernoulli`` (0/1), ``binomial`` (with ``trials`` = a column of
         numbers of trials and a response of successes or proportions, or a
         ``cbind(successes, failures)`` response), ``poisson`` or ``gaussian``.
-        ``reference`` maps a categorical column to its reference level.
+        ``reference`` maps a categorical column to its reference level.  ``zi``: a one-sided
+        formula of the zero-inflation probability's logit (``"~ 1"``, ``"~ trt"``; glmmTMB's
+        ``ziformula``, brms's ``zi ~``), which makes a Poisson or NB2 family zero-inflated (the
+        families ``zipoisson`` and ``zinbinom2`` default to ``"~ 1"``).
         Rows with a missing value in any column the model uses are dropped, counted
         and reported with a :class:`~bayesglmm.errors.DataWarning`.
         """
@@ -96,8 +107,11 @@ class ModelSpec:
             )
         if parsed.cbind is not None and not fam.is_binomial:
             raise SpecError(f"a cbind(successes, failures) response needs a binomial family, not {fam.name!r}")
-        frame, summary = _select_rows(parsed, data, trials)
+        zi_parsed = parse_zi_formula(zi, parsed, fam)
+        frame, summary = _select_rows(parsed, data, trials, zi_parsed.columns() if zi_parsed else [])
         frame = _categoricals(frame, parsed, reference or {})
+        if zi_parsed is not None:
+            frame = _categoricals(frame, zi_parsed, reference or {})
         y, n_trials = _response(parsed, frame, fam, trials)
         check_response_varies(fam, y, n_trials, parsed.response or parsed.cbind[0])
         offset = np.zeros(len(frame))
@@ -106,6 +120,13 @@ class ModelSpec:
         fixed = fixed_design(parsed, frame)
         _check_finite(fixed.X, fixed.names, "fixed-effect")
         _check_rank(fixed)
+        zi_design = None
+        if zi_parsed is not None:
+            zi_design = fixed_design(zi_parsed, frame)
+            _check_finite(zi_design.X, zi_design.names, "zero-inflation")
+            _check_rank(zi_design)
+            fam = zero_inflated(fam, zi_design.names)
+            warn_without_zeros(y, parsed.response)
         random = random_factors(parsed, frame)
         for factor in random:
             _check_finite(factor.Z, factor.terms, f"random-effect ({factor.group})")
@@ -126,7 +147,10 @@ class ModelSpec:
             fixed=fixed,
             random=random,
             data=summary,
-            template=template_of(formula, frame, [parsed.response, *(parsed.cbind or ()), trials]),
+            template=template_of(
+                formula, frame, [parsed.response, *(parsed.cbind or ()), trials], zi_parsed.fixed if zi_parsed else ""
+            ),
+            zi=None if zi_design is None else FixedDesign(_readonly(zi_design.X), zi_design.names, zi_design.terms),
         )
 
 
@@ -136,8 +160,9 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None):
+def _select_rows(parsed: ParsedFormula, data: pd.DataFrame, trials: str | None, zi_columns=()):
     needed = parsed.columns() + ([trials] if trials else [])
+    needed += [name for name in zi_columns if name not in needed]
     missing_columns = [name for name in needed if name not in data.columns]
     if missing_columns:
         raise SpecError(

@@ -66,7 +66,9 @@ def predict_ml(
     """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
 
     ``kind``: ``conditional`` (each row's group at its conditional mode), ``typical`` (b = 0),
-    ``marginal`` (population-averaged over N(0, G)). A group not in the fit is an error unless
+    ``marginal`` (population-averaged over N(0, G)); with zero inflation the response scale is
+    E(y) = (1 − π) μ (glmmTMB's ``type = "response"``; its interval on the log scale) and the link
+    scale is the count part's η. A group not in the fit is an error unless
     ``new_groups="population"`` (b = 0 for it, lme4's ``allow.new.levels``). Conditional SEs
     count the uncertainty of β, not of the modes.
     """
@@ -101,11 +103,43 @@ def predict_ml(
         G = covariance_from(parameters[p : p + q], parameters[p + q :], q, corr_pairs)
         return link_function(fit.link, population_average(eta, Z, G, fit.link, qpoints))
 
+    zi_idx = [i for i, parameter in enumerate(fit.parameters) if parameter.name.split("[")[0] == "zi"]
+    if zi_idx and scale == "response":  # E(y) = (1 − π) g⁻¹(η*): its own delta method, with the zi parameters
+        full = used + zi_idx
+        cov_full = (fit.inference.cov_empirical if fit.empirical else fit.inference.cov_model)[np.ix_(full, full)]
+        W = jnp.asarray(fit.template.zi_design(data, _zi_terms(fit, zi_idx)))
+
+        def mean_star(parameters):
+            zi = parameters[len(used) :]
+            zeta = W @ (jnp.log(zi / (1.0 - zi)) if [fit.parameters[i].name for i in zi_idx] == ["zi"] else zi)
+            return (1.0 - jax.nn.sigmoid(zeta)) * inverse_link(fit.link, eta_star(parameters[: len(used)]))
+
+        return _positive_delta_table(data.index, mean_star, fit.inference.estimates[full], cov_full)
+
     value_twice = lambda parameters: (eta_star(parameters),) * 2  # noqa: E731  (the value rides along as aux)
     jacobian, eta = jax.jacfwd(value_twice, has_aux=True)(jnp.asarray(theta))
     jacobian = np.asarray(jacobian)
     se = np.sqrt(np.einsum("np,pq,nq->n", jacobian, cov, jacobian))
     return _wald_table(data.index, eta, se, fit.link, scale)
+
+
+def _zi_terms(fit, zi_idx) -> tuple[str, ...]:
+    """The zero-inflation design's columns from the reported names (``zi``: the intercept alone)."""
+    names = [fit.parameters[i].name for i in zi_idx]
+    return ("(Intercept)",) if names == ["zi"] else tuple(name[3:-1] for name in names)
+
+
+def _positive_delta_table(index, value, estimates, cov) -> pd.DataFrame:
+    """A positive quantity's estimate and delta-method SE, with the 95% interval on the log scale."""
+    value_twice = lambda parameters: (value(parameters),) * 2  # noqa: E731
+    jacobian, estimate = jax.jacfwd(value_twice, has_aux=True)(jnp.asarray(estimates))
+    jacobian, estimate = np.asarray(jacobian), np.asarray(estimate)
+    se = np.sqrt(np.einsum("np,pq,nq->n", jacobian, cov, jacobian))
+    half = Z_975 * se / estimate
+    return pd.DataFrame(
+        {"estimate": estimate, "se": se, "lower": estimate * np.exp(-half), "upper": estimate * np.exp(half)},
+        index=index,
+    )
 
 
 def predict_gee(fit, data: pd.DataFrame, scale: str = "response", kind: str = "marginal") -> pd.DataFrame:
@@ -130,7 +164,8 @@ def predict_bayes(
 
     ``conditional`` uses each row's group's random-effect draws (a group not in the fit is an
     error unless ``new_groups="population"``: b = 0, brms's ``allow_new_levels``), ``typical``
-    b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every draw (``qpoints`` per dimension).
+    b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every draw (``qpoints`` per dimension); with
+    zero inflation the response scale is (1 − π) μ per draw.
     """
     _check(scale, kind)
     post = fit.idata.posterior
@@ -158,6 +193,8 @@ def predict_bayes(
         )
         draws = link_function(fit.link, mu)
     values = np.asarray(draws if scale == "link" else inverse_link(fit.link, draws))
+    if scale == "response" and "zi" in post:  # zero inflation: E(y) = (1 − π) μ per draw
+        values = values * (1.0 - _zi_probability_draws(fit, post, data))
     return pd.DataFrame(
         {
             "estimate": values.mean(axis=0),
@@ -167,6 +204,16 @@ def predict_bayes(
         },
         index=data.index,
     )
+
+
+def _zi_probability_draws(fit, post, data: pd.DataFrame) -> np.ndarray:
+    """π of every row at every draw (S, n): the constant ``zi`` draws, or logit⁻¹(W γ) of a zi formula."""
+    zi = post["zi"].values
+    if "zi_term" not in post.coords:
+        return zi.reshape(-1, 1)
+    W = fit.template.zi_design(data, tuple(post["zi_term"].values))
+    gamma = zi.reshape(-1, zi.shape[-1])
+    return 1.0 / (1.0 + np.exp(-(gamma @ W.T)))
 
 
 def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from ..model.newdata import DesignTemplate
+from ..model.parameters import interval_scale
 from ..model.spec import ModelSpec
 from .io import dump_json
 from .parameters import FactorEstimates, Inference, OptSummary, ReportedParameter, package_versions
 from .protocol import COMPARISON_COLUMNS, CONDITIONAL, ComparisonColumns
-from .stats import Z_975, two_sided_normal_p, wald_type3
+from .stats import Z_975, two_sided_normal_p, wald_interval, wald_type3
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ class MLFit:
     def params(self) -> pd.DataFrame:
         """The common parameterisation: ``beta[term]``, ``sd[group,term]``, ``corr[group,t1,t2]``.
 
-        Intervals: Wald for β; for SDs on the log scale (exp(log sd ± 1.96 se/sd));
+        Intervals: Wald for β and zi formula coefficients; for SDs and positive family parameters
+        on the log scale (exp(log sd ± 1.96 se/sd)), for the zero-inflation probability on the logit scale;
         for correlations on Fisher's z scale — both stay inside the parameter space.
         The SE used follows ``empirical``.
         """
@@ -237,15 +239,8 @@ class MLFit:
             if p.kind not in ("beta", "sd", "corr", "family"):
                 continue
             est = self.inference.estimates[i]
-            if p.kind == "beta":
-                lower, upper = est - Z_975 * se[i], est + Z_975 * se[i]
-            elif p.kind in ("sd", "family"):
-                half = Z_975 * se[i] / est if est > 0 else np.inf
-                with np.errstate(over="ignore"):  # an SD at the boundary: the interval reaches infinity
-                    lower, upper = est * np.exp(-half), est * np.exp(half)
-            else:
-                z, half = np.arctanh(np.clip(est, -0.999999, 0.999999)), Z_975 * se[i] / max(1 - est**2, 1e-12)
-                lower, upper = np.tanh(z - half), np.tanh(z + half)
+            scale = {"beta": "identity", "sd": "log", "corr": "fisher"}.get(p.kind) or interval_scale(p.name)
+            lower, upper = wald_interval(est, se[i], scale)
             rows.append(
                 {
                     "name": p.name,

@@ -46,7 +46,7 @@ def _frame(seed: int = 0) -> pd.DataFrame:
     )
 
 
-CASES = [  # family, response, trials
+CASES = [  # family, response, trials (zero inflation: "zi ~ x" in the family's place adds a zi formula)
     ("gaussian", "normal", None),
     ("bernoulli", "binary", None),
     ("binomial", "successes", "n"),
@@ -55,14 +55,19 @@ CASES = [  # family, response, trials
     ("nbinom1", "count", None),
     ("gamma", "positive", None),
     ("beta", "proportion", None),
+    ("zipoisson", "count", None),
+    ("zinbinom2", "count", None),
+    ("zinbinom2 zi ~ x", "count", None),
 ]
 
 
 def _valid(family: str, y: np.ndarray, trials: np.ndarray) -> bool:
     """Whether predictive draws ``y`` (draws, n) are values the family can produce."""
-    if family in ("bernoulli", "binomial", "poisson", "nbinom2", "nbinom1"):
+    if family in ("bernoulli", "binomial", "poisson", "nbinom2", "nbinom1", "zipoisson", "zinbinom2"):
         whole = np.all(y == np.round(y)) and np.all(y >= 0)
-        return bool(whole and (family != "binomial" or np.all(y <= trials)) and (family != "bernoulli" or np.all(y <= 1)))
+        return bool(
+            whole and (family != "binomial" or np.all(y <= trials)) and (family != "bernoulli" or np.all(y <= 1))
+        )
     if family == "gamma":
         return bool(np.all(y > 0))
     if family == "beta":
@@ -76,9 +81,10 @@ def test_posterior_and_prior_predictive_draws_of_every_family(family, response, 
     finite pointwise log-likelihood, with the prior predictive on.  The extra parameters get
     priors away from zero: under the default gamma(0.01, 0.01) a drawn shape can be 1e-100, whose
     Gamma draws are 0 in float64 (a property of the vague prior, not of the program)."""
-    spec = ModelSpec.from_formula(f"{response} ~ x + (1 | g)", _frame(), family, trials=trials)
-    extra = spec.family.extra_name
-    program = compile_program(spec, "default", {extra: "gamma(4, 0.5)"} if extra and extra != "sigma" else None)
+    family, _, zi = family.partition(" zi ")
+    spec = ModelSpec.from_formula(f"{response} ~ x + (1 | g)", _frame(), family, trials=trials, zi=zi or None)
+    positive = {p.name for p in spec.family.extra_parameters} - {"sigma", "zi"}
+    program = compile_program(spec, "default", {name: "gamma(4, 0.5)" for name in positive} or None)
     draws = prior_predictive(program, 4, seed=3)
     latent = {name: value for name, value in draws.items() if name != "y"}
     with warnings.catch_warnings():
@@ -108,7 +114,9 @@ def test_binomial_program_is_the_bernoulli_expansion_up_to_the_binomial_coeffici
 
     spec = _cbpp(cbpp_frame)
     rows = cbpp_frame.loc[cbpp_frame.index.repeat(cbpp_frame["size"])].copy()
-    rows["y"] = np.concatenate([np.r_[np.ones(k), np.zeros(n - k)] for k, n in zip(cbpp_frame["incidence"], cbpp_frame["size"])])
+    rows["y"] = np.concatenate(
+        [np.r_[np.ones(k), np.zeros(n - k)] for k, n in zip(cbpp_frame["incidence"], cbpp_frame["size"])]
+    )
     expanded = ModelSpec.from_formula("y ~ period + (1 | herd)", rows, "bernoulli")
     point = {"beta": np.array([-1.2, -0.4]), "sd_herd": np.array([0.7]), "z_herd": np.linspace(-1.5, 1.5, 15)[:, None]}
     binomial, _ = log_density(compile_program(spec).model, (), compile_program(spec).data, point)

@@ -15,6 +15,7 @@ from .gamma import Gamma
 from .gaussian import Gaussian
 from .negative_binomial import NegativeBinomial1, NegativeBinomial2
 from .poisson import Poisson
+from .zero_inflated import ZeroInflatedNB2, ZeroInflatedPoisson, zero_inflated
 
 FAMILIES: dict[str, type[Family]] = {}
 _ALIASES: dict[str, str] = {}  # lower-cased other spellings -> name
@@ -38,7 +39,10 @@ def register_family(family: type[Family]) -> type[Family]:
     return family
 
 
-for _family in (Bernoulli, Binomial, Poisson, Gaussian, NegativeBinomial2, NegativeBinomial1, Gamma, Beta):
+for _family in (
+    Bernoulli, Binomial, Poisson, Gaussian, NegativeBinomial2, NegativeBinomial1, Gamma, Beta,
+    ZeroInflatedPoisson, ZeroInflatedNB2,
+):  # fmt: skip
     register_family(_family)
 
 
@@ -83,4 +87,7 @@ __all__ = [
     "make_family",
     "register_family",
     "softplus",
+    "ZeroInflatedNB2",
+    "ZeroInflatedPoisson",
+    "zero_inflated",
 ]

@@ -126,9 +126,44 @@ class Family:
         (the separation LP of :mod:`bayesglmm.model.identifiability`); None when it is bounded."""
         return None
 
+    # -- the extra parameters in the engines ----------------------------------------------
+    @property
+    def n_extra(self) -> int:
+        """How many unconstrained values the family adds to φ (after β and the covariance parameters)."""
+        return len(self.extra_parameters)
+
+    def extras_from(self, tail) -> jax.Array:
+        """The family's value in the engines (``log_dispersion`` of :meth:`loglik`) from φ's tail
+        after the covariance parameters: one scalar for one extra parameter (0 without one)."""
+        return tail[0] if self.n_extra else jnp.zeros((), tail.dtype)
+
+    def reported_extras(self) -> tuple[tuple[str, str], ...]:
+        """(common name, GLIMMIX-style label) of each reported extra parameter, in φ's order."""
+        return tuple((p.name, p.label) for p in self.extra_parameters)
+
+    def natural_extras(self, extras) -> jax.Array:
+        """The reported values (vector, :meth:`reported_extras`' order) of the engines' ``extras``:
+        exp(θ) for the positive parameters of the one-extra families."""
+        return jnp.exp(extras)[None] if self.n_extra else jnp.zeros((0,))
+
+    def extras_vector(self, extra) -> jax.Array:
+        """The unconstrained tail of φ (n_extra,) from the natural ``extra`` of :meth:`distribution`
+        (log of the one positive parameter); the inverse of :meth:`extra_value`."""
+        return jnp.log(jnp.asarray(extra))[None] if self.n_extra else jnp.zeros((0,))
+
+    def extra_value(self, extras) -> object:
+        """The natural ``extra`` of :meth:`distribution` from the engines' value (:meth:`extras_from`)."""
+        return jnp.exp(extras) if self.n_extra else None
+
+    def extra_from_params(self, value) -> object:
+        """The ``extra`` of :meth:`distribution` and :meth:`simulate` from reported parameter values
+        (``value(name)`` looks one up by its common name): the natural value, None without one."""
+        return value(self.extra_name) if self.extra_name else None
+
     # -- likelihood -----------------------------------------------------------------------
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
-        """Per-row log p(y | η) with all normalising constants (JAX)."""
+        """Per-row log p(y | η) with all normalising constants (JAX); ``log_dispersion`` is the
+        family's value of :meth:`extras_from`."""
         raise NotImplementedError
 
     def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
@@ -136,6 +171,26 @@ class Family:
         differentiation; families override it with closed forms where they have them)."""
         first = jax.grad(lambda e: jnp.sum(self.loglik(y, e, trials, log_dispersion)))
         return jax.jvp(first, (eta,), (jnp.ones_like(eta),))
+
+    # -- what the engines call: the above with each row's covariates ----------------------
+    # ``covariates`` (n, k) is each row's design of a second, fixed-effects predictor (the
+    # zero-inflation formula); a family that has one overrides these four, the others ignore it,
+    # so a family written for the plain signatures (CONTRIBUTING.md) works unchanged.
+    def row_loglik(self, y, eta, trials, log_dispersion, covariates) -> jax.Array:
+        """:meth:`loglik` with the rows' ``covariates``."""
+        return self.loglik(y, eta, trials, log_dispersion)
+
+    def row_eta_derivatives(self, y, eta, trials, log_dispersion, covariates) -> tuple[jax.Array, jax.Array]:
+        """:meth:`eta_derivatives` with the rows' ``covariates``."""
+        return self.eta_derivatives(y, eta, trials, log_dispersion)
+
+    def row_distribution(self, eta, trials, extra, covariates) -> dist.Distribution:
+        """:meth:`distribution` with the rows' ``covariates``."""
+        return self.distribution(eta, trials, extra)
+
+    def row_simulate(self, rng: np.random.Generator, eta, trials, extra, covariates) -> np.ndarray:
+        """:meth:`simulate` with the rows' ``covariates``."""
+        return self.simulate(rng, eta, trials, extra)
 
     # -- GLM start and GEE ----------------------------------------------------------------
     def start_eta(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
@@ -174,7 +229,11 @@ class Family:
         raise NotImplementedError
 
     def simulate(
-        self, rng: np.random.Generator, eta: np.ndarray, trials: np.ndarray, extra: float | None = None
+        self,
+        rng: np.random.Generator,
+        eta: np.ndarray,
+        trials: np.ndarray,
+        extra: float | None = None,
     ) -> np.ndarray:
         """Responses drawn at η (NumPy); ``extra`` as in :meth:`distribution`."""
         raise NotImplementedError
