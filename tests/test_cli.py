@@ -88,3 +88,23 @@ def test_unknown_toml_keys_are_named(tmp_path):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "bayesglmm.cli", "fit", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "--qpoints" in result.stdout
+
+
+def test_zero_inflation_from_the_cli_and_toml(tmp_path, capsys):
+    """--zi and [model] zi give the fit of ModelSpec.from_formula(..., zi=); a bad zi is a one-line error."""
+    data = ROOT / "tests" / "ml" / "data" / "zinb_sim.csv"
+    out, toml_out = tmp_path / "cli.json", tmp_path / "toml.json"
+    base = ["fit", "--method", "laplace", "--quiet"]
+    cli = ["--formula", "y ~ x + trt + (1 | g)", "--data", str(data), "--family", "nbinom2", "--zi", "~ trt"]
+    assert main([*base, *cli, "--json", str(out)]) == 0
+    spec = tmp_path / "zinb.toml"
+    spec.write_text(
+        f'[model]\nformula = "y ~ x + trt + (1 | g)"\nfamily = "nbinom2"\nzi = "~ trt"\n\n[data]\nfile = "{data}"\n'
+    )
+    assert main([*base, str(spec), "--json", str(toml_out)]) == 0
+    loglik = json.loads(out.read_text())["loglik"]
+    assert loglik == pytest.approx(-664.9243038, abs=0.01)  # glmmTMB, tests/ml/r/zero_inflated.R
+    assert json.loads(toml_out.read_text())["loglik"] == pytest.approx(loglik, abs=1e-8)
+    capsys.readouterr()
+    assert main([*base, *cli[:-1], "trt"]) == 2
+    assert "one-sided formula" in capsys.readouterr().err

@@ -44,6 +44,14 @@ GLMMTMB = {  # tests/ml/r/zero_inflated.R
         "zi_se": [0.331973459902, 0.008958382637],
         "sd": 0.9503690885,
     },
+    "zip_nested": {  # two grouping factors (broods within locations): the Laplace engine for several factors
+        "loglik": -980.8256211,
+        "beta": [0.52871720920, 1.12021256729, -1.00865201268, -0.02346942442],
+        "se": [0.193667427292, 0.230171501659, 0.254942108849, 0.003447052879],
+        "zi": [-3.485786477],
+        "zi_se": [0.5661337771],
+        "sd": 0.7593968304,  # BROOD (the first factor here: the one with more levels)
+    },
     "zinb_trt": {
         "loglik": -664.9243038,
         "beta": [0.5545719615, 0.4317749827, -0.6682493017],
@@ -86,6 +94,7 @@ def _spec(case: str, grouse: pd.DataFrame, simulated: pd.DataFrame) -> ModelSpec
     return {
         "zip_constant": lambda: ModelSpec.from_formula(GROUSE, grouse, "poisson", zi="~ 1"),
         "zip_height": lambda: ModelSpec.from_formula(GROUSE, grouse, "poisson", zi="~ cHEIGHT"),
+        "zip_nested": lambda: ModelSpec.from_formula(GROUSE + " + (1 | BROOD)", grouse, "poisson", zi="~ 1"),
         "zinb_trt": lambda: ModelSpec.from_formula(SIMULATED, simulated, "nbinom2", zi="~ trt"),
         "zinb_constant": lambda: ModelSpec.from_formula(SIMULATED, simulated, "zero_inflated_negbinomial"),
     }[case]()

@@ -22,3 +22,5 @@ m3 <- glmmTMB(y ~ x + trt + (1 | g), ziformula = ~trt, family = nbinom2, data = 
 show(m3)
 m4 <- glmmTMB(y ~ x + trt + (1 | g), ziformula = ~1, family = nbinom2, data = s)
 show(m4)
+m5 <- glmmTMB(TICKS ~ YEAR + cHEIGHT + (1 | LOCATION) + (1 | BROOD), ziformula = ~1, family = poisson, data = g)
+show(m5)
