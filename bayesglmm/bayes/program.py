@@ -73,7 +73,7 @@ def likelihood(family: Family, eta, trials, extra=None, covariates=None) -> dist
     return family.row_distribution(eta, trials, extra, covariates)
 
 
-def family_parameters(family: Family, priors: PriorSet):
+def family_parameters(family: Family, priors: PriorSet) -> jax.Array | tuple | None:
     """Sample the family's extra parameters: its one positive parameter (σ, shape, φ) or None, and
     with zero inflation (that value, γ) — π sampled itself when constant (γ = logit π), else γ."""
     extra = numpyro.sample(priors.extra_name, priors.sigma.distribution()) if priors.sigma is not None else None
@@ -127,7 +127,7 @@ def family_sites(priors: PriorSet, extra) -> dict:
     return sites
 
 
-def extra_from_sites(priors: PriorSet, sites: dict):
+def extra_from_sites(priors: PriorSet, sites: dict) -> jax.Array | tuple | None:
     """The natural ``extra`` of the family's distribution from draws of its sites (leading draw axes kept)."""
     count = jnp.asarray(sites[priors.extra_name]) if priors.sigma is not None else None
     if not priors.zi:

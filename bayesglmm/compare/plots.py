@@ -16,14 +16,23 @@ if TYPE_CHECKING:
 import numpy as np
 from scipy.stats import gaussian_kde, norm
 
-from ..model.parameters import parameter_kind
+from ..model.parameters import interval_scale, parameter_kind
 
-SUPPORT = {"sd": (0.0, np.inf), "family": (0.0, np.inf), "corr": (-1.0, 1.0)}
+SUPPORT = {"sd": (0.0, np.inf), "corr": (-1.0, 1.0)}
+FAMILY_SUPPORT = {"log": (0.0, np.inf), "logit": (0.0, 1.0), "identity": (-np.inf, np.inf)}  # by interval_scale
+
+
+def support(name: str) -> tuple[float, float]:
+    """Where a parameter's values lie (the normal approximation is drawn inside it)."""
+    kind = parameter_kind(name)
+    return FAMILY_SUPPORT[interval_scale(name)] if kind == "family" else SUPPORT.get(kind, (-np.inf, np.inf))
+
+
 PANELS = (
     ("beta", "Fixed effects"),
     ("sd", "Random-effect SDs"),
     ("corr", "Correlations"),
-    ("family", "Family parameters (sigma, shape, ...)"),
+    ("family", "Family parameters (sigma, shape, zi, ...)"),
 )
 
 
@@ -105,7 +114,7 @@ def density_plot(comparison, path=None, columns: int = 3) -> Figure:
                 ax.plot(grid, gaussian_kde(draws)(grid), color=color, label=label)
             else:
                 est, se = c.table.loc[name, ["estimate", "se"]]
-                low, high = SUPPORT.get(parameter_kind(name), (-np.inf, np.inf))
+                low, high = support(name)
                 grid = np.linspace(max(est - 4 * se, low), min(est + 4 * se, high), 200)  # drawn inside the support
                 ax.plot(grid, norm.pdf(grid, est, se), color=color, ls="--", label=f"{label} (normal approx.)")
         ax.set_title(name, fontsize=9)

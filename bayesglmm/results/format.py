@@ -98,6 +98,13 @@ def ml_summary(fit) -> str:
     covparms = fit.covariance_parameters().reset_index()
     groups = {p.name: p.group for p in fit.parameters}
     covparms.insert(1, "subject", [groups[name] or "" for name in covparms["name"]])
+    family = FAMILIES[fit.family](fit.link)
+    for row in covparms[covparms["kind"] == "family"].itertuples():
+        sas = family.sas_scale(row.estimate, row.se, row.se_empirical)
+        if sas is not None:  # the value as GLIMMIX prints it, under the reported one
+            label, estimate, se, se_empirical = sas
+            extra = {"name": "", "label": label, "kind": "family", "subject": "", "estimate": estimate}
+            covparms.loc[len(covparms)] = {**extra, "se": se, "se_empirical": se_empirical}
     # drop a column with nothing in it: the sandwich SEs of a crossed fit (no independent clusters)
     covparms = covparms.set_index("label").drop(columns=["kind"]).dropna(axis=1, how="all")
     text = [

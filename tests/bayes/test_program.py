@@ -58,7 +58,7 @@ def test_log_density_equals_an_independent_computation(family, prior_set, eta):
 def test_program_is_inspectable():
     spec = ModelSpec.from_formula("y ~ x + (1 + x || g)", _frame(), "bernoulli")
     program = compile_program(spec)
-    assert set(program.data) == {"X", "offset", "trials", "Z", "index", "y"}
+    assert set(program.data) == {"X", "offset", "trials", "Z", "index", "W", "y"}  # W: the zi design, (n, 0) here
     from numpyro import handlers
 
     trace = handlers.trace(handlers.seed(program.model, 0)).get_trace(**program.data)

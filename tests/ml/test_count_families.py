@@ -102,6 +102,9 @@ def test_epilepsy_nb2_is_a_boundary_fit_and_says_so(epilepsy):
         fit = fit_ml(spec, "laplace")
     assert fit.is_singular
     assert "Shape (NB2 theta)" in fit.summary()
+    # GLIMMIX's dist=negbin prints Scale k = 1/θ: 1/7.318 = 0.1366 (glmmTMB's θ)
+    scale_row = next(line for line in fit.summary().splitlines() if line.startswith("Scale (SAS k = 1/shape)"))
+    assert float(scale_row.split()[-3]) == pytest.approx(1 / 7.318, abs=1e-4)
     poisson = _quiet(fit_ml, ModelSpec.from_formula(EPILEPSY, epilepsy, "poisson"), "laplace")
     assert fit.loglik - poisson.loglik > 69  # glmmTMB: -885.00 against -955.11
 

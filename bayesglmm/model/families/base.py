@@ -155,6 +155,13 @@ class Family:
         """The natural ``extra`` of :meth:`distribution` from the engines' value (:meth:`extras_from`)."""
         return jnp.exp(extras) if self.n_extra else None
 
+    def sas_scale(self, estimate: float, se: float, se_empirical: float) -> tuple[str, float, float, float] | None:
+        """The extra parameter as SAS GLIMMIX prints it ("Scale" or "Residual"), from the reported
+        estimate and SEs: (label, estimate, se, se_empirical), or None where GLIMMIX has no such
+        row or the same value is printed already (SAS/STAT User's Guide, GLIMMIX, "Scale and
+        Dispersion Parameters")."""
+        return None
+
     def extra_from_params(self, value) -> object:
         """The ``extra`` of :meth:`distribution` and :meth:`simulate` from reported parameter values
         (``value(name)`` looks one up by its common name): the natural value, None without one."""

@@ -29,6 +29,10 @@ class Gaussian(Family):
     brms_name = "gaussian"
     sas_name = "normal"
 
+    def sas_scale(self, estimate, se, se_empirical) -> tuple[str, float, float, float]:
+        """GLIMMIX prints the residual variance σ² ("Residual"); SE by the delta method, 2σ se."""
+        return "Residual (SAS: sigma^2)", estimate**2, 2 * estimate * se, 2 * estimate * se_empirical
+
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
         sigma2 = jnp.exp(2.0 * log_dispersion)
         return -log_dispersion - 0.5 * jnp.log(2.0 * jnp.pi) - 0.5 * (y - eta) ** 2 / sigma2

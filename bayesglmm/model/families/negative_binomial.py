@@ -85,6 +85,10 @@ class NegativeBinomial2(_Counts):
         weight = y + jnp.exp(log_dispersion)
         return y - weight * p, -weight * p * (1.0 - p)
 
+    def sas_scale(self, estimate, se, se_empirical) -> tuple[str, float, float, float]:
+        """GLIMMIX ``dist=negbin`` prints Scale k = 1/θ (Var = μ + kμ²); SE by the delta method, se/θ²."""
+        return "Scale (SAS k = 1/shape)", 1.0 / estimate, se / estimate**2, se_empirical / estimate**2
+
     def start_extra(self, y, mean, trials) -> float:
         """log θ from the moments of the Poisson GLM: Σ(y − μ)² − Σμ = Σμ²/θ."""
         excess = float(np.sum((y - mean) ** 2) - np.sum(mean))
