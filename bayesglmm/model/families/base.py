@@ -179,6 +179,12 @@ class Family:
         first = jax.grad(lambda e: jnp.sum(self.loglik(y, e, trials, log_dispersion)))
         return jax.jvp(first, (eta,), (jnp.ones_like(eta),))
 
+    def loglik_parts(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
+        """:meth:`loglik` as (the part that varies with η, the part that does not): the
+        quadrature sums the second once per row instead of once per node (log y!, log Γ terms).
+        By default all of it varies."""
+        return self.loglik(y, eta, trials, log_dispersion), jnp.zeros_like(y)
+
     # -- what the engines call: the above with each row's covariates ----------------------
     # ``covariates`` (n, k) is each row's design of a second, fixed-effects predictor (the
     # zero-inflation formula); a family that has one overrides these four, the others ignore it,
@@ -190,6 +196,10 @@ class Family:
     def row_eta_derivatives(self, y, eta, trials, log_dispersion, covariates) -> tuple[jax.Array, jax.Array]:
         """:meth:`eta_derivatives` with the rows' ``covariates``."""
         return self.eta_derivatives(y, eta, trials, log_dispersion)
+
+    def row_loglik_parts(self, y, eta, trials, log_dispersion, covariates) -> tuple[jax.Array, jax.Array]:
+        """:meth:`loglik_parts` with the rows' ``covariates``."""
+        return self.loglik_parts(y, eta, trials, log_dispersion)
 
     def row_distribution(self, eta, trials, extra, covariates) -> dist.Distribution:
         """:meth:`distribution` with the rows' ``covariates``."""

@@ -130,6 +130,9 @@ class _ZeroInflated(Family):
     def row_eta_derivatives(self, y, eta, trials, log_dispersion, covariates) -> tuple[jax.Array, jax.Array]:
         return self.eta_derivatives(y, eta, trials, log_dispersion, covariates)
 
+    def row_loglik_parts(self, y, eta, trials, log_dispersion, covariates) -> tuple[jax.Array, jax.Array]:
+        return self.loglik(y, eta, trials, log_dispersion, covariates), jnp.zeros_like(y)
+
     def row_distribution(self, eta, trials, extra, covariates) -> dist.Distribution:
         return self.distribution(eta, trials, extra, covariates)
 
