@@ -70,7 +70,7 @@ def _engine_keys() -> dict[str, set[str]]:
 
     return {
         "ml": option_names(MLOptions),
-        "bayes": option_names(NUTSOptions) | {"prior_set", "priors", "sampler", "qpoints", "re_steps"},
+        "bayes": option_names(NUTSOptions) | {"prior_set", "priors", "sampler", "qpoints", "re_steps", "group_loglik"},
         "gee": option_names(GEEOptions) | {"formula", "cluster", "within", "subcluster"},
     }
 

@@ -12,9 +12,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-_PUBLIC = {"fit_bayes": ".fit", "laplace_fit": ".fit", "compile_program": ".program", "set_cpu_devices": ".sampling"}
+_PUBLIC = {
+    "fit_bayes": ".fit",
+    "laplace_fit": ".fit",
+    "compile_program": ".program",
+    "set_cpu_devices": ".sampling",
+    "loo_compare": "..results.loo",
+}
 
 if TYPE_CHECKING:
+    from ..results.loo import loo_compare
     from .fit import fit_bayes, laplace_fit
     from .program import compile_program
     from .sampling import set_cpu_devices
@@ -26,4 +33,4 @@ def __getattr__(name: str):  # PEP 562: the module attribute hook
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["compile_program", "fit_bayes", "laplace_fit", "set_cpu_devices"]
+__all__ = ["compile_program", "fit_bayes", "laplace_fit", "loo_compare", "set_cpu_devices"]

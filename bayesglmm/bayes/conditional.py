@@ -31,6 +31,7 @@ from ..core import smallmat
 from ..core.data import GroupedData
 from ..core.modes import differentiable_modes, find_modes, joint_log_density
 from ..model.families import Family
+from .draw_sharding import DrawSharding
 
 PROPOSAL_DF = 4
 
@@ -102,24 +103,13 @@ def conditional_draws(
     all local devices (CPU host devices run on separate cores) and evaluated at most ``batch_size``
     at a time on each to bound memory, in equal batches.
     """
-    devices = jax.local_device_count()
-    total = betas.shape[0]
-    per_device = -(-total // devices)
-    # whole batches: lax.map compiles the body a second time for a remainder (5 s of 15 on epilepsy)
-    batches = -(-per_device // batch_size)
-    batch_size = -(-per_device // batches)
-    per_device = batches * batch_size
-    keys = jax.random.split(key, total)
-
-    def shard(a):  # (S, ...) -> (devices, per_device, ...), padded with copies of the last draw
-        a = jnp.concatenate([a, jnp.repeat(a[-1:], per_device * devices - total, axis=0)])
-        return a.reshape((devices, per_device) + a.shape[1:])
-
-    b, accepted = _sharded_draws(family, steps, batch_size)(
+    layout = DrawSharding.of(betas.shape[0], batch_size)
+    keys = jax.random.split(key, layout.total)
+    shard = layout.shard
+    b, accepted = _sharded_draws(family, steps, layout.batch_size)(
         shard(keys), shard(betas), shard(chol_Gs), shard(log_dispersions), data, mode_start
     )
-    b = b.reshape((-1,) + b.shape[2:])[:total]
-    return b, jnp.mean(accepted.reshape(-1)[:total])
+    return layout.gather(b), jnp.mean(layout.gather(accepted))
 
 
 @lru_cache(maxsize=16)

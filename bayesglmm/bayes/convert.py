@@ -48,7 +48,13 @@ def _dims_and_coords(program: Program):
 
 
 def to_inference_data(
-    program: Program, posterior: dict, sample_stats: dict | None, log_likelihood, posterior_predictive=None, prior=None
+    program: Program,
+    posterior: dict,
+    sample_stats: dict | None,
+    log_likelihood,
+    posterior_predictive=None,
+    prior=None,
+    group_log_likelihood=None,
 ) -> az.InferenceData:
     """InferenceData with the ``parameters`` variable in the common names.
 
@@ -56,7 +62,10 @@ def to_inference_data(
     ``sample_stats``: sampler statistics (chain, draw) or None (independent draws);
     ``log_likelihood``: pointwise conditional log-likelihood (chain, draw, n);
     ``posterior_predictive``: response draws (chain, draw, n); ``prior``: prior draws of every
-    site and of ``y``, flat (draws, ...).
+    site and of ``y``, flat (draws, ...); ``group_log_likelihood``: each group's marginal
+    log-likelihood (chain, draw, n_groups), stored as ``log_likelihood["y_marginal"]`` with the
+    grouping factor's dimension (``az.loo(idata, var_name="y_marginal")``: leave one group out).
+    ``constant_data`` holds each row's fixed-effect covariates and group (``group_GROUP``).
     """
     import arviz as az
     import xarray as xr
@@ -68,7 +77,16 @@ def to_inference_data(
         "posterior": kept,
         "log_likelihood": {"y": np.asarray(log_likelihood)},
         "observed_data": {"y": np.asarray(program.data["y"])},
+        "constant_data": {
+            "X": np.asarray(program.data["X"]),
+            **{f"group_{f.group}": np.asarray(index) for f, index in zip(program.factors, program.data["index"])},
+        },
     }
+    site_dims = {**site_dims, "X": ["obs", "term"], **{f"group_{f.group}": ["obs"] for f in program.factors}}
+    if group_log_likelihood is not None:
+        (factor,) = program.factors
+        groups["log_likelihood"]["y_marginal"] = np.asarray(group_log_likelihood)
+        site_dims["y_marginal"] = [factor.group]
     if sample_stats is not None:
         groups["sample_stats"] = sample_stats
     if posterior_predictive is not None:

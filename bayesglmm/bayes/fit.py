@@ -24,9 +24,10 @@ from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.parameters import corr_site, effects_site
 from ..model.spec import ModelSpec
-from ..options import check_choice, check_int, check_qpoints
+from ..options import check_bool, check_choice, check_int, check_qpoints
 from ..results.bayesfit import BayesFit
 from .convert import to_inference_data
+from .group_loglik import group_marginal_logliks, loo_qpoints
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
 from .program import Program, compile_program
@@ -61,6 +62,7 @@ def fit_bayes(
     thin: int = 1,
     re_steps: int = 20,
     ml_fit=None,
+    group_loglik: bool = True,
 ) -> BayesFit:
     """Bayesian fit of ``spec`` by NUTS.
 
@@ -71,13 +73,16 @@ def fit_bayes(
     ``ml_fit`` reuses an ML fit of the same spec).  ``warmup`` defaults to 1000 (full) or 500
     (marginal, whose metric starts from the Laplace posterior).  ``re_steps``: independence
     Metropolis steps per random-effect draw (marginal).  ``predictive`` adds posterior
-    predictive draws; ``prior_draws`` > 0 adds the prior and prior predictive.
+    predictive draws; ``prior_draws`` > 0 adds the prior and prior predictive.  ``group_loglik``
+    adds each group's marginal log-likelihood at every draw (``log_likelihood["y_marginal"]``,
+    one grouping factor; leave-one-group-out LOO, :meth:`BayesFit.loo`).
     """
     check_choice("sampler", sampler, SAMPLERS)
     qpoints = _checked_qpoints(qpoints)
     options = NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
     check_int("prior_draws", prior_draws, 0)
     check_int("re_steps", re_steps, 1)
+    check_bool("group_loglik", group_loglik)
     if sampler == "full" and (qpoints is not None or ml_fit is not None):
         raise SpecError("qpoints and ml_fit apply to sampler='marginal' only")
     driver = options.driver(DEFAULT_WARMUP[sampler])
@@ -107,7 +112,10 @@ def fit_bayes(
         }
     seconds = time.perf_counter() - started
     stats = sample_stats(mcmc)
-    idata = _inference_data(program, latent, chains, stats, predictive, prior_draws, seed)
+    loo_spec = spec if group_loglik else None
+    idata = _inference_data(
+        program, latent, chains, stats, predictive, prior_draws, seed, loo_spec, record.get("qpoints")
+    )
     fit = BayesFit.from_run(
         spec=spec,
         program=program,
@@ -138,6 +146,7 @@ def laplace_fit(
     predictive: bool = True,
     re_steps: int = 20,
     ml_fit=None,
+    group_loglik: bool = True,
 ) -> BayesFit:
     """The Laplace posterior: N(mode, H⁻¹) of the marginal program's log-posterior, as draws.
 
@@ -149,13 +158,16 @@ def laplace_fit(
     qpoints = _checked_qpoints(qpoints)
     NUTSOptions(draws=draws, seed=seed)
     check_int("re_steps", re_steps, 1)
+    check_bool("group_loglik", group_loglik)
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
     setup = prepare_marginal(spec, program, qpoints, ml_fit)
     population = setup.laplace.draws(jax.random.PRNGKey(seed), draws)
     latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
     seconds = time.perf_counter() - started
-    idata = _inference_data(program, latent, 1, None, predictive, 0, seed)
+    idata = _inference_data(
+        program, latent, 1, None, predictive, 0, seed, spec if group_loglik else None, setup.program.qpoints
+    )
     laplace = setup.laplace
     fit = BayesFit.from_run(
         spec=spec,
@@ -196,8 +208,20 @@ def _by_chain(values, chains: int):
     return values.reshape((chains, values.shape[0] // chains) + values.shape[1:])
 
 
-def _inference_data(program: Program, latent: dict, chains: int, stats, predictive: bool, prior_draws: int, seed: int):
-    """The posterior groups from flat draws of the full-latent program's sites."""
+def _inference_data(
+    program: Program,
+    latent: dict,
+    chains: int,
+    stats,
+    predictive: bool,
+    prior_draws: int,
+    seed: int,
+    spec: ModelSpec | None = None,
+    qpoints: int | None = None,
+):
+    """The posterior groups from flat draws of the full-latent program's sites; with ``spec`` (one
+    grouping factor) also each group's marginal log-likelihood at ``qpoints`` (None: the ML
+    engine's rule at the posterior means), :mod:`.group_loglik`."""
     derived = [effects_site(f.group) for f in program.factors] + [
         corr_site(f.group) for f in program.factors if f.correlated_blocks
     ]
@@ -207,4 +231,8 @@ def _inference_data(program: Program, latent: dict, chains: int, stats, predicti
     log_lik = _by_chain(pointwise_log_likelihood(program, sites), chains)
     predicted = _by_chain(computed["y"], chains) if predictive else None
     prior = prior_predictive(program, prior_draws, seed + 2) if prior_draws else None
-    return to_inference_data(program, posterior, stats, log_lik, predicted, prior)
+    by_group = None
+    if spec is not None and len(program.factors) == 1:
+        qpoints = loo_qpoints(spec, program, latent) if qpoints is None else qpoints
+        by_group = _by_chain(group_marginal_logliks(spec, program, latent, qpoints), chains)
+    return to_inference_data(program, posterior, stats, log_lik, predicted, prior, by_group)

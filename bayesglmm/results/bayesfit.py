@@ -127,6 +127,14 @@ class BayesFit:
             )
         return messages
 
+    def loo(self) -> pd.DataFrame:
+        """PSIS-LOO on each stored log-likelihood: leave one observation out (``y``) and, with
+        ``group_loglik``, leave one group out (``y_marginal``); elpd, SE, p_loo, Pareto k
+        (:mod:`bayesglmm.results.loo`)."""
+        from .loo import loo_table
+
+        return loo_table(self.idata)
+
     def comparison_columns(self) -> ComparisonColumns:
         """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""
         params = self.params()
