@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
 from ..core.covariance import CovarianceStructure
-from ..core.data import grouped_data
+from ..core.data import distinct_groups, group_patterns, grouped_data
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.quadrature import gauss_hermite_grid
@@ -57,10 +57,14 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     phis = jax.jit(jax.vmap(phi_of))(population)
     layout = DrawSharding.of(phis.shape[0], DRAWS_PER_BATCH)
     nodes, log_weights = (jnp.asarray(a) for a in gauss_hermite_grid(qpoints, structure.q))
+    # groups with identical rows have identical integrals: one per pattern (amenorrhea: 55 of 1151)
+    data = grouped_data(spec)
+    distinct, _, representative = distinct_groups(data)
+    starts = np.asarray(sites[innovations_site(g)])[:, representative]
     values = _sharded_logliks(marginal, layout.batch_size)(
-        layout.shard(phis), layout.shard(sites[innovations_site(g)]), grouped_data(spec), nodes, log_weights
+        layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights
     )
-    return np.asarray(layout.gather(values))
+    return np.asarray(layout.gather(values))[:, group_patterns(data)]
 
 
 @lru_cache(maxsize=16)

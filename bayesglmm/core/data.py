@@ -104,13 +104,8 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
     that first group (D,)).
     """
     host = {name: np.asarray(getattr(data, name)) for name in ("X", "Z", "y", "trials", "offset", "W")}
-    rows = np.column_stack([values.reshape(len(values), -1).astype(float) for values in host.values()])
-    group = np.asarray(data.group)
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=data.n_groups))])
-    first_of: dict[bytes, int] = {}
-    pattern = np.array(
-        [first_of.setdefault(rows[bounds[i] : bounds[i + 1]].tobytes(), len(first_of)) for i in range(data.n_groups)]
-    )
+    pattern = group_patterns(data)
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(np.asarray(data.group), minlength=data.n_groups))])
     counts = np.bincount(pattern)
     representative = np.unique(pattern, return_index=True)[1]  # the first group of each pattern
     kept = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in representative])
@@ -120,6 +115,18 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
         n_groups=len(counts),
     )
     return distinct, counts, representative
+
+
+def group_patterns(data: GroupedData) -> np.ndarray:
+    """Each group's pattern (n_groups,): groups with identical rows (X, Z, y, trials, offset, W, in
+    order) share one, numbered in order of first appearance (:func:`distinct_groups`)."""
+    names = ("X", "Z", "y", "trials", "offset", "W")
+    rows = np.column_stack([np.asarray(getattr(data, n)).reshape(data.y.shape[0], -1).astype(float) for n in names])
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(np.asarray(data.group), minlength=data.n_groups))])
+    first_of: dict[bytes, int] = {}
+    return np.array(
+        [first_of.setdefault(rows[bounds[i] : bounds[i + 1]].tobytes(), len(first_of)) for i in range(data.n_groups)]
+    )
 
 
 @dataclass(frozen=True)

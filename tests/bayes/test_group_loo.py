@@ -106,3 +106,22 @@ def test_marginal_loo_agrees_with_refits_without_each_subject(epilepsy, epilepsy
 
 def test_loo_table_is_a_frame(epilepsy_marginal):
     assert isinstance(epilepsy_marginal[1].loo(), pd.DataFrame)
+
+
+def test_identical_groups_share_one_integral_and_keep_their_own_column(amenorrhea_spec, amenorrhea_brms_posterior):
+    """Amenorrhea's 1151 women have 55 distinct row patterns: the integrals are computed once per
+    pattern and put back in every woman's column; their sum at a draw is the ML engine's ℓ there
+    (the full sampler's points come from the rule at the posterior means)."""
+    post = amenorrhea_brms_posterior
+    marginal = post.idata.log_likelihood["y_marginal"].values
+    assert marginal.shape[-1] == 1151 and len(np.unique(marginal[0, 0].round(10))) < 100
+    p = post.idata.posterior
+    beta, sd, corr = p["beta"].values[1, 9], p["sd_id"].values[1, 9], p["corr_id"].values[1, 9]
+    from bayesglmm.bayes.group_loglik import loo_qpoints
+
+    program = compile_program(amenorrhea_spec, "brms")
+    flat = {name: p[name].values.reshape(-1, *p[name].shape[2:]) for name in ("beta", "sd_id")}
+    flat["L_id_0"] = np.linalg.cholesky(p["corr_id"].values.reshape(-1, 2, 2))
+    qpoints = loo_qpoints(amenorrhea_spec, program, flat)
+    expected = loglik_at(amenorrhea_spec, beta, corr * np.outer(sd, sd), "agq", qpoints)
+    assert float(marginal[1, 9].sum()) == pytest.approx(expected, abs=1e-8)
