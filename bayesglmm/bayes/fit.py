@@ -89,7 +89,7 @@ def fit_bayes(
     warmup = driver.warmup
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
-    record: dict = {}
+    record: dict = {"max_tree_depth": max_tree_depth}
     if sampler == "full":
         mcmc = run_nuts(
             program.model, program.data, options.kernel, driver, progress, dense_mass=[global_sites(program)]
@@ -103,6 +103,7 @@ def fit_bayes(
         sampling_seconds = time.perf_counter() - sampling_started
         latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
         record = {
+            **record,
             "qpoints": setup.program.qpoints,
             "re_acceptance": acceptance,
             "re_steps": re_steps,

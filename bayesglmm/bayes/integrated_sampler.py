@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import jax
@@ -24,7 +25,7 @@ from numpyro.infer import MCMC
 from .. import _jax  # noqa: F401
 from ..core.data import grouped_data
 from ..core.smallmat import semidefinite_cholesky
-from ..errors import SpecError
+from ..errors import SingularFitWarning, SpecError
 from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .integrated_program import MarginalProgram, compile_marginal_program
@@ -101,7 +102,9 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
         raise SpecError(f"qpoints must be a positive whole number or None (the ML engine's rule), got {qpoints!r}")
     started = time.perf_counter()
     if ml_fit is None:
-        ml_fit = fit_ml(spec, "laplace")
+        with warnings.catch_warnings():  # the ML fit's singular-fit warning is about its SEs, not the posterior
+            warnings.simplefilter("ignore", SingularFitWarning)
+            ml_fit = fit_ml(spec, "laplace")
     if qpoints is None and ml_fit.method == "agq":
         qpoints = ml_fit.qpoints
     automatic = qpoints is None

@@ -12,6 +12,7 @@ from ..errors import ConvergenceWarning
 from ..model.newdata import DesignTemplate
 from .io import dump_json
 from .protocol import CONDITIONAL, ComparisonColumns
+from .sampler_diagnostics import above, nuts_messages, remedy
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
@@ -109,8 +110,8 @@ class BayesFit:
         if worst_rhat > RHAT_LIMIT:
             worst = table["r_hat"][table["r_hat"] > RHAT_LIMIT].sort_values(ascending=False)[:4]
             messages.append(
-                f"R-hat up to {worst_rhat:.4g} (limit {RHAT_LIMIT}) for "
-                f"{', '.join(f'{name} ({value:.4g})' for name, value in worst.items())}: "
+                f"R-hat up to {above(worst_rhat, RHAT_LIMIT)} (limit {RHAT_LIMIT}) for "
+                f"{', '.join(f'{name} ({above(value, RHAT_LIMIT)})' for name, value in worst.items())}: "
                 "the chains disagree; run more warm-up and draws, or check the model"
             )
         low_ess = table[["ess_bulk", "ess_tail"]].min(axis=1)
@@ -122,9 +123,12 @@ class BayesFit:
             )
         if self.divergences:
             messages.append(
-                f"{self.divergences} divergent transitions after warm-up: the posterior is poorly explored. "
-                "Raise target_accept (e.g. 0.95), lengthen warm-up, or use tighter priors on the SDs"
+                f"{self.divergences} divergent transitions after warm-up: the posterior is poorly explored; "
+                f"{remedy(self.sampler, len(self.ngroups))}"
             )
+        if "sample_stats" in self.idata.groups():
+            stats = self.idata.sample_stats
+            messages += nuts_messages(stats, self.record.get("max_tree_depth"), self.sampler, len(self.ngroups))
         return messages
 
     def loo(self) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..model.families import FAMILIES
@@ -137,6 +138,15 @@ def ml_summary(fit) -> str:
     return "\n".join(text)
 
 
+def _tree_depth_rows(fit) -> list[tuple[str, str]]:
+    """The largest tree depth reached and how often the limit was hit (NUTS samplers only)."""
+    limit = fit.record.get("max_tree_depth")
+    if limit is None or "sample_stats" not in fit.idata.groups() or "tree_depth" not in fit.idata.sample_stats:
+        return []
+    depth = fit.idata.sample_stats["tree_depth"].values
+    return [("Tree depth", f"max {int(depth.max())} of limit {limit} ({np.mean(depth >= limit):.1%} at the limit)")]
+
+
 def _sampler_label(fit) -> str:
     if fit.sampler == "full":
         return f"NUTS, every random effect sampled (full latent), target acceptance {fit.target_accept}"
@@ -180,6 +190,7 @@ def bayes_summary(fit) -> str:
                 f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}",
             ),
             ("Divergent transitions", f"{fit.divergences}"),
+            *_tree_depth_rows(fit),
             ("Seconds", f"{fit.seconds:.1f} (compilation included)"),
         ]
         + _random_effect_rows(fit)

@@ -111,6 +111,7 @@ def test_inference_data_groups_and_names(small_fit):
         "corr[id,(Intercept),time]",
     ]
     assert idata.log_likelihood["y"].shape[-1] == 295
+    assert small_fit.record["max_tree_depth"] == 10 and "Tree depth             max " in small_fit.summary()
     corr = posterior["corr_id"].values[..., 1, 0].ravel()
     np.testing.assert_allclose(posterior["parameters"].sel(parameter="corr[id,(Intercept),time]").values.ravel(), corr)
 
