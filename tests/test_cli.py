@@ -108,3 +108,28 @@ def test_zero_inflation_from_the_cli_and_toml(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, *cli[:-1], "trt"]) == 2
     assert "one-sided formula" in capsys.readouterr().err
+
+
+def test_loo_of_saved_bayesian_fits(tmp_path, capsys, epilepsy):
+    """`bayesglmm loo A.nc B.nc`: each fit's table (observation and group LOO) and their comparison."""
+    import warnings
+
+    from bayesglmm import ModelSpec
+    from bayesglmm.bayes import fit_bayes
+
+    paths = []
+    for family in ("poisson", "nbinom2"):
+        spec = ModelSpec.from_formula("y ~ time + trt + (1 | id)", epilepsy, family)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a short run
+            fit = fit_bayes(spec, chains=1, warmup=100, draws=100, seed=1, progress=False, predictive=False)
+        paths.append(str(tmp_path / f"{family}.nc"))
+        fit.save(paths[-1])
+    out = tmp_path / "loo.json"
+    assert main(["loo", *paths, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "y_marginal" in printed and "comparison by y_marginal" in printed
+    result = json.loads(out.read_text())
+    assert set(result["loo"]) == set(paths) and set(result["compare"]) == set(paths)
+    assert main(["loo", str(tmp_path / "missing.nc")]) == 2
+    assert "missing.nc" in capsys.readouterr().err

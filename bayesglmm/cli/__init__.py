@@ -11,10 +11,10 @@ import warnings
 
 from ..errors import SpecError
 from ..outputs import check_output_path, check_study_folder
-from .commands import _compare, _coverage, _fit, _predict
+from .commands import _compare, _coverage, _fit, _loo, _predict
 from .parser import _parser
 
-COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage, "predict": _predict}
+COMMANDS = {"fit": _fit, "compare": _compare, "coverage": _coverage, "predict": _predict, "loo": _loo}
 OUTPUT_OPTIONS = ("json", "save", "plot", "density_plot")
 
 

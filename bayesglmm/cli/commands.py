@@ -262,3 +262,26 @@ def _coverage(args) -> int:
     if not args.quiet:
         print(study.summary())
     return status
+
+
+def _loo(args) -> int:
+    """Each saved fit's LOO table (:meth:`BayesFit.loo`) and, for several, ArviZ's comparison."""
+    from ..results.bayesfit import BayesFit
+    from ..results.loo import loo_compare
+
+    fits = {path: BayesFit.load(path) for path in args.fits}
+    tables = {path: fit.loo() for path, fit in fits.items()}
+    for path, table in tables.items():
+        print(f"{path}\n{table.round(3).to_string()}\n")
+    result = {"loo": {path: table.reset_index().to_dict(orient="records") for path, table in tables.items()}}
+    if len(fits) > 1:
+        comparison = loo_compare(fits, var_name=args.var_name)
+        print(f"comparison by {args.var_name}\n{comparison.round(3).to_string()}")
+        result["compare"] = json.loads(
+            comparison.drop(columns=["warning", "scale"], errors="ignore").to_json(orient="index")
+        )
+    if args.json:
+        return write_outputs(
+            {args.json: lambda path: Path(path).write_text(json.dumps(result, indent=2, default=float))}
+        )
+    return 0

@@ -124,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--plot", metavar="OUT.png", help="predicted trajectories, one line per group level")
     predict.add_argument("--quiet", action="store_true", help="print nothing")
 
+    loo = commands.add_parser(
+        "loo", help="PSIS-LOO of saved Bayesian fits (fit --engine bayes --save F.nc): per fit, and compared"
+    )
+    loo.add_argument("fits", nargs="+", metavar="FIT.nc", help="Bayesian fits saved with --save")
+    loo.add_argument(
+        "--var-name",
+        default="y_marginal",
+        choices=["y_marginal", "y"],
+        help="the comparison's log-likelihood: y_marginal leaves one group out (default), y one observation",
+    )
+    loo.add_argument("--json", metavar="OUT", help="write the tables as JSON")
+
     coverage = commands.add_parser("coverage", help="simulate from the fitted model, refit, report bias and coverage")
     _model_arguments(coverage)
     coverage.add_argument("--engines", default="agq", help=f"comma-separated: {ENGINE_HELP}")
