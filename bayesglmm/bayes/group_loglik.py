@@ -59,12 +59,13 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     nodes, log_weights = (jnp.asarray(a) for a in gauss_hermite_grid(qpoints, structure.q))
     # groups with identical rows have identical integrals: one per pattern (amenorrhea: 55 of 1151)
     data = grouped_data(spec)
-    distinct, _, representative = distinct_groups(data)
+    pattern = group_patterns(data)
+    distinct, _, representative = distinct_groups(data, pattern)
     starts = np.asarray(sites[innovations_site(g)])[:, representative]
     values = _sharded_logliks(marginal, layout.batch_size)(
         layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights
     )
-    return np.asarray(layout.gather(values))[:, group_patterns(data)]
+    return np.asarray(layout.gather(values))[:, pattern]
 
 
 @lru_cache(maxsize=16)

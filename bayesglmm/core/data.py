@@ -94,7 +94,7 @@ def grouped_data(spec: ModelSpec) -> GroupedData:
     return data
 
 
-def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndarray]:
+def distinct_groups(data: GroupedData, pattern: np.ndarray | None = None) -> tuple[GroupedData, np.ndarray, np.ndarray]:
     """The groups of ``data`` with distinct rows, how many groups each stands for, and which.
 
     Groups whose rows are identical (X, Z, y, trials, offset, W, in order) have identical marginal
@@ -104,7 +104,7 @@ def distinct_groups(data: GroupedData) -> tuple[GroupedData, np.ndarray, np.ndar
     that first group (D,)).
     """
     host = {name: np.asarray(getattr(data, name)) for name in ("X", "Z", "y", "trials", "offset", "W")}
-    pattern = group_patterns(data)
+    pattern = group_patterns(data) if pattern is None else pattern  # each group's pattern, if known
     bounds = np.concatenate([[0], np.cumsum(np.bincount(np.asarray(data.group), minlength=data.n_groups))])
     counts = np.bincount(pattern)
     representative = np.unique(pattern, return_index=True)[1]  # the first group of each pattern

@@ -193,12 +193,6 @@ class _ZeroInflated(Family):
         pi = 1.0 / (1.0 + np.exp(-(np.asarray(covariates) @ np.asarray(gamma))))
         return np.where(rng.uniform(size=y.shape) < pi, 0.0, y)
 
-    def mean_response(self, eta, extra, covariates) -> np.ndarray:
-        """E(y) = (1 − π) μ, for predictions (NumPy)."""
-        _, gamma = extra
-        pi = 1.0 / (1.0 + np.exp(-(np.asarray(covariates) @ np.asarray(gamma))))
-        return (1.0 - pi) * np.exp(eta)
-
 
 class ZeroInflatedPoisson(_ZeroInflated):
     """Zero-inflated Poisson (glmmTMB ``poisson`` with ``ziformula``, brms ``zero_inflated_poisson``)."""
