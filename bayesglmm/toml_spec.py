@@ -23,7 +23,7 @@
 
     [bayes]
     prior_set = "brms"            # default | brms
-    sampler = "marginal"          # full | marginal | laplace
+    sampler = "marginal"          # auto (default) | full | marginal | laplace
     qpoints = 15                  # marginal and laplace: points per dimension, or "auto" (the ML rule)
     chains = 4
     draws = 1000
@@ -161,7 +161,7 @@ def _check_types(path: Path, content: dict) -> None:
         nuts_keys = option_names(NUTSOptions)
         NUTSOptions(**{k: v for k, v in bayes.items() if k in nuts_keys})
         if "sampler" in bayes:
-            check_choice("sampler", bayes["sampler"], ("full", "marginal", "laplace"))
+            check_choice("sampler", bayes["sampler"], ("auto", "full", "marginal", "laplace"))
         if "prior_set" in bayes:
             check_choice("prior_set", bayes["prior_set"], tuple(PRIOR_SETS))
         check_qpoints("qpoints", bayes.get("qpoints"))

@@ -111,7 +111,9 @@ def amenorrhea_brms_posterior(amenorrhea_spec):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_bayes(amenorrhea_spec, "brms", chains=2, warmup=500, draws=1000, seed=0, predictive=False)
+        return fit_bayes(
+            amenorrhea_spec, "brms", sampler="full", chains=2, warmup=500, draws=1000, seed=0, predictive=False
+        )
 
 
 @pytest.fixture(autouse=True, scope="module")

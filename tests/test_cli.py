@@ -122,7 +122,9 @@ def test_loo_of_saved_bayesian_fits(tmp_path, capsys, epilepsy):
         spec = ModelSpec.from_formula("y ~ time + trt + (1 | id)", epilepsy, family)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a short run
-            fit = fit_bayes(spec, chains=1, warmup=100, draws=100, seed=1, progress=False, predictive=False)
+            fit = fit_bayes(
+                spec, sampler="full", chains=1, warmup=100, draws=100, seed=1, progress=False, predictive=False
+            )
         paths.append(str(tmp_path / f"{family}.nc"))
         fit.save(paths[-1])
     out = tmp_path / "loo.json"

@@ -112,7 +112,7 @@ CASES = {
         "chains must be a whole number, got str 'four'",
     ),
     "toml target_accept": (["fit", "target_accept.toml"], "target_accept must satisfy 0.0 < target_accept < 1.0"),
-    "toml sampler": (["fit", "sampler.toml"], "sampler must be one of full, marginal, laplace"),
+    "toml sampler": (["fit", "sampler.toml"], "sampler must be one of auto, full, marginal, laplace"),
     "toml qpoints 0": (["fit", "qpoints0.toml"], "qpoints must be >= 1"),
     "toml method": (["fit", "method.toml"], "method must be one of laplace, agq"),
     "toml unknown key": (["fit", "unknown_key.toml"], "unknown key(s) ['famly'] in [model]"),

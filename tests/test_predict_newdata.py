@@ -33,7 +33,10 @@ def fits(labelled):
         assert spec.fixed_names == ("(Intercept)", "time", "trtdrug", "time:trtdrug")
         return {
             "ml": (fit_ml(spec, "laplace"), "conditional"),
-            "bayes": (fit_bayes(spec, chains=2, warmup=150, draws=100, seed=1, predictive=False), "conditional"),
+            "bayes": (
+                fit_bayes(spec, sampler="full", chains=2, warmup=150, draws=100, seed=1, predictive=False),
+                "conditional",
+            ),
             "gee": (
                 fit_gee(
                     "y ~ time + trt + trt:time + offset(t)",

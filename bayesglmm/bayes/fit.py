@@ -2,6 +2,8 @@
 
 Samplers (``sampler=``):
 
+* ``"auto"`` (the default): the marginal sampler where it applies and is cheap enough, else the
+  full-latent one, by the rule of :mod:`.sampler_choice` (printed, and kept in the fit's record);
 * ``"full"``: NUTS on the full-latent program (every random effect sampled);
 * ``"marginal"``: NUTS on the population parameters with the random effects integrated out by
   adaptive Gauss–Hermite quadrature (:mod:`.marginal`), then the random effects drawn from
@@ -14,6 +16,7 @@ posterior groups, so every summary, plot and comparison treats them alike.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 
@@ -31,6 +34,7 @@ from .group_loglik import group_marginal_logliks, loo_qpoints
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
 from .program import Program, compile_program
+from .sampler_choice import choose_sampler
 from .sampling import (
     global_sites,
     pointwise_log_likelihood,
@@ -40,7 +44,7 @@ from .sampling import (
     sample_stats,
 )
 
-SAMPLERS = ("full", "marginal")
+SAMPLERS = ("auto", "full", "marginal")
 DEFAULT_WARMUP = {"full": 1000, "marginal": 500}
 
 
@@ -48,7 +52,7 @@ def fit_bayes(
     spec: ModelSpec,
     prior_set: str = "default",
     priors: dict | None = None,
-    sampler: str = "full",
+    sampler: str = "auto",
     qpoints: int | None = None,
     chains: int = 4,
     warmup: int | None = None,
@@ -67,7 +71,9 @@ def fit_bayes(
     """Bayesian fit of ``spec`` by NUTS.
 
     ``prior_set`` names a prior set (``default``, ``brms``); ``priors`` overrides it per
-    class or term (see :mod:`bayesglmm.bayes.priors`).  ``sampler``: ``"full"`` (every random
+    class or term (see :mod:`bayesglmm.bayes.priors`).  ``sampler``: ``"auto"`` (the marginal
+    sampler where it applies and is cheap, else the full one: :mod:`.sampler_choice`; the choice
+    is printed unless ``progress=False``), ``"full"`` (every random
     effect sampled) or ``"marginal"`` (random effects integrated out by quadrature with
     ``qpoints`` per dimension, by default the ML engine's automatic choice at the ML estimates;
     ``ml_fit`` reuses an ML fit of the same spec).  ``warmup`` defaults to 1000 (full) or 500
@@ -84,12 +90,18 @@ def fit_bayes(
     check_int("re_steps", re_steps, 1)
     check_bool("group_loglik", group_loglik)
     if sampler == "full" and (qpoints is not None or ml_fit is not None):
-        raise SpecError("qpoints and ml_fit apply to sampler='marginal' only")
+        raise SpecError("qpoints and ml_fit apply to sampler='marginal' (or 'auto') only")
+    started = time.perf_counter()
+    program = compile_program(spec, prior_set, priors)  # checks the priors before any fit
+    record: dict = {"max_tree_depth": max_tree_depth}
+    if sampler == "auto":
+        choice = choose_sampler(spec, qpoints, ml_fit)
+        sampler, ml_fit = choice.sampler, choice.ml_fit if choice.sampler == "marginal" else None
+        record["sampler_choice"] = choice.reason
+        if progress is not False:
+            print(f"sampler='auto' chose '{sampler}': {choice.reason}", file=sys.stderr)
     driver = options.driver(DEFAULT_WARMUP[sampler])
     warmup = driver.warmup
-    started = time.perf_counter()
-    program = compile_program(spec, prior_set, priors)
-    record: dict = {"max_tree_depth": max_tree_depth}
     if sampler == "full":
         mcmc = run_nuts(
             program.model, program.data, options.kernel, driver, progress, dense_mass=[global_sites(program)]

@@ -197,7 +197,8 @@ def _fit_for_prediction(args, spec_file):
 
     bayes = _bayes_settings(args, spec_file.bayes)
     set_cpu_devices(bayes.chains)
-    return fit_engine(spec, "nuts" if spec_file.bayes.get("sampler", "full") == "full" else "marginal", bayes)
+    engines = {"auto": "bayes", "full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior"}
+    return fit_engine(spec, engines[spec_file.bayes.get("sampler", "auto")], bayes)
 
 
 def _bayes_settings(args, options: dict):

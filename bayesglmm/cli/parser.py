@@ -67,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
     bayes.add_argument(
         "--sampler",
-        choices=["full", "marginal", "laplace"],
-        help="full: NUTS on every random effect (default); marginal: NUTS with the random effects "
+        choices=["auto", "full", "marginal", "laplace"],
+        help="auto (default): marginal where it applies and is cheap, else full (the choice is printed); "
+        "full: NUTS on every random effect; marginal: NUTS with the random effects "
         "integrated out by quadrature (--qpoints, default the ML rule's); laplace: Gaussian "
         "approximation at the posterior mode",
     )

@@ -2,6 +2,7 @@
 
 laplace             ML, Laplace approximation
 agq | agqK          ML, adaptive Gauss–Hermite quadrature (automatic points | K points)
+bayes               Bayes, NUTS by the sampler ``sampler="auto"`` chooses (:mod:`~bayesglmm.bayes.sampler_choice`)
 nuts                Bayes, NUTS on every random effect (full latent)
 marginal            Bayes, NUTS on the quadrature marginal likelihood
 laplace-posterior   Bayes, Gaussian approximation at the posterior mode
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from ..errors import SpecError
 
-ENGINE_HELP = "laplace, agq (automatic points), agqK (K points), nuts, marginal, laplace-posterior"
+ENGINE_HELP = "laplace, agq (automatic points), agqK (K points), bayes (sampler chosen automatically), nuts, marginal, laplace-posterior"
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def parse_engines(text) -> tuple[str, ...]:
     if not names:
         raise SpecError(f"name at least one engine: {ENGINE_HELP}")
     for name in names:
-        if name not in ("laplace", "agq", "nuts", "marginal", "laplace-posterior") and not re.fullmatch(
+        if name not in ("laplace", "agq", "bayes", "nuts", "marginal", "laplace-posterior") and not re.fullmatch(
             r"agq[1-9]\d*", name
         ):
             raise SpecError(f"unknown engine {name!r}; choose from {ENGINE_HELP}")
@@ -75,7 +76,7 @@ def fit_engine(
         return fit_ml(spec, "agq", int(engine[3:]) if engine[3:] else "auto")
     if engine == "laplace-posterior":
         return laplace_fit(spec, bayes.prior_set, bayes.priors, seed=bayes.seed, predictive=False)
-    sampler = "full" if engine == "nuts" else "marginal"
+    sampler = {"bayes": "auto", "nuts": "full", "marginal": "marginal"}[engine]
     return fit_bayes(
         spec,
         bayes.prior_set,

@@ -185,6 +185,11 @@ def bayes_summary(fit) -> str:
     sampler = _pairs(
         [
             ("Sampler", _sampler_label(fit)),
+            *(
+                [("Chosen by", f"sampler='auto': {fit.record['sampler_choice']}")]
+                if "sampler_choice" in fit.record
+                else []
+            ),
             (
                 "Chains x draws",
                 f"{fit.chains} x {fit.draws} (warm-up {fit.warmup}, thinned by {fit.thin}), seed {fit.seed}",

@@ -29,6 +29,7 @@ def test_crossed_posterior_agrees_with_the_laplace_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bayes = fit_bayes(spec, chains=2, warmup=300, draws=300, seed=1, predictive=False)
+    assert bayes.sampler == "full" and "2 grouping factors" in bayes.record["sampler_choice"]  # sampler="auto"
     assert bayes.divergences == 0
     ml_table, posterior = ml.params(), bayes.params()
     for name in truth:

@@ -31,7 +31,9 @@ def test_amenorrhea_posterior_matches_brms(amenorrhea_spec):
     # 4th iteration is kept to reach R-hat <= 1.01.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_bayes(amenorrhea_spec, "brms", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False)
+        fit = fit_bayes(
+            amenorrhea_spec, "brms", sampler="full", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False
+        )
     _assert_close_to_brms(fit, max_r_hat=1.01, mean_tol=0.15, sd_tol=0.15)
 
 
@@ -75,7 +77,9 @@ def test_recovery_of_known_parameters(family):
         spec = ModelSpec.from_formula("y ~ x + (1 + x | g)", frame, family)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = fit_bayes(spec, "default", chains=2, warmup=400, draws=400, seed=seed, predictive=False)
+            fit = fit_bayes(
+                spec, "default", sampler="full", chains=2, warmup=400, draws=400, seed=seed, predictive=False
+            )
         draws = fit.idata.posterior["parameters"]
         for name, value in truth.items():
             sample = draws.sel(parameter=name).values.ravel()
@@ -91,7 +95,7 @@ def test_recovery_of_known_parameters(family):
 def small_fit(epilepsy_spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_bayes(epilepsy_spec, "brms", chains=2, warmup=200, draws=200, seed=3, prior_draws=50)
+        return fit_bayes(epilepsy_spec, "brms", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50)
 
 
 def test_inference_data_groups_and_names(small_fit):
@@ -140,7 +144,9 @@ def test_save_and_load_round_trip(small_fit, tmp_path):
 def test_same_seed_same_draws(epilepsy_spec, small_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = fit_bayes(epilepsy_spec, "brms", chains=2, warmup=200, draws=200, seed=3, prior_draws=50)
+        again = fit_bayes(
+            epilepsy_spec, "brms", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50
+        )
     for group in ("posterior", "posterior_predictive", "prior"):
         for name, values in small_fit.idata[group].data_vars.items():
             np.testing.assert_array_equal(values.values, again.idata[group][name].values, err_msg=f"{group}.{name}")

@@ -125,7 +125,9 @@ def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # the full-latent reference runs longer: its tail quantiles carry the larger Monte Carlo error
-        full = fit_bayes(epilepsy_spec, "brms", chains=4, warmup=1000, draws=3000, seed=1, predictive=False)
+        full = fit_bayes(
+            epilepsy_spec, "brms", sampler="full", chains=4, warmup=1000, draws=3000, seed=1, predictive=False
+        )
         marginal = fit_bayes(
             epilepsy_spec, "brms", sampler="marginal", qpoints=5, chains=4, draws=1000, seed=2, ml_fit=epilepsy_laplace
         )

@@ -74,7 +74,9 @@ def test_bayesian_predictions_are_the_zero_inflated_mean(simulated):
     spec = ModelSpec.from_formula(FORMULA, simulated, "nbinom2", zi="~ trt")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a short run
-        post = fit_bayes(spec, chains=1, warmup=150, draws=100, seed=2, progress=False, predictive=False)
+        post = fit_bayes(
+            spec, sampler="full", chains=1, warmup=150, draws=100, seed=2, progress=False, predictive=False
+        )
     rows = pd.DataFrame({"x": [0.0, 0.0], "trt": [0, 1], "g": [1, 1]})
     beta = post.idata.posterior["beta"].values.reshape(-1, 3)
     gamma = post.idata.posterior["zi"].values.reshape(-1, 2)
