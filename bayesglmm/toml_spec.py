@@ -22,7 +22,7 @@
     max_grid_gb = 8               # optional: refuse AGQ grids estimated to need more memory
 
     [bayes]
-    prior_set = "brms"            # default | brms
+    prior_set = "brms_proper"     # default | brms | brms_proper
     sampler = "marginal"          # auto (default) | full | marginal | laplace
     qpoints = 15                  # marginal and laplace: points per dimension, or "auto" (the ML rule)
     chains = 4

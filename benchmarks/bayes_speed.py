@@ -43,7 +43,7 @@ def main():
                 spec = ModelSpec.from_formula(formula, load(), family)
                 started = time.perf_counter()
                 fit = fit_bayes(
-                    spec, "brms", sampler=sampler, chains=4, draws=1000, seed=0, progress=False, predictive=False
+                    spec, "brms_proper", sampler=sampler, chains=4, draws=1000, seed=0, progress=False, predictive=False
                 )
                 wall = time.perf_counter() - started
             table = fit.params()

@@ -112,7 +112,7 @@ def amenorrhea_brms_posterior(amenorrhea_spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_bayes(
-            amenorrhea_spec, "brms", sampler="full", chains=2, warmup=500, draws=1000, seed=0, predictive=False
+            amenorrhea_spec, "brms_proper", sampler="full", chains=2, warmup=500, draws=1000, seed=0, predictive=False
         )
 
 

@@ -138,7 +138,7 @@ CASES = {
     ),
     "priors unknown": (
         ["compare", "good.toml", "--engines", "nuts", "--priors", "flat"],
-        "prior_set must be one of default, brms",
+        "prior_set must be one of default, brms, brms_proper",
     ),
     # ML options
     "qpoints 0": (_formula("--method", "agq", "--qpoints", "0"), "--qpoints must be >= 1"),

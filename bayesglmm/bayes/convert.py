@@ -1,10 +1,18 @@
 """NumPyro samples -> ArviZ InferenceData with named dimensions (the one place that knows ArviZ).
 
-Groups: posterior, sample_stats, log_likelihood (pointwise, for LOO/WAIC),
-posterior_predictive, observed_data (and prior, prior_predictive when drawn).  Beside the
-model's own variables, the posterior holds ``parameters`` with dimension ``parameter``
-whose coordinates are the common parameterisation shared with the ML engine:
-``beta[TERM]``, ``sd[GROUP,TERM]``, ``corr[GROUP,TERM1,TERM2]`` (and ``sigma``).
+Groups: posterior, random_effects, sample_stats, log_likelihood (pointwise, for LOO/WAIC),
+posterior_predictive, observed_data, constant_data (and prior, prior_predictive when drawn).
+
+Laid out so that ArviZ's defaults work with no arguments (``az.summary(idata)``,
+``az.plot_trace(idata)``), as brms splits ``b_``/``sd_``/``cor_`` from ``r_``: the posterior holds
+the population parameters once each — ``beta`` (dimension ``term``), ``sd_GROUP``
+(``GROUP_term``), ``corr_GROUP`` (``GROUP_pair``, one entry per correlation, labelled
+``TERM1,TERM2``: no constant diagonal, no repeated triangle) and the family's own (``sigma``,
+``shape``, ``phi``, ``zi``); the per-group effects ``b_GROUP`` (``GROUP`` × ``GROUP_term``) are
+in the group ``random_effects`` (``az.summary(idata, group="random_effects")``).  The common
+names shared with the ML engine (``beta[TERM]``, ``sd[GROUP,TERM]``, ``corr[GROUP,TERM1,TERM2]``)
+map onto these variables by :func:`~bayesglmm.model.parameters.posterior_location`
+(:meth:`~bayesglmm.results.bayesfit.BayesFit.parameter_draws`).
 Written for ArviZ 0.x's ``from_dict``; moving to ArviZ 1.x changes only this module.
 """
 
@@ -17,33 +25,39 @@ if TYPE_CHECKING:
 
 import numpy as np
 
-from ..model.parameters import BETA_SITE, corr_site, effects_site, reported_sites, sd_site, term_dim
+from ..model.parameters import (
+    BETA_SITE,
+    corr_site,
+    correlation_pairs,
+    effects_site,
+    pair_dim,
+    pair_label,
+    posterior_location,
+    reported_names,
+    sd_site,
+    term_dim,
+)
 from .program import Program
 
-DROPPED = ("z_", "L_")  # the non-centred innovations and Cholesky factors: b and corr carry them
-
-
-def common_names(program: Program) -> list[tuple[str, str, tuple]]:
-    """(common name, posterior variable, index) of each reported parameter (:mod:`bayesglmm.model.parameters`)."""
-    return reported_sites(program.fixed_names, program.factors, program.family)
+# the non-centred innovations, Cholesky factors and brms's centred intercept: b, corr and beta carry them
+DROPPED = ("z_", "L_", "centred_")
 
 
 def _dims_and_coords(program: Program):
-    dims = {BETA_SITE: ["term"], "y": ["obs"], "parameters": ["parameter"]}
+    dims = {BETA_SITE: ["term"], "y": ["obs"]}
     coords = {"term": list(program.fixed_names), "obs": np.arange(program.data["y"].shape[0])}
     for factor in program.factors:
         g = factor.group
-        terms, terms_bis = term_dim(g), term_dim(g) + "_bis"
-        coords[terms] = list(factor.terms)
-        coords[terms_bis] = list(factor.terms)
+        coords[term_dim(g)] = list(factor.terms)
         coords[g] = list(factor.levels)
-        dims[sd_site(g)] = [terms]
-        dims[corr_site(g)] = [terms, terms_bis]
-        dims[effects_site(g)] = [g, terms]
+        dims[sd_site(g)] = [term_dim(g)]
+        dims[effects_site(g)] = [g, term_dim(g)]
+        if factor.correlated_blocks:
+            coords[pair_dim(g)] = [pair_label(factor.terms, pair) for pair in correlation_pairs(factor.blocks)]
+            dims[corr_site(g)] = [pair_dim(g)]
     zi_terms = getattr(program.family, "zi_terms", ())
     if program.priors.zi_names != ("zi",) and zi_terms:  # the coefficients of a zi formula
         dims["zi"], coords["zi_term"] = ["zi_term"], list(zi_terms)
-    coords["parameter"] = [name for name, _, _ in common_names(program)]
     return dims, coords
 
 
@@ -56,7 +70,7 @@ def to_inference_data(
     prior=None,
     group_log_likelihood=None,
 ) -> az.InferenceData:
-    """InferenceData with the ``parameters`` variable in the common names.
+    """InferenceData laid out as the module docstring says.
 
     ``posterior``: the program's sites and deterministics, arrays (chain, draw, ...);
     ``sample_stats``: sampler statistics (chain, draw) or None (independent draws);
@@ -68,10 +82,9 @@ def to_inference_data(
     ``constant_data`` holds each row's fixed-effect covariates and group (``group_GROUP``).
     """
     import arviz as az
-    import xarray as xr
 
     dims, coords = _dims_and_coords(program)
-    site_dims = {k: v for k, v in dims.items() if k != "parameters"}
+    site_dims = dict(dims)
     kept = {name: np.asarray(value) for name, value in posterior.items() if not name.startswith(DROPPED)}
     groups = {
         "posterior": kept,
@@ -96,13 +109,14 @@ def to_inference_data(
         groups["prior_predictive"] = {"y": prior.pop("y")}
         groups["prior"] = {name: value for name, value in prior.items() if not name.startswith(DROPPED)}
     idata = az.from_dict(**groups, coords=coords, dims=site_dims)
-    stacked = [
-        posterior[var][(Ellipsis, *index)] if index else posterior[var] for _, var, index in common_names(program)
-    ]
-    parameters = xr.DataArray(
-        np.stack([np.asarray(value) for value in stacked], axis=-1),
-        dims=("chain", "draw", "parameter"),
-        coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "parameter": coords["parameter"]},
-    )
-    idata.posterior = idata.posterior.assign(parameters=parameters)
+    effects = [effects_site(f.group) for f in program.factors if effects_site(f.group) in idata.posterior]
+    if effects:
+        levels = [f.group for f in program.factors]  # dimensions only the effects use
+        idata.add_groups({"random_effects": idata.posterior[effects]})
+        idata.posterior = idata.posterior.drop_vars(effects + levels, errors="ignore")
+    # the variables in the order of the common names (β, SDs, correlations, the family's), as summaries list them
+    names = reported_names(program.fixed_names, program.factors, program.family)
+    ordered = list(dict.fromkeys(posterior_location(name)[0] for name in names))
+    rest = [name for name in idata.posterior.data_vars if name not in ordered]
+    idata.posterior = idata.posterior[ordered + rest]
     return idata

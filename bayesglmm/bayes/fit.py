@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
-from ..model.parameters import corr_site, effects_site
+from ..model.parameters import BETA_SITE, corr_site, effects_site
 from ..model.spec import ModelSpec
 from ..options import check_bool, check_choice, check_int, check_qpoints
 from ..results.bayesfit import BayesFit
@@ -33,6 +33,7 @@ from .convert import to_inference_data
 from .group_loglik import group_marginal_logliks, loo_qpoints
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
+from .priors import check_proper
 from .program import Program, compile_program
 from .sampler_choice import choose_sampler
 from .sampling import (
@@ -46,6 +47,7 @@ from .sampling import (
 
 SAMPLERS = ("auto", "full", "marginal")
 DEFAULT_WARMUP = {"full": 1000, "marginal": 500}
+LAPLACE_CHAINS = 4
 
 
 def fit_bayes(
@@ -93,6 +95,8 @@ def fit_bayes(
         raise SpecError("qpoints and ml_fit apply to sampler='marginal' (or 'auto') only")
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)  # checks the priors before any fit
+    if prior_draws:
+        check_proper(program.priors)
     record: dict = {"max_tree_depth": max_tree_depth}
     if sampler == "auto":
         choice = choose_sampler(spec, qpoints, ml_fit)
@@ -178,8 +182,11 @@ def laplace_fit(
     population = setup.laplace.draws(jax.random.PRNGKey(seed), draws)
     latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
     seconds = time.perf_counter() - started
+    # Independent draws, stored as LAPLACE_CHAINS "chains" when they divide evenly, so that ArviZ's
+    # R-hat (about 1 for independent draws) and its shape checks work with their defaults.
+    chains = LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
     idata = _inference_data(
-        program, latent, 1, None, predictive, 0, seed, spec if group_loglik else None, setup.program.qpoints
+        program, latent, chains, None, predictive, 0, seed, spec if group_loglik else None, setup.program.qpoints
     )
     laplace = setup.laplace
     fit = BayesFit.from_run(
@@ -187,8 +194,8 @@ def laplace_fit(
         program=program,
         idata=idata,
         sampler="laplace",
-        chains=1,
-        draws=draws,
+        chains=chains,
+        draws=draws // chains,
         warmup=0,
         thin=1,
         seed=seed,
@@ -238,6 +245,8 @@ def _inference_data(
     derived = [effects_site(f.group) for f in program.factors] + [
         corr_site(f.group) for f in program.factors if f.correlated_blocks
     ]
+    if program.priors.centring is not None:
+        derived.append(BETA_SITE)  # a deterministic site: the Laplace posterior's draws lack it
     computed = posterior_predictive(program, latent, seed + 1, return_sites=derived + (["y"] if predictive else []))
     sites = {**latent, **{name: computed[name] for name in derived}}
     posterior = {name: _by_chain(value, chains) for name, value in sites.items()}

@@ -31,7 +31,7 @@ from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_si
 from ..model.spec import ModelSpec
 from .draw_sharding import DrawSharding
 from .integrated_program import parameter_vector
-from .program import Program, correlation_cholesky, extra_from_sites
+from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites
 
 DRAWS_PER_BATCH = 64  # draws evaluated together: memory (draws x rows x nodes) against dispatch overhead
 
@@ -44,8 +44,9 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     structure = CovarianceStructure(len(factor.terms), factor.blocks)
     marginal = MarginalModel(program.family, structure, len(program.fixed_names), "laplace" if qpoints == 1 else "agq")
     g = factor.group
-    names = [BETA_SITE, sd_site(g), *(cholesky_site(g, k) for k in range(len(factor.correlated_blocks)))]
+    names = [sd_site(g), *(cholesky_site(g, k) for k in range(len(factor.correlated_blocks)))]
     population = {name: jnp.asarray(sites[name]) for name in names + _family_sites(program) if name in sites}
+    population[BETA_SITE] = beta_from_sites(program.priors, sites)
 
     def phi_of(draw):
         blocks = [draw[cholesky_site(g, k)] for k in range(len(factor.correlated_blocks))]
@@ -100,5 +101,7 @@ def loo_qpoints(spec: ModelSpec, program: Program, sites: dict) -> int:
     blocks = [jnp.asarray(mean[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     chol = mean[sd_site(g)][:, None] * np.asarray(correlation_cholesky(factor, blocks))
     extra = extra_from_sites(program.priors, mean)
-    qpoints, _ = qpoints_rule_at(spec, mean[BETA_SITE], chol @ chol.T, extra)
+    qpoints, _ = qpoints_rule_at(
+        spec, np.mean(np.asarray(beta_from_sites(program.priors, sites)), axis=0), chol @ chol.T, extra
+    )
     return int(qpoints)

@@ -35,9 +35,8 @@ from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.quadrature import gauss_hermite_grid
 from ..model.families import Family
-from ..model.parameters import BETA_SITE
 from .priors import PriorSet
-from .program import FactorMeta, family_parameters, random_effect_scales, vector_distribution
+from .program import FactorMeta, family_parameters, fixed_effects, random_effect_scales
 
 FACTOR_SITE = "marginal_loglik"
 
@@ -82,7 +81,7 @@ def marginal_glmm_model(
     marginal: MarginalModel,
 ) -> None:
     """The NumPyro model: priors as the full-latent program, the quadrature likelihood as a factor."""
-    beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
+    beta = fixed_effects(priors)
     sd, chol_corr = random_effect_scales(factor, priors)
     extra = family_parameters(family, priors)
     phi = parameter_vector(beta, sd, chol_corr, extra, marginal)

@@ -26,12 +26,12 @@ from .. import _jax  # noqa: F401
 from ..core.data import grouped_data
 from ..core.smallmat import semidefinite_cholesky
 from ..errors import SingularFitWarning, SpecError
-from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
+from ..model.parameters import cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .integrated_program import MarginalProgram, compile_marginal_program
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .options import MCMCDriver, NUTSKernel
-from .program import Program, correlation_cholesky, extra_from_sites, family_sites
+from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites, family_sites, fixed_effect_sites
 from .sampling import run_nuts
 
 
@@ -52,7 +52,7 @@ def _site_values(ml_fit, program: Program, marginal) -> dict:
     chol_G = np.asarray(chol_G)
     (factor,) = program.factors
     sd_raw = np.sqrt(np.sum(chol_G**2, axis=1))
-    values = {BETA_SITE: np.asarray(beta), sd_site(factor.group): np.maximum(sd_raw, 0.05)}
+    values = {**fixed_effect_sites(program.priors, beta), sd_site(factor.group): np.maximum(sd_raw, 0.05)}
     corr = (chol_G @ chol_G.T) / np.outer(sd_raw, sd_raw)
     corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
     for k, block in enumerate(factor.correlated_blocks):
@@ -78,7 +78,11 @@ def _natural_values(program: Program, sites: dict):
         factor, [jnp.asarray(sites[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_G = sd[:, None] * np.asarray(chol_corr)
-    return np.asarray(sites[BETA_SITE]), chol_G @ chol_G.T, extra_from_sites(program.priors, sites)
+    return (
+        np.asarray(beta_from_sites(program.priors, sites)),
+        chol_G @ chol_G.T,
+        extra_from_sites(program.priors, sites),
+    )
 
 
 def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
@@ -177,7 +181,7 @@ def population_to_latent(
         log_dispersion = jnp.zeros(sd.shape[0])
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4),
-        jnp.asarray(population[BETA_SITE]),
+        beta_from_sites(program.priors, population),
         chol_G,
         log_dispersion,
         setup.program.groups,

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.distributions.transforms import biject_to
-from numpyro.handlers import seed, trace
+from numpyro.handlers import seed, substitute, trace
 from numpyro.infer.util import potential_energy
 from scipy.optimize import minimize
 
@@ -85,12 +85,20 @@ def latent_supports(model, model_kwargs: dict) -> dict:
     """{site: support} of the model's latent sample sites, found by tracing it abstractly.
 
     ``jax.eval_shape`` runs the model on abstract values, so nothing is computed (an eager
-    run would compile every operation of the likelihood separately).
+    run would compile every operation of the likelihood separately); the latent sites take
+    zeros instead of draws, which improper priors (brms's flat b) do not have.
     """
     supports = {}
 
+    def placeholder(site):
+        if site["type"] != "sample" or site["is_observed"]:
+            return None
+        return jnp.zeros(site["fn"].shape())
+
     def run():
-        for name, site in trace(seed(model, 0)).get_trace(**model_kwargs).items():
+        for name, site in (
+            trace(substitute(seed(model, 0), substitute_fn=placeholder)).get_trace(**model_kwargs).items()
+        ):
             if site["type"] == "sample" and not site["is_observed"]:
                 supports[name] = site["fn"].support
         return 0

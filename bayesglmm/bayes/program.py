@@ -20,11 +20,23 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
+from numpyro.distributions import constraints
 
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.families import Family
-from ..model.parameters import BETA_SITE, cholesky_site, common_name, corr_site, effects_site, innovations_site, sd_site
+from ..model.parameters import (
+    BETA_SITE,
+    CENTRED_INTERCEPT_SITE,
+    CENTRED_SLOPES_SITE,
+    cholesky_site,
+    common_name,
+    corr_site,
+    correlation_pairs,
+    effects_site,
+    innovations_site,
+    sd_site,
+)
 from ..model.spec import ModelSpec
 from .priors import Prior, PriorSet, resolve_priors
 
@@ -56,16 +68,88 @@ class Program:
     family: Family
 
 
+def fixed_effects(priors: PriorSet) -> jax.Array:
+    """Sample β with its priors: one vector site, or with brms's centred intercept
+    (:class:`~.priors.Centring`) the centred intercept α and the other coefficients b as sites and
+    β = (α − x̄ᵀb at the intercept, b elsewhere) as a deterministic one."""
+    centring = priors.centring
+    if centring is None:
+        return numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
+    k = centring.index
+    alpha = numpyro.sample(CENTRED_INTERCEPT_SITE, priors.beta[k].distribution())
+    others = [j for j in range(len(priors.beta)) if j != k]
+    if not others:
+        return numpyro.deterministic(BETA_SITE, alpha[..., None])
+    b = numpyro.sample(CENTRED_SLOPES_SITE, vector_distribution(tuple(priors.beta[j] for j in others), "beta"))
+    intercept = alpha - b @ jnp.asarray([centring.means[j] for j in others])
+    return numpyro.deterministic(BETA_SITE, jnp.concatenate([b[..., :k], intercept[..., None], b[..., k:]], axis=-1))
+
+
+def fixed_effect_sites(priors: PriorSet, beta) -> dict:
+    """The sampled sites of :func:`fixed_effects` at a value of β (its inverse): for starts."""
+    beta = np.asarray(beta, dtype=float)
+    centring = priors.centring
+    if centring is None:
+        return {BETA_SITE: beta}
+    k = centring.index
+    others = np.delete(beta, k, axis=-1)
+    alpha = beta[..., k] + others @ np.delete(np.asarray(centring.means), k)
+    return {CENTRED_INTERCEPT_SITE: alpha, **({CENTRED_SLOPES_SITE: others} if others.shape[-1] else {})}
+
+
+def beta_from_sites(priors: PriorSet, sites: dict):
+    """β from draws of the sampled sites (leading draw axes kept), or the deterministic β itself
+    where the draws carry it (the samplers' output; the Laplace posterior's draws do not)."""
+    if BETA_SITE in sites:
+        return jnp.asarray(sites[BETA_SITE])
+    centring = priors.centring
+    k = centring.index
+    alpha = jnp.asarray(sites[CENTRED_INTERCEPT_SITE])
+    if CENTRED_SLOPES_SITE not in sites:
+        return alpha[..., None]
+    b = jnp.asarray(sites[CENTRED_SLOPES_SITE])
+    intercept = alpha - b @ jnp.asarray(np.delete(np.asarray(centring.means), k))
+    return jnp.concatenate([b[..., :k], intercept[..., None], b[..., k:]], axis=-1)
+
+
 def vector_distribution(priors: tuple[Prior, ...], name: str) -> dist.Distribution:
-    """One NumPyro distribution for a vector of parameters with the same prior family."""
+    """One NumPyro distribution for a vector of parameters (β, a factor's SDs, zi coefficients):
+    one batched distribution when every entry has the same prior family, else their product
+    (:class:`IndependentPriors`; :func:`~.priors.resolve_priors` has checked that they share a support)."""
     families = {prior.family for prior in priors}
     if len(families) > 1:
-        raise SpecError(
-            f"the priors of {name} mix families {sorted(families)}; use one family per class "
-            "(different parameters per term are fine)"
-        )
+        return IndependentPriors([prior.distribution() for prior in priors])
+    if families == {"flat"}:
+        return dist.ImproperUniform(constraints.real, (), (len(priors),))
     args = tuple(np.array([prior.args[i] for prior in priors]) for i in range(len(priors[0].args)))
     return Prior(priors[0].family, args).distribution().to_event(1)
+
+
+class IndependentPriors(dist.Distribution):
+    """Independent priors of different families on the entries of one vector site, e.g. a Student-t
+    intercept with normal slopes: log p(v) = Σ_k log p_k(v_k). The entries share one support
+    (real or positive), which NUTS's unconstraining transform needs."""
+
+    arg_constraints = {}
+
+    def __init__(self, components: list):
+        self.components = components
+        supports = {type(c.support) for c in components}
+        if len(supports) != 1:
+            raise SpecError(f"priors with different supports cannot share a vector: {sorted(map(str, components))}")
+        self._support = constraints.independent(components[0].support, 1)
+        super().__init__(batch_shape=(), event_shape=(len(components),))
+
+    @constraints.dependent_property(is_discrete=False, event_dim=1)
+    def support(self):
+        return self._support
+
+    def sample(self, key, sample_shape=()):
+        keys = jax.random.split(key, len(self.components))
+        return jnp.stack([c.sample(k, sample_shape) for c, k in zip(self.components, keys)], axis=-1)
+
+    def log_prob(self, value):
+        return sum(c.log_prob(value[..., k]) for k, c in enumerate(self.components))
 
 
 def likelihood(family: Family, eta, trials, extra=None, covariates=None) -> dist.Distribution:
@@ -90,7 +174,8 @@ def random_effect_scales(factor: FactorMeta, priors: PriorSet) -> tuple[jax.Arra
 
     L is the Cholesky factor of the correlation matrix, block diagonal over the factor's
     covariance blocks (identity where effects are uncorrelated); G = diag(σ) L Lᵀ diag(σ).
-    Records ``corr_GROUP`` = L Lᵀ when some block is correlated.
+    Records ``corr_GROUP``, the entries of L Lᵀ below the diagonal within the correlated blocks
+    (:func:`~bayesglmm.model.parameters.correlation_pairs`), when some block is correlated.
     """
     g = factor.group
     sd = numpyro.sample(sd_site(g), vector_distribution(priors.sd[g], common_name("sd", g)))
@@ -100,7 +185,8 @@ def random_effect_scales(factor: FactorMeta, priors: PriorSet) -> tuple[jax.Arra
     ]
     chol = correlation_cholesky(factor, factors)
     if factors:
-        numpyro.deterministic(corr_site(g), chol @ chol.T)
+        rows, columns = np.array(correlation_pairs(factor.blocks)).T
+        numpyro.deterministic(corr_site(g), (chol @ chol.T)[..., rows, columns])
     return sd, chol
 
 
@@ -139,7 +225,7 @@ def extra_from_sites(priors: PriorSet, sites: dict) -> jax.Array | tuple | None:
 def glmm_model(X, offset, trials, Z, index, W, y=None, *, priors: PriorSet, factors, family: Family) -> None:
     """The NumPyro model; ``Z`` and ``index`` are tuples with one entry per grouping factor, ``W``
     the rows' zero-inflation design ((n, 0) without one)."""
-    beta = numpyro.sample(BETA_SITE, vector_distribution(priors.beta, "beta"))
+    beta = fixed_effects(priors)
     eta = X @ beta + offset
     for factor, Z_g, index_g in zip(factors, Z, index):
         sd, chol = random_effect_scales(factor, priors)

@@ -16,8 +16,9 @@ import numpyro
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from .. import _jax  # noqa: F401
-from ..model.parameters import BETA_SITE, cholesky_site, sd_site
+from ..model.parameters import BETA_SITE, CENTRED_INTERCEPT_SITE, CENTRED_SLOPES_SITE, cholesky_site, sd_site
 from .options import MCMCDriver, NUTSKernel
+from .priors import check_proper
 from .program import Program
 
 
@@ -89,8 +90,13 @@ def sample_stats(mcmc: MCMC) -> dict:
 
 
 def global_sites(program: Program) -> tuple[str, ...]:
-    """The few population-level sites (β, SDs, correlation factors, σ), not the random effects."""
-    sites = [BETA_SITE]
+    """The few population-level sites (β or brms's centred intercept and the other coefficients, SDs,
+    correlation factors, σ), not the random effects."""
+    centring = program.priors.centring
+    if centring is None:
+        sites = [BETA_SITE]
+    else:
+        sites = [CENTRED_INTERCEPT_SITE] + ([CENTRED_SLOPES_SITE] if len(program.fixed_names) > 1 else [])
     for factor in program.factors:
         sites.append(sd_site(factor.group))
         sites += [cholesky_site(factor.group, k) for k in range(len(factor.correlated_blocks))]
@@ -120,6 +126,7 @@ def pointwise_log_likelihood(program: Program, samples: dict) -> np.ndarray:
 
 
 def prior_predictive(program: Program, draws: int = 500, seed: int = 2) -> dict:
-    """Draws of all parameters and the response from the prior."""
+    """Draws of all parameters and the response from the prior (proper priors only: :func:`~.priors.check_proper`)."""
+    check_proper(program.priors)
     predictive = Predictive(program.model, num_samples=draws)
     return predictive(jax.random.PRNGKey(seed), **_without_response(program))

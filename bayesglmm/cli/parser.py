@@ -36,7 +36,7 @@ def _sampler_arguments(group) -> None:
         "--prior-set",
         "--priors",
         dest="prior_set",
-        help="prior set: default | brms (as fit_bayes(prior_set=); overrides go in the spec's [bayes.priors]; "
+        help="prior set: default | brms (brms's own defaults) | brms_proper (as fit_bayes(prior_set=); overrides go in the spec's [bayes.priors]; "
         "--priors is the former name)",
     )
     group.add_argument("--chains", type=int, help="number of chains (default 4)")

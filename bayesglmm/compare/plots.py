@@ -91,7 +91,7 @@ def forest_plot(comparison, path=None) -> Figure:
 
 
 def _posterior_draws(fit, name):
-    draws = fit.idata.posterior["parameters"].sel(parameter=name)
+    draws = fit.parameter_draws().sel(parameter=name)
     return np.asarray(draws).ravel()
 
 

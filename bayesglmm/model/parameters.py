@@ -91,6 +91,10 @@ def cov_name(group: str, first: str, second: str) -> str:
 
 # -- NumPyro sites and ArviZ dimensions of the Bayesian programs ------------------------------
 BETA_SITE = "beta"
+# brms's centred intercept (:class:`~bayesglmm.bayes.priors.Centring`): the sampled sites, from
+# which β is a deterministic site; left out of the posterior (β carries them)
+CENTRED_INTERCEPT_SITE = "centred_intercept"
+CENTRED_SLOPES_SITE = "centred_slopes"
 
 
 def sd_site(group: str) -> str:
@@ -99,8 +103,28 @@ def sd_site(group: str) -> str:
 
 
 def corr_site(group: str) -> str:
-    """A factor's correlation matrix (a deterministic site)."""
+    """A factor's correlations, one per pair of terms in a correlated block (a deterministic site;
+    :func:`correlation_pairs` orders them), not the matrix: its constant diagonal and repeated
+    upper triangle made ArviZ's default summaries show NaN R-hats and every correlation twice."""
     return f"corr_{group}"
+
+
+def pair_dim(group: str) -> str:
+    """The ArviZ dimension of a factor's correlations, labelled ``TERM1,TERM2`` (:func:`pair_label`)."""
+    return f"{group}_pair"
+
+
+def correlation_pairs(blocks) -> list[tuple[int, int]]:
+    """The (row, column) index pairs, row > column, of the correlations within each covariance
+    block, in the order of the common names (block by block, row by row): the entries of
+    :func:`corr_site`."""
+    return [(i, j) for block in blocks for a, i in enumerate(block) for j in block[:a]]
+
+
+def pair_label(terms, pair: tuple[int, int]) -> str:
+    """``TERM1,TERM2`` of a correlation pair (i, j): the earlier term first, as in its common name."""
+    i, j = pair
+    return f"{terms[j]},{terms[i]}"
 
 
 def effects_site(group: str) -> str:
@@ -123,19 +147,30 @@ def term_dim(group: str) -> str:
     return f"{group}_term"
 
 
-def reported_sites(fixed_names, factors, family) -> list[tuple[str, str, tuple]]:
-    """(common name, posterior variable, index) of every reported parameter, in the common order:
-    β, then per factor its SDs and correlations (within each correlated block), then the family's
-    extra parameters. ``factors`` have ``group``, ``terms`` and ``blocks``."""
-    rows = [(beta_name(name), BETA_SITE, (j,)) for j, name in enumerate(fixed_names)]
+def posterior_location(name: str) -> tuple[str, dict[str, str]]:
+    """Where a common name's draws sit in a Bayesian fit's posterior: (variable, {dimension: label}),
+    e.g. ``sd[id,time]`` -> ``("sd_id", {"id_term": "time"})``, ``corr[id,a,b]`` ->
+    ``("corr_id", {"id_pair": "a,b"})``, ``shape`` -> ``("shape", {})``."""
+    kind, parts = parse_common_name(name)
+    if kind == "beta":
+        return BETA_SITE, {"term": parts[0]}
+    if kind == "sd":
+        return sd_site(parts[0]), {term_dim(parts[0]): parts[1]}
+    if kind == "corr":
+        return corr_site(parts[0]), {pair_dim(parts[0]): f"{parts[1]},{parts[2]}"}
+    if kind == "zi" and parts:
+        return "zi", {"zi_term": parts[0]}
+    return name, {}
+
+
+def reported_names(fixed_names, factors, family) -> list[str]:
+    """The common name of every reported parameter of a Bayesian program, in the common order: β,
+    then per factor its SDs and correlations (within each correlated block), then the family's
+    extra parameters (their draws: :func:`posterior_location`). ``factors`` have ``group``,
+    ``terms`` and ``blocks``."""
+    names = [beta_name(name) for name in fixed_names]
     for factor in factors:
         g = factor.group
-        rows += [(sd_name(g, term), sd_site(g), (j,)) for j, term in enumerate(factor.terms)]
-        for block in factor.blocks:
-            for a, i in enumerate(block):
-                for j in block[:a]:
-                    rows.append((corr_name(g, factor.terms[j], factor.terms[i]), corr_site(g), (i, j)))
-    for name, _ in family.reported_extras():  # sigma, shape, zi: scalar sites; zi[TERM]: entries of the site zi
-        kind, parts = parse_common_name(name)
-        rows.append((name, kind, (sum(1 for row in rows if row[1] == kind),) if parts else ()))
-    return rows
+        names += [sd_name(g, term) for term in factor.terms]
+        names += [corr_name(g, factor.terms[j], factor.terms[i]) for i, j in correlation_pairs(factor.blocks)]
+    return names + [name for name, _ in family.reported_extras()]

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _jax  # noqa: F401  (float64)
 from ..errors import SpecError
 from ..model.families import inverse_link, link_function
-from ..model.parameters import BETA_SITE, corr_site, effects_site, sd_site, term_dim
+from ..model.parameters import BETA_SITE, effects_site, parse_common_name, posterior_location, sd_site, term_dim
 from ..results import protocol
 from ..results.bayesfit import BayesFit
 from ..results.geefit import GEEFit
@@ -181,12 +181,13 @@ def predict_bayes(
     if kind == "typical" or group is None:
         draws = eta_fixed
     elif kind == "conditional":
-        b = post[effects_site(group)].values.reshape(-1, *post[effects_site(group)].shape[-2:])  # (S, m, q)
-        row_b = _group_effects(data, group, post[group].values, b, new_groups)  # (S, n, q)
+        effects = fit.idata.random_effects[effects_site(group)]
+        b = effects.values.reshape(-1, *effects.shape[-2:])  # (S, m, q)
+        row_b = _group_effects(data, group, effects[group].values, b, new_groups)  # (S, n, q)
         draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
     else:
         sd = post[sd_site(group)].values.reshape(-1, len(re_terms))
-        corr = post[corr_site(group)].values.reshape(-1, len(re_terms), len(re_terms))
+        corr = _correlation_matrices(fit, group, re_terms)
         G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
         mu = jax.lax.map(
             lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G), batch_size=64
@@ -204,6 +205,20 @@ def predict_bayes(
         },
         index=data.index,
     )
+
+
+def _correlation_matrices(fit, group: str, terms: tuple[str, ...]) -> np.ndarray:
+    """Each draw's correlation matrix (S, q, q) of ``group``'s effects from the fit's correlation
+    draws (``corr[GROUP,TERM1,TERM2]``); the identity where the effects are uncorrelated."""
+    post = fit.idata.posterior
+    matrices = np.tile(np.eye(len(terms)), (post.sizes["chain"] * post.sizes["draw"], 1, 1))
+    for name in fit.parameter_names:
+        kind, parts = parse_common_name(name)
+        if kind == "corr" and parts[0] == group:
+            variable, selection = posterior_location(name)
+            first, second = terms.index(parts[1]), terms.index(parts[2])
+            matrices[:, first, second] = matrices[:, second, first] = post[variable].sel(selection).values.ravel()
+    return matrices
 
 
 def _zi_probability_draws(fit, post, data: pd.DataFrame) -> np.ndarray:

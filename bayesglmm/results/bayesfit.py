@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import ConvergenceWarning
 from ..model.newdata import DesignTemplate
+from ..model.parameters import reported_names
 from .io import dump_json
 from .protocol import CONDITIONAL, ComparisonColumns
 from .sampler_diagnostics import above, nuts_messages, remedy
@@ -44,6 +45,7 @@ class BayesFit:
     priors: tuple  # (parameter, prior) rows
     nobs: int
     ngroups: dict
+    parameter_names: tuple[str, ...] = ()  # the common names, in order (their draws: parameter_draws)
     record: dict = field(default_factory=dict)  # sampler details: qpoints, random-effect acceptance, timings
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
@@ -58,8 +60,27 @@ class BayesFit:
             priors=tuple(program.priors.table(spec.fixed.names, spec.random)),
             nobs=spec.nobs,
             ngroups={factor.group: len(factor.levels) for factor in spec.random},
+            parameter_names=tuple(reported_names(program.fixed_names, program.factors, program.family)),
             template=spec.template,
             **values,
+        )
+
+    def parameter_draws(self):
+        """The draws of every parameter in the common names, an xarray DataArray (chain, draw,
+        parameter), gathered from the posterior's variables (:mod:`bayesglmm.bayes.convert`)."""
+        import xarray as xr
+
+        from ..model.parameters import posterior_location
+
+        posterior = self.idata.posterior
+        columns = []
+        for name in self.parameter_names:
+            variable, selection = posterior_location(name)
+            columns.append(posterior[variable].sel(selection).drop_vars(list(selection), errors="ignore"))
+        return (
+            xr.concat(columns, dim="parameter")
+            .assign_coords(parameter=list(self.parameter_names))
+            .transpose("chain", "draw", "parameter")
         )
 
     def params(self) -> pd.DataFrame:
@@ -69,8 +90,8 @@ class BayesFit:
         """
         import arviz as az
 
-        draws = self.idata.posterior["parameters"]
-        stats = az.summary(self.idata, var_names=["parameters"], kind="diagnostics", round_to="none")
+        draws = self.parameter_draws()
+        stats = az.summary(draws.to_dataset(name="parameters"), kind="diagnostics", round_to="none")
         values = draws.values.reshape(-1, draws.shape[-1])
         table = pd.DataFrame(
             {
@@ -198,6 +219,7 @@ class BayesFit:
     def save(self, path) -> None:
         """Write the fit to NetCDF (the InferenceData with the fit's record in its attributes)."""
         record = {k: v for k, v in self.to_dict().items() if k != "params"}
+        record["parameter_names"] = list(self.parameter_names)
         if self.template is not None:
             record["template"] = self.template.to_dict()
         self.idata.posterior.attrs["bayesglmm"] = json.dumps(record, default=_json_scalar)
@@ -227,6 +249,7 @@ class BayesFit:
             priors=tuple((row["name"], row["prior"]) for row in record["priors"]),
             nobs=record["nobs"],
             ngroups=record["ngroups"],
+            parameter_names=tuple(record["parameter_names"]),
             record=record.get("record", {}),
             template=DesignTemplate.from_dict(record["template"]) if "template" in record else None,
         )

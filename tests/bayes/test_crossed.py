@@ -36,6 +36,6 @@ def test_crossed_posterior_agrees_with_the_laplace_fit():
         estimate, se = ml_table.loc[name, "estimate"], ml_table.loc[name, "se"]
         assert abs(posterior.loc[name, "mean"] - estimate) < 0.5 * se, name
         assert 0.7 < posterior.loc[name, "sd"] / se < 1.3, name
-    random = bayes.idata.posterior["b_site"].mean(("chain", "draw")).values.ravel()
+    random = bayes.idata.random_effects["b_site"].mean(("chain", "draw")).values.ravel()
     modes = ml.conditional_modes("site")["(Intercept)"].values
     assert np.corrcoef(random, modes)[0, 1] > 0.95  # the same sites, in the same order

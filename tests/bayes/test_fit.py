@@ -32,7 +32,15 @@ def test_amenorrhea_posterior_matches_brms(amenorrhea_spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = fit_bayes(
-            amenorrhea_spec, "brms", sampler="full", chains=4, warmup=1000, draws=1000, thin=4, seed=0, predictive=False
+            amenorrhea_spec,
+            "brms_proper",
+            sampler="full",
+            chains=4,
+            warmup=1000,
+            draws=1000,
+            thin=4,
+            seed=0,
+            predictive=False,
         )
     _assert_close_to_brms(fit, max_r_hat=1.01, mean_tol=0.15, sd_tol=0.15)
 
@@ -80,7 +88,7 @@ def test_recovery_of_known_parameters(family):
             fit = fit_bayes(
                 spec, "default", sampler="full", chains=2, warmup=400, draws=400, seed=seed, predictive=False
             )
-        draws = fit.idata.posterior["parameters"]
+        draws = fit.parameter_draws()
         for name, value in truth.items():
             sample = draws.sel(parameter=name).values.ravel()
             low99, high99 = np.quantile(sample, [0.005, 0.995])
@@ -95,17 +103,23 @@ def test_recovery_of_known_parameters(family):
 def small_fit(epilepsy_spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_bayes(epilepsy_spec, "brms", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50)
+        return fit_bayes(
+            epilepsy_spec, "brms_proper", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50
+        )
 
 
 def test_inference_data_groups_and_names(small_fit):
     idata = small_fit.idata
-    for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data", "prior"):
+    groups = ("posterior", "random_effects", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data")
+    for group in (*groups, "prior"):
         assert group in idata.groups(), group
     posterior = idata.posterior
     assert list(posterior["beta"].coords["term"].values) == ["(Intercept)", "time", "trt", "time:trt"]
-    assert posterior["b_id"].shape[-2:] == (59, 2)
-    assert list(posterior["parameters"].coords["parameter"].values) == [
+    assert (
+        idata.random_effects["b_id"].shape[-2:] == (59, 2) and "b_id" not in posterior and "id" not in posterior.coords
+    )
+    assert list(posterior["corr_id"].coords["id_pair"].values) == ["(Intercept),time"]
+    assert list(small_fit.parameter_draws().coords["parameter"].values) == [
         "beta[(Intercept)]",
         "beta[time]",
         "beta[trt]",
@@ -116,8 +130,11 @@ def test_inference_data_groups_and_names(small_fit):
     ]
     assert idata.log_likelihood["y"].shape[-1] == 295
     assert small_fit.record["max_tree_depth"] == 10 and "Tree depth             max " in small_fit.summary()
-    corr = posterior["corr_id"].values[..., 1, 0].ravel()
-    np.testing.assert_allclose(posterior["parameters"].sel(parameter="corr[id,(Intercept),time]").values.ravel(), corr)
+    corr = posterior["corr_id"].values[..., 0].ravel()
+    np.testing.assert_allclose(
+        small_fit.parameter_draws().sel(parameter="corr[id,(Intercept),time]").values.ravel(), corr
+    )
+    np.testing.assert_allclose(small_fit.parameter_draws().sel(parameter="sd[id,time]"), posterior["sd_id"][..., 1])
 
 
 def test_json_has_the_documented_keys(small_fit):
@@ -145,7 +162,7 @@ def test_same_seed_same_draws(epilepsy_spec, small_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = fit_bayes(
-            epilepsy_spec, "brms", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50
+            epilepsy_spec, "brms_proper", sampler="full", chains=2, warmup=200, draws=200, seed=3, prior_draws=50
         )
     for group in ("posterior", "posterior_predictive", "prior"):
         for name, values in small_fit.idata[group].data_vars.items():

@@ -23,10 +23,16 @@ from bayesglmm.ml.evaluate import loglik_at
 EPILEPSY = "y ~ time + trt + trt:time + offset(t) + (1 + time | id)"
 
 
+def _correlation_matrices(pairs):
+    """(..., 1) draws of the one correlation of (1 + time | id) as (..., 2, 2) matrices."""
+    r = np.asarray(pairs)[..., 0]
+    return np.stack([np.stack([np.ones_like(r), r], -1), np.stack([r, np.ones_like(r)], -1)], -2)
+
+
 def _fit(spec, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short runs: ESS warnings
-        return fit_bayes(spec, "brms", progress=False, predictive=False, **options)
+        return fit_bayes(spec, "brms_proper", progress=False, predictive=False, **options)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +49,7 @@ def test_group_logliks_sum_to_the_ml_engines_loglik_at_each_draw(epilepsy_margin
     p = post.idata.posterior
     for chain, draw in [(0, 5), (1, 399)]:
         beta = p["beta"].values[chain, draw]
-        sd, corr = p["sd_id"].values[chain, draw], p["corr_id"].values[chain, draw]
+        sd, corr = p["sd_id"].values[chain, draw], _correlation_matrices(p["corr_id"].values[chain, draw])
         G = corr * np.outer(sd, sd)
         qpoints = post.record["qpoints"]
         expected = loglik_at(spec, beta, G, "agq", qpoints)
@@ -83,9 +89,9 @@ def test_marginal_loo_agrees_with_refits_without_each_subject(epilepsy, epilepsy
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loo = az.loo(post.idata, var_name="y_marginal", pointwise=True)
-    levels = list(post.idata.posterior["id"].values)
+    levels = list(post.idata.log_likelihood["id"].values)
     worst = np.argsort(np.asarray(loo.pareto_k))[-3:]
-    program = compile_program(spec, "brms")
+    program = compile_program(spec, "brms_proper")
     for i in worst:
         rest = epilepsy[epilepsy["id"].astype(str) != str(levels[i])]
         refit = _fit(
@@ -96,7 +102,7 @@ def test_marginal_loo_agrees_with_refits_without_each_subject(epilepsy, epilepsy
         sites = {
             "beta": p["beta"].values.reshape(S, -1),
             "sd_id": p["sd_id"].values.reshape(S, -1),
-            "L_id_0": np.linalg.cholesky(p["corr_id"].values.reshape(S, 2, 2)),
+            "L_id_0": np.linalg.cholesky(_correlation_matrices(p["corr_id"].values.reshape(S, 1))),
             "z_id": np.zeros((S, 59, 2)),
         }
         values = group_marginal_logliks(spec, program, sites, post.record["qpoints"])[:, i]
@@ -116,12 +122,12 @@ def test_identical_groups_share_one_integral_and_keep_their_own_column(amenorrhe
     marginal = post.idata.log_likelihood["y_marginal"].values
     assert marginal.shape[-1] == 1151 and len(np.unique(marginal[0, 0].round(10))) < 100
     p = post.idata.posterior
-    beta, sd, corr = p["beta"].values[1, 9], p["sd_id"].values[1, 9], p["corr_id"].values[1, 9]
+    beta, sd, corr = p["beta"].values[1, 9], p["sd_id"].values[1, 9], _correlation_matrices(p["corr_id"].values[1, 9])
     from bayesglmm.bayes.group_loglik import loo_qpoints
 
-    program = compile_program(amenorrhea_spec, "brms")
+    program = compile_program(amenorrhea_spec, "brms_proper")
     flat = {name: p[name].values.reshape(-1, *p[name].shape[2:]) for name in ("beta", "sd_id")}
-    flat["L_id_0"] = np.linalg.cholesky(p["corr_id"].values.reshape(-1, 2, 2))
+    flat["L_id_0"] = np.linalg.cholesky(_correlation_matrices(p["corr_id"].values.reshape(-1, 1)))
     qpoints = loo_qpoints(amenorrhea_spec, program, flat)
     expected = loglik_at(amenorrhea_spec, beta, corr * np.outer(sd, sd), "agq", qpoints)
     assert float(marginal[1, 9].sum()) == pytest.approx(expected, abs=1e-8)

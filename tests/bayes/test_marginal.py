@@ -53,7 +53,7 @@ def _brute_force_group_integrals(spec, beta, G, half_width=8.0, points=161):
 
 @pytest.fixture(scope="module")
 def epilepsy_setup(epilepsy_spec, epilepsy_laplace):
-    program = compile_program(epilepsy_spec, "brms")
+    program = compile_program(epilepsy_spec, "brms_proper")
     return program, prepare_marginal(epilepsy_spec, program, qpoints=15, ml_fit=epilepsy_laplace)
 
 
@@ -126,10 +126,17 @@ def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
         warnings.simplefilter("ignore")
         # the full-latent reference runs longer: its tail quantiles carry the larger Monte Carlo error
         full = fit_bayes(
-            epilepsy_spec, "brms", sampler="full", chains=4, warmup=1000, draws=3000, seed=1, predictive=False
+            epilepsy_spec, "brms_proper", sampler="full", chains=4, warmup=1000, draws=3000, seed=1, predictive=False
         )
         marginal = fit_bayes(
-            epilepsy_spec, "brms", sampler="marginal", qpoints=5, chains=4, draws=1000, seed=2, ml_fit=epilepsy_laplace
+            epilepsy_spec,
+            "brms_proper",
+            sampler="marginal",
+            qpoints=5,
+            chains=4,
+            draws=1000,
+            seed=2,
+            ml_fit=epilepsy_laplace,
         )
     return full, marginal
 
@@ -159,8 +166,8 @@ def test_marginal_fit_carries_random_effects_and_predictions(epilepsy_both_sampl
     full, marginal = epilepsy_both_samplers
     for group in ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data"):
         assert group in marginal.idata.groups(), group
-    b_full = full.idata.posterior["b_id"].values.reshape(-1, 59, 2)
-    b_marg = marginal.idata.posterior["b_id"].values.reshape(-1, 59, 2)
+    b_full = full.idata.random_effects["b_id"].values.reshape(-1, 59, 2)
+    b_marg = marginal.idata.random_effects["b_id"].values.reshape(-1, 59, 2)
     assert b_marg.shape == (4000, 59, 2)
     for group in (0, 10, 25, 40, 58):  # a sample of patients
         sd = b_full[:, group].std(axis=0)
@@ -173,7 +180,7 @@ def test_marginal_fit_carries_random_effects_and_predictions(epilepsy_both_sampl
 
 def test_laplace_posterior_is_close_to_the_sampled_one(epilepsy_spec, epilepsy_laplace, epilepsy_both_samplers):
     _, marginal = epilepsy_both_samplers
-    fit = laplace_fit(epilepsy_spec, "brms", qpoints=5, draws=4000, ml_fit=epilepsy_laplace)
+    fit = laplace_fit(epilepsy_spec, "brms_proper", qpoints=5, draws=4000, ml_fit=epilepsy_laplace)
     assert fit.sampler == "laplace" and fit.record["mode_converged"] and fit.diagnostic_messages() == []
     a, b = marginal.params(), fit.params()
     for name in a.index:
@@ -211,7 +218,7 @@ def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(
         chosen.append(k)
         return (7 if len(chosen) == 2 else k), table
 
-    program = compile_program(epilepsy_spec, "brms")
+    program = compile_program(epilepsy_spec, "brms_proper")
     monkeypatch.setattr(evaluate, "qpoints_rule_at", rule_asking_for_7_at_the_first_mode)
     setup = prepare_marginal(epilepsy_spec, program, ml_fit=epilepsy_laplace)
     assert chosen == [5, 5, 5] and setup.program.qpoints == 7
@@ -243,7 +250,9 @@ def test_amenorrhea_marginal_posterior_matches_brms(amenorrhea_spec):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_bayes(amenorrhea_spec, "brms", sampler="marginal", chains=4, draws=1000, seed=0, predictive=False)
+        fit = fit_bayes(
+            amenorrhea_spec, "brms_proper", sampler="marginal", chains=4, draws=1000, seed=0, predictive=False
+        )
     table = fit.params()
     assert fit.record["qpoints"] == 15 and fit.divergences == 0 and table["r_hat"].max() <= 1.01
     for name, (mean, sd) in BRMS_AMENORRHEA.items():

@@ -53,7 +53,14 @@ def test_auto_fit_records_prints_and_summarises_its_choice(epilepsy_spec, epilep
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a short run: ESS warnings
         fit = fit_bayes(
-            epilepsy_spec, "brms", chains=1, warmup=100, draws=100, seed=1, predictive=False, ml_fit=epilepsy_laplace
+            epilepsy_spec,
+            "brms_proper",
+            chains=1,
+            warmup=100,
+            draws=100,
+            seed=1,
+            predictive=False,
+            ml_fit=epilepsy_laplace,
         )
     assert fit.sampler == "marginal" and fit.warmup == 100
     assert "sampler='auto' chose 'marginal': one grouping factor" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_full_latent_density_moves_with_the_zero_inflation_as_scipy_says(simulat
 
 def test_prior_table_names_the_zero_inflation_priors(simulated):
     spec = ModelSpec.from_formula(FORMULA, simulated, "nbinom2", zi="~ trt")
-    program = compile_program(spec, "brms", {"zi[trt]": "normal(0, 1)"})
+    program = compile_program(spec, "brms_proper", {"zi[trt]": "normal(0, 1)"})
     table = dict(program.priors.table(program.fixed_names, program.factors))
     assert table["shape"] == "gamma(0.01, 0.01)"
     assert table["zi[(Intercept)]"] == "logistic(0, 1)" and table["zi[trt]"] == "normal(0, 1)"
