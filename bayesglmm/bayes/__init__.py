@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 _PUBLIC = {
     "fit_bayes": ".fit",
     "laplace_fit": ".fit",
+    "prior_fit": ".fit",
     "compile_program": ".program",
     "set_cpu_devices": ".sampling",
     "loo_compare": "..results.loo",
@@ -22,7 +23,7 @@ _PUBLIC = {
 
 if TYPE_CHECKING:
     from ..results.loo import loo_compare
-    from .fit import fit_bayes, laplace_fit
+    from .fit import fit_bayes, laplace_fit, prior_fit
     from .program import compile_program
     from .sampling import set_cpu_devices
 
@@ -33,4 +34,4 @@ def __getattr__(name: str):  # PEP 562: the module attribute hook
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["compile_program", "fit_bayes", "laplace_fit", "loo_compare", "set_cpu_devices"]
+__all__ = ["compile_program", "fit_bayes", "laplace_fit", "loo_compare", "prior_fit", "set_cpu_devices"]

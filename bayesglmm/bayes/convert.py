@@ -74,7 +74,7 @@ def to_inference_data(
 
     ``posterior``: the program's sites and deterministics, arrays (chain, draw, ...);
     ``sample_stats``: sampler statistics (chain, draw) or None (independent draws);
-    ``log_likelihood``: pointwise conditional log-likelihood (chain, draw, n);
+    ``log_likelihood``: pointwise conditional log-likelihood (chain, draw, n), or None (prior draws);
     ``posterior_predictive``: response draws (chain, draw, n); ``prior``: prior draws of every
     site and of ``y``, flat (draws, ...); ``group_log_likelihood``: each group's marginal
     log-likelihood (chain, draw, n_groups), stored as ``log_likelihood["y_marginal"]`` with the
@@ -88,13 +88,14 @@ def to_inference_data(
     kept = {name: np.asarray(value) for name, value in posterior.items() if not name.startswith(DROPPED)}
     groups = {
         "posterior": kept,
-        "log_likelihood": {"y": np.asarray(log_likelihood)},
         "observed_data": {"y": np.asarray(program.data["y"])},
         "constant_data": {
             "X": np.asarray(program.data["X"]),
             **{f"group_{f.group}": np.asarray(index) for f, index in zip(program.factors, program.data["index"])},
         },
     }
+    if log_likelihood is not None:
+        groups["log_likelihood"] = {"y": np.asarray(log_likelihood)}
     site_dims = {**site_dims, "X": ["obs", "term"], **{f"group_{f.group}": ["obs"] for f in program.factors}}
     if group_log_likelihood is not None:
         (factor,) = program.factors

@@ -217,6 +217,41 @@ def laplace_fit(
     return fit
 
 
+def prior_fit(
+    spec: ModelSpec, prior_set: str = "default", priors: dict | None = None, draws: int = 1000, seed: int = 0
+) -> BayesFit:
+    """Draws from the prior and the prior predictive, without the data's likelihood (brms's
+    ``sample_prior = "only"``): a :class:`BayesFit` whose posterior group holds the prior draws and
+    whose posterior predictive holds replicated responses on the spec's design, so that
+    ``summary()``, ``params()`` and :func:`~bayesglmm.compare.ppcheck.pp_check` show what the
+    priors imply before any data are used. Nothing is sampled by MCMC: seconds, not a refit.
+    The draws come as 4 chains when ``draws`` divides by 4 (as the Laplace posterior's).
+    """
+    NUTSOptions(draws=draws, seed=seed)
+    started = time.perf_counter()
+    program = compile_program(spec, prior_set, priors)
+    check_proper(program.priors)
+    chains = LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
+    drawn = prior_predictive(program, draws, seed + 2)
+    predicted = np.asarray(drawn.pop("y"))
+    posterior = {name: _by_chain(value, chains) for name, value in drawn.items()}
+    idata = to_inference_data(program, posterior, None, None, _by_chain(predicted, chains))
+    return BayesFit.from_run(
+        spec=spec,
+        program=program,
+        idata=idata,
+        sampler="prior",
+        chains=chains,
+        draws=draws // chains,
+        warmup=0,
+        thin=1,
+        seed=seed,
+        target_accept=float("nan"),
+        divergences=0,
+        seconds=time.perf_counter() - started,
+    )
+
+
 def _checked_qpoints(qpoints):
     """Points per dimension of the marginal samplers; ``"auto"`` or None: the ML engine's rule."""
     qpoints = check_qpoints("qpoints", qpoints)

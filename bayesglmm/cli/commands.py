@@ -37,6 +37,8 @@ def _load(args, section: str = "ml"):
 
 
 def _fit(args) -> int:
+    if args.prior_only and args.engine != "bayes":
+        raise SpecError("--prior-only draws from a Bayesian model's priors: add --engine bayes")
     if args.engine == "bayes":
         return _fit_bayes(args)
     if args.engine == "gee":
@@ -85,6 +87,8 @@ def _fit_bayes(args) -> int:
     nuts_keys = option_names(NUTSOptions)
     NUTSOptions(**{k: v for k, v in settings.items() if k in nuts_keys})  # checked before JAX starts
     set_cpu_devices(settings.get("chains", 4))  # before JAX's first computation: chains in parallel
+    if args.prior_only:
+        return _prior_only(args, spec, settings)
     if settings.get("sampler") == "laplace":
         unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept", "max_tree_depth"})
         if unused:
@@ -97,6 +101,42 @@ def _fit_bayes(args) -> int:
     if not args.quiet:
         print(fit.summary())
     return status
+
+
+def _prior_only(args, spec, settings: dict) -> int:
+    """``fit --engine bayes --prior-only``: prior and prior-predictive draws (:func:`~bayesglmm.bayes.fit.prior_fit`)."""
+    from ..bayes import prior_fit
+
+    unused = [
+        f"--{flag.replace('_', '-')}"
+        for flag in ("chains", "warmup", "thin", "target_accept")
+        if getattr(args, flag, None) is not None
+    ]
+    if unused:
+        raise SpecError(f"--prior-only draws independently from the priors; {', '.join(unused)} do not apply")
+    keys = ("prior_set", "priors", "draws", "seed")
+    fit = prior_fit(spec, **{key: settings[key] for key in keys if key in settings})
+    status = write_outputs({args.save: fit.save, args.json: fit.to_json})
+    if not args.quiet:
+        print(fit.summary())
+    return status
+
+
+def _ppcheck(args) -> int:
+    """A saved fit's predictive check table (:func:`~bayesglmm.compare.ppcheck.pp_check_table`) and plot."""
+    from ..compare.ppcheck import pp_check, pp_check_table
+    from ..results.bayesfit import BayesFit
+
+    fit = BayesFit.load(args.fit)
+    stats = [name.strip() for name in args.stats.split(",") if name.strip()]
+    table = pp_check_table(fit, stats, args.group)
+    print(table.round(4).to_string())
+    return write_outputs(
+        {
+            args.plot: lambda path: pp_check(fit, stats, args.group, path=path),
+            args.json: lambda path: Path(path).write_text(table.to_json(orient="index", indent=2)),
+        }
+    )
 
 
 def _fit_gee(args) -> int:

@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         "approximation at the posterior mode",
     )
     _sampler_arguments(bayes)
+    bayes.add_argument(
+        "--prior-only",
+        action="store_true",
+        help="draw from the priors and the prior predictive only, no data used (brms's sample_prior = 'only'; "
+        "--draws of them); check them with `bayesglmm ppcheck`",
+    )
     bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
     bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
     bayes.add_argument("--save", metavar="OUT.nc", help="save the posterior (ArviZ NetCDF)")
@@ -136,6 +142,29 @@ def _parser() -> argparse.ArgumentParser:
         help="the comparison's log-likelihood: y_marginal leaves one group out (default), y one observation",
     )
     loo.add_argument("--json", metavar="OUT", help="write the tables as JSON")
+
+    ppcheck = commands.add_parser(
+        "ppcheck",
+        help="predictive check of a saved Bayesian fit (fit --engine bayes [--prior-only] --save F.nc), as brms's pp_check",
+    )
+    ppcheck.add_argument("fit", metavar="FIT.nc", help="a Bayesian fit saved with --save")
+    ppcheck.add_argument(
+        "--stats",
+        default="mean,sd,zeros,dispersion",
+        help="comma-separated statistics: mean, sd, zeros, max, dispersion (variance/mean), within "
+        "(mean within-group variance); default mean,sd,zeros,dispersion",
+    )
+    ppcheck.add_argument(
+        "--group",
+        default="posterior_predictive",
+        choices=["posterior_predictive", "prior_predictive"],
+        help="the replicates: the fit's posterior predictive (a prior-only fit's: the prior predictive), "
+        "or the prior predictive a fit made with prior draws",
+    )
+    ppcheck.add_argument(
+        "--plot", metavar="OUT.png", help="the observed distribution and statistics against the replicates"
+    )
+    ppcheck.add_argument("--json", metavar="OUT", help="write the table as JSON")
 
     coverage = commands.add_parser("coverage", help="simulate from the fitted model, refit, report bias and coverage")
     _model_arguments(coverage)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import ConvergenceWarning
+from ..errors import ConvergenceWarning, SpecError
 from ..model.newdata import DesignTemplate
 from ..model.parameters import reported_names
 from .io import dump_json
@@ -119,6 +119,8 @@ class BayesFit:
                 f"the random-effect draws accepted {acceptance:.0%} of their proposals (< {RE_ACCEPTANCE_LIMIT:.0%}): "
                 "the conditional posteriors are far from their Laplace approximations; raise re_steps"
             )
+        if self.sampler == "prior":
+            return messages  # independent prior draws: no sampler to diagnose
         if self.sampler == "laplace":
             if not self.record.get("mode_converged", True) or not self.record.get("hessian_positive_definite", True):
                 messages.append(
@@ -158,6 +160,8 @@ class BayesFit:
         (:mod:`bayesglmm.results.loo`)."""
         from .loo import loo_table
 
+        if self.sampler == "prior":
+            raise SpecError("a prior-only fit has no likelihood to cross-validate; LOO needs a posterior fit")
         return loo_table(self.idata)
 
     def comparison_columns(self) -> ComparisonColumns:
@@ -173,7 +177,9 @@ class BayesFit:
                 "upper": params["q97.5"],
             }
         )
-        method = {"full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior"}[self.sampler]
+        method = {"full": "nuts", "marginal": "marginal", "laplace": "laplace-posterior", "prior": "prior"}[
+            self.sampler
+        ]
         return ComparisonColumns("bayes", method, CONDITIONAL, "equal-tailed 95% credible", table)
 
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options) -> pd.DataFrame:

@@ -155,6 +155,8 @@ def _sampler_label(fit) -> str:
             f"NUTS on the marginal likelihood (adaptive Gauss-Hermite, {fit.record['qpoints']} points per dimension), "
             f"target acceptance {fit.target_accept}"
         )
+    if fit.sampler == "prior":
+        return "prior draws only (no data used: brms's sample_prior = 'only'), independent draws"
     return f"Laplace posterior: Gaussian at the posterior mode ({fit.record['qpoints']} points per dimension), independent draws"
 
 
