@@ -83,7 +83,7 @@ def test_killing_the_main_process_leaves_no_worker(tmp_path):
     def run(with_guard: bool) -> bool:
         worker = textwrap.dedent(f"""
             import sys
-            from bayesglmm.compare.coverage import exit_with_parent
+            from bayesglmm.compare.study_runner import exit_with_parent
             if {with_guard}:
                 exit_with_parent(int(sys.argv[1]))  # the pool passes the main process's pid the same way
             print("ready", flush=True)

@@ -97,7 +97,7 @@ def fixed_effect_sites(priors: PriorSet, beta) -> dict:
     return {CENTRED_INTERCEPT_SITE: alpha, **({CENTRED_SLOPES_SITE: others} if others.shape[-1] else {})}
 
 
-def beta_from_sites(priors: PriorSet, sites: dict):
+def beta_from_sites(priors: PriorSet, sites: dict) -> jax.Array:
     """β from draws of the sampled sites (leading draw axes kept), or the deterministic β itself
     where the draws carry it (the samplers' output; the Laplace posterior's draws do not)."""
     if BETA_SITE in sites:
@@ -141,14 +141,14 @@ class IndependentPriors(dist.Distribution):
         super().__init__(batch_shape=(), event_shape=(len(components),))
 
     @constraints.dependent_property(is_discrete=False, event_dim=1)
-    def support(self):
+    def support(self) -> constraints.Constraint:
         return self._support
 
-    def sample(self, key, sample_shape=()):
+    def sample(self, key, sample_shape=()) -> jax.Array:
         keys = jax.random.split(key, len(self.components))
         return jnp.stack([c.sample(k, sample_shape) for c, k in zip(self.components, keys)], axis=-1)
 
-    def log_prob(self, value):
+    def log_prob(self, value) -> jax.Array:
         return sum(c.log_prob(value[..., k]) for k, c in enumerate(self.components))
 
 

@@ -4,11 +4,9 @@ Replicate r draws a new response from the model at the true parameters
 (:func:`bayesglmm.model.simulate.simulate_response`, design kept) with its own seed,
 ``SeedSequence([seed, r])``, so its data do not depend on which worker runs it
 or on what ran before. Every requested engine is fitted to it and the
-replicate's rows (engine, parameter, estimate, SE, interval) are written to
-``out/replicates/rNNNNN.json`` the moment it finishes (written to a temporary
-name and renamed, so a file is complete or absent). A study started again on
-the same folder runs only the missing replicates; the final table is the same
-as that of an uninterrupted run.
+replicate's rows (engine, parameter, estimate, SE, interval) are kept by the
+machinery every study shares (:mod:`.study_runner`: one file per replicate,
+resumable, worker processes).
 
 Per engine and parameter the table reports the mean estimate, bias, RMSE, the
 mean SE next to the SD of the estimates, and the coverage of the 95% interval
@@ -23,23 +21,18 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 import json
-import os
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecError
 from ..options import check_int
 from .engines import BayesSettings, fit_engine, parse_engines
+from .study_runner import check_folder, read_plan, run_replicates, start_folder, valid_replicates
 from .table import fit_columns
-
-STUDY_FILE = "study.json"
 
 
 @dataclass(frozen=True)
@@ -101,86 +94,6 @@ def replicate_rows(spec, plan: StudyPlan, replicate: int) -> list[dict]:
                 }
             )
     return rows
-
-
-def _run_and_write(spec, plan: StudyPlan, replicate: int, folder: Path) -> int:
-    rows = replicate_rows(spec, plan, replicate)
-    path = folder / f"r{replicate:05d}.json"
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(rows))
-    os.replace(temporary, path)
-    return replicate
-
-
-def _check_folder(out: Path, plan_json: dict, ignore=("sims",)) -> None:
-    """Refuse a folder whose ``study.json`` holds another study (compared on the keys of ``plan_json``)."""
-    study_file = out / STUDY_FILE
-    if out.exists() and not out.is_dir():
-        raise SpecError(f"{out} is a file; give a folder for the study")
-    if not study_file.exists():
-        return
-    try:
-        stored = json.loads(study_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
-        raise SpecError(f"{study_file} cannot be read ({error}); choose another output folder or delete it") from None
-    differing = sorted(key for key in plan_json if key not in ignore and stored.get(key) != plan_json[key])
-    if differing:
-        raise SpecError(
-            f"{out} holds a different study (differs in {', '.join(differing)}); "
-            "choose another output folder or delete it"
-        )
-
-
-def _start_folder(out: Path, plan: StudyPlan) -> Path:
-    """Create ``out`` or check that it holds this study (same model, truth, engines, seed)."""
-    plan_json = plan.to_json()
-    _check_folder(out, plan_json)
-    folder = out / "replicates"
-    folder.mkdir(parents=True, exist_ok=True)
-    (out / STUDY_FILE).write_text(json.dumps(plan_json, indent=2))
-    return folder
-
-
-REPLICATE_FIELDS = {"replicate", "engine", "name"}
-
-
-def _read_replicate(path: Path, replicate: int) -> list[dict] | None:
-    """The rows of a replicate file, or None (with a warning naming it) when it is truncated, empty or
-    not a replicate's rows: such a file is redone, never counted as done."""
-    try:
-        rows = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        reason = f"not valid JSON ({error.__class__.__name__}: {error})"
-    else:
-        if (
-            isinstance(rows, list)
-            and rows
-            and all(
-                isinstance(row, dict) and REPLICATE_FIELDS <= set(row) and row["replicate"] == replicate for row in rows
-            )
-        ):
-            return rows
-        reason = "not a list of this replicate's rows"
-    warnings.warn(f"replicate file {path} is {reason}; it is redone", UserWarning, stacklevel=3)
-    return None
-
-
-def _valid_replicates(folder: Path, sims: int) -> dict[int, list[dict]]:
-    """Every complete replicate below ``sims``: number -> rows (invalid files removed, to be redone)."""
-    done = {}
-    for path in sorted(folder.glob("r*.json")):
-        if not path.stem[1:].isdigit() or int(path.stem[1:]) >= sims:
-            continue
-        rows = _read_replicate(path, int(path.stem[1:]))
-        if rows is None:
-            path.unlink(missing_ok=True)
-        else:
-            done[int(path.stem[1:])] = rows
-    return done
-
-
-def _done(folder: Path, sims: int) -> set[int]:
-    return set(_valid_replicates(folder, sims))
 
 
 @dataclass
@@ -249,11 +162,11 @@ def summarise_replicates(replicates: pd.DataFrame, truth: Mapping) -> pd.DataFra
 def load_study(out) -> CoverageStudy:
     """Read a study folder (finished or not) and summarise the replicates it holds."""
     out = Path(out)
-    plan_json = json.loads((out / STUDY_FILE).read_text())
+    plan_json = read_plan(out)
     plan = StudyPlan(
         **{**plan_json, "engines": tuple(plan_json["engines"]), "bayes": BayesSettings(**plan_json["bayes"])}
     )
-    done = _valid_replicates(out / "replicates", plan.sims)
+    done = valid_replicates(out / "replicates", plan.sims)
     rows = [row for replicate in sorted(done) for row in done[replicate]]
     replicates = pd.DataFrame(
         rows, columns=["replicate", "engine", "name", "estimate", "se", "lower", "upper", "converged", "error"]
@@ -297,7 +210,7 @@ def coverage_study(
     early = StudyPlan(
         spec.formula, spec.family.name, spec.family.link, spec.nobs, {}, engines, int(sims), int(seed), bayes
     )
-    _check_folder(out, early.to_json(), ignore=("sims", "truth"))  # before the truth fit, which takes a while
+    check_folder(out, early.to_json(), ignore=("sims", "truth"))  # before the truth fit, which takes a while
     if truth is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -308,54 +221,6 @@ def coverage_study(
     plan = StudyPlan(
         spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes
     )
-    folder = _start_folder(out, plan)
-    todo = sorted(set(range(sims)) - _done(folder, sims))
-    workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
-    bar = _progress_bar(len(todo), sims, progress)
-    if workers == 1:
-        for replicate in todo:
-            _run_and_write(spec, plan, replicate, folder)
-            bar.update()
-    elif todo:
-        # spawn, not fork: JAX's threads do not survive a fork
-        with ProcessPoolExecutor(
-            workers, mp_context=get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
-        ) as pool:
-            futures = [pool.submit(_run_and_write, spec, plan, replicate, folder) for replicate in todo]
-            for future in as_completed(futures):
-                future.result()
-                bar.update()
-    bar.close()
+    folder = start_folder(out, plan.to_json())
+    run_replicates(replicate_rows, (spec, plan), folder, sims, workers, progress)
     return load_study(out)
-
-
-def exit_with_parent(parent: int) -> None:
-    """Worker initializer: end this process when the study's main process dies (a SIGKILL gives the
-    pool no chance to stop its workers, which would go on fitting). Linux's PR_SET_PDEATHSIG
-    signals at once; elsewhere a daemon thread checks the parent every half second."""
-    import threading
-    import time
-
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
-
-
-def _progress_bar(todo: int, sims: int, show: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=todo, desc=f"replicates ({sims - todo} of {sims} already done)", disable=not show or todo == 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ from ..model.parameters import reported_names
 from .io import dump_json
 from .protocol import CONDITIONAL, ComparisonColumns
 from .sampler_diagnostics import above, nuts_messages, remedy
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 RHAT_LIMIT = 1.01
 ESS_LIMIT = 400
@@ -65,7 +69,7 @@ class BayesFit:
             **values,
         )
 
-    def parameter_draws(self):
+    def parameter_draws(self) -> xr.DataArray:
         """The draws of every parameter in the common names, an xarray DataArray (chain, draw,
         parameter), gathered from the posterior's variables (:mod:`bayesglmm.bayes.convert`)."""
         import xarray as xr
