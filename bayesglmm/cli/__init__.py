@@ -1,4 +1,4 @@
-"""Command line: ``bayesglmm fit|compare|coverage|predict SPEC.toml``, ``bayesglmm loo|ppcheck FIT.nc`` (or ``--formula ... --data FILE.csv``).
+"""Command line: ``bayesglmm fit|compare|coverage|sbc|predict SPEC.toml``, ``bayesglmm loo|ppcheck FIT.nc`` (or ``--formula ... --data FILE.csv``).
 
 A user error (bad input, an output path that cannot be written) exits with status 2 and one line
 ``bayesglmm: error: ...``, never a traceback; warnings print as ``Category: message``.
@@ -11,7 +11,7 @@ import warnings
 
 from ..errors import SpecError
 from ..outputs import check_output_path, check_study_folder
-from .commands import _compare, _coverage, _fit, _loo, _ppcheck, _predict
+from .commands import _compare, _coverage, _fit, _loo, _ppcheck, _predict, _sbc
 from .parser import _parser
 
 COMMANDS = {
@@ -21,6 +21,7 @@ COMMANDS = {
     "predict": _predict,
     "loo": _loo,
     "ppcheck": _ppcheck,
+    "sbc": _sbc,
 }
 OUTPUT_OPTIONS = ("json", "save", "plot", "density_plot")
 

@@ -305,6 +305,38 @@ def _coverage(args) -> int:
     return status
 
 
+def _sbc(args) -> int:
+    """Simulation-based calibration of a Bayesian engine on the spec's model and design
+    (:func:`~bayesglmm.compare.sbc.sbc_study`): the parameters drawn from the spec's priors, the
+    fits made with the same priors."""
+    from ..compare import sbc_study
+
+    spec, options = _load(args, "bayes")
+    bayes = _bayes_settings(args, options)
+    study = sbc_study(
+        spec,
+        args.out,
+        sims=args.sims,
+        prior_set=bayes.prior_set,
+        priors=bayes.priors,
+        engine=args.engine,
+        bayes=bayes,
+        ranks=args.ranks,
+        seed=args.seed or 0,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    status = write_outputs(
+        {
+            args.json: lambda path: Path(path).write_text(json.dumps(study.to_dict(), indent=2)),
+            args.plot: study.plot,
+        }
+    )
+    if not args.quiet:
+        print(study.summary())
+    return status
+
+
 def _loo(args) -> int:
     """Each saved fit's LOO table (:meth:`BayesFit.loo`) and, for several, ArviZ's comparison."""
     from ..results.bayesfit import BayesFit

@@ -143,6 +143,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     loo.add_argument("--json", metavar="OUT", help="write the tables as JSON")
 
+    sbc = commands.add_parser(
+        "sbc", help="simulation-based calibration: parameters from the priors, data from the model, refit, rank"
+    )
+    _model_arguments(sbc)
+    sbc.add_argument(
+        "--engine",
+        default="bayes",
+        choices=["bayes", "nuts", "marginal", "laplace-posterior"],
+        help="the Bayesian engine to calibrate (default bayes: the automatic sampler)",
+    )
+    sbc.add_argument("--sims", type=int, default=200, help="number of prior draws and data sets (default 200)")
+    sbc.add_argument(
+        "--ranks", type=int, default=99, help="posterior draws each prior draw is ranked among (default 99)"
+    )
+    sbc.add_argument("--out", required=True, metavar="DIR", help="folder for the replicates (resumes if it exists)")
+    sbc.add_argument("--workers", type=int, help="processes (default: one per CPU core)")
+    _sampler_arguments(sbc.add_argument_group("Bayesian engine (its priors draw the parameters too)"))
+    sbc.add_argument("--json", metavar="OUT", help="write the rank table as JSON")
+    sbc.add_argument("--plot", metavar="OUT.png", help="rank histograms per parameter with the uniform 99% band")
+    sbc.add_argument("--quiet", action="store_true", help="print nothing, no progress bar")
+
     ppcheck = commands.add_parser(
         "ppcheck",
         help="predictive check of a saved Bayesian fit (fit --engine bayes [--prior-only] --save F.nc), as brms's pp_check",

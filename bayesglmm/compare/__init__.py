@@ -1,7 +1,10 @@
-"""Fits side by side (:func:`compare`) and the frequentist check of the engines (:func:`coverage_study`)."""
+"""Fits side by side (:func:`compare`), the frequentist check of the engines (:func:`coverage_study`),
+its Bayesian twin (:func:`sbc_study`, simulation-based calibration) and predictive checks (:func:`pp_check`)."""
 
 from .coverage import CoverageStudy, coverage_study, load_study
 from .engines import BayesSettings, fit_engine, parse_engines
+from .ppcheck import pp_check, pp_check_table
+from .sbc import SBCStudy, load_sbc, sbc_study
 from .table import Comparison, compare
 
 __all__ = [
@@ -13,4 +16,9 @@ __all__ = [
     "BayesSettings",
     "fit_engine",
     "parse_engines",
+    "pp_check",
+    "pp_check_table",
+    "sbc_study",
+    "load_sbc",
+    "SBCStudy",
 ]
