@@ -10,7 +10,12 @@ likelihood fit with the most quadrature points:
     se_ratio = uncertainty / reference SE,
 
 with the reference's model-based SE (the quantity a posterior SD estimates
-when prior and likelihood agree). A row is flagged when |std_diff| or
+when prior and likelihood agree). For the random-effect SDs, correlations and
+family parameters (σ, shape, zi, …) a posterior is compared by its *median*,
+not its mean: such posteriors are skewed (an SD's is bounded at 0 and
+right-skewed), so their mean lies above the MLE even where prior and
+likelihood agree, and that expected gap is not a disagreement; the column
+``compared`` says which was used. A row is flagged when |std_diff| or
 se_ratio leaves the thresholds the user chose. Fits of the population-
 averaged (GEE) kind are listed but never compared with conditional ones:
 their coefficients answer a different question.
@@ -29,7 +34,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..model.parameters import parameter_kind
 from ..results.protocol import COMPARISON_COLUMNS, CONDITIONAL, Fit
+
+SKEWED_KINDS = ("sd", "corr", "family")  # compared by the posterior median (module docstring)
 
 COLUMNS = COMPARISON_COLUMNS
 
@@ -124,7 +132,11 @@ class Comparison:
             comparable = c.scale == CONDITIONAL and c.label != self.reference
             ref_est = ref["estimate"].reindex(frame.index)
             ref_se = ref["se"].reindex(frame.index)
-            frame["std_diff"] = (frame["estimate"] - ref_est) / ref_se if comparable else np.nan
+            skewed = np.array([parameter_kind(name) in SKEWED_KINDS for name in frame.index])
+            by_median = skewed & (c.kind == "bayes") & frame["median"].notna().to_numpy()
+            frame["compared"] = np.where(by_median, "median", "estimate")
+            point = np.where(by_median, frame["median"], frame["estimate"])
+            frame["std_diff"] = (point - ref_est) / ref_se if comparable else np.nan
             frame["se_ratio"] = frame["se"] / ref_se if comparable else np.nan
             frame["flag"] = (frame["std_diff"].abs() > self.max_std_diff) | ~frame["se_ratio"].between(low, high)
             frame["flag"] &= frame["std_diff"].notna()
@@ -167,17 +179,19 @@ class Comparison:
     def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, path=None) -> Figure:
-        """Forest plot of every parameter with each fit's 95% interval (PNG when ``path`` is given)."""
+    def plot(self, path=None, exponentiate: bool = False) -> Figure:
+        """Forest plot of every parameter with each fit's 95% interval (PNG when ``path`` is given);
+        ``exponentiate``: the fixed effects as exp(β), odds or rate ratios."""
         from .plots import forest_plot
 
-        return forest_plot(self, path)
+        return forest_plot(self, path, exponentiate)
 
-    def plot_densities(self, path=None) -> Figure:
-        """Per parameter, the posterior densities with each ML fit's normal approximation."""
+    def plot_densities(self, path=None, prior: bool = False) -> Figure:
+        """Per parameter, the posterior densities with each ML fit's Wald-interval density on one
+        grid; ``prior`` overlays the prior (:func:`~.plots.density_plot`)."""
         from .plots import density_plot
 
-        return density_plot(self, path)
+        return density_plot(self, path, prior=prior)
 
 
 def compare(

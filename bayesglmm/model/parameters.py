@@ -60,10 +60,17 @@ def parameter_kind(name: str) -> str:
 
 
 def interval_scale(name: str) -> str:
-    """The scale of a family parameter's Wald interval, so that it stays in the parameter's range:
-    ``logit`` for the zero-inflation probability ``zi``, ``identity`` for the logit-scale
-    coefficients ``zi[term]`` of a zi formula, ``log`` for the positive ones (σ, shape, φ)."""
+    """The scale a parameter's Wald interval is built on, so that it stays in the parameter's
+    range (:func:`~bayesglmm.results.stats.wald_interval`): ``identity`` for β and the logit-scale
+    coefficients ``zi[term]`` of a zi formula, ``log`` for SDs and the positive family parameters
+    (σ, shape, φ), ``fisher`` for correlations, ``logit`` for the zero-inflation probability ``zi``."""
     kind = parse_common_name(name)[0]
+    if kind in ("beta", "var", "cov"):
+        return "identity"
+    if kind == "sd":
+        return "log"
+    if kind == "corr":
+        return "fisher"
     if name == "zi":
         return "logit"
     return "identity" if kind == "zi" else "log"

@@ -239,7 +239,7 @@ class MLFit:
             if p.kind not in ("beta", "sd", "corr", "family"):
                 continue
             est = self.inference.estimates[i]
-            scale = {"beta": "identity", "sd": "log", "corr": "fisher"}.get(p.kind) or interval_scale(p.name)
+            scale = interval_scale(p.name)
             lower, upper = wald_interval(est, se[i], scale)
             rows.append(
                 {
