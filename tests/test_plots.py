@@ -90,3 +90,23 @@ def test_caterpillar_and_shrinkage_plots(epilepsy_laplace, posterior):
 
     with pytest.raises(SpecError, match="no grouping factor 'herd'"):
         group_effects(posterior, "herd")
+
+
+def test_loo_pit_values_and_panel(epilepsy_spec, epilepsy_laplace):
+    """Randomised LOO-PIT: one value per row in [0, 1], reproducible by seed; on epilepsy's
+    Poisson posterior (Laplace, 1000 draws) its ends are over-full — the ∪ of a model too sure
+    of each count (measured with 2000 draws: 72 and 66 of 295 in the outer fifths, 47-56 inside;
+    NB2 fits better, KS p 0.45 against 0.07)."""
+    from bayesglmm.compare.ppcheck import loo_pit, pp_check
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        post = laplace_fit(epilepsy_spec, "brms_proper", draws=1000, seed=1, ml_fit=epilepsy_laplace)
+        u = loo_pit(post)
+        figure = pp_check(post, ("zeros",), loo_pit_panel=True)
+    assert u.shape == (295,) and np.all((0 <= u) & (u <= 1))
+    np.testing.assert_array_equal(u, loo_pit(post))
+    counts = np.histogram(u, bins=5, range=(0, 1))[0]
+    assert counts[0] + counts[-1] > 2 * 295 / 5  # the outer fifths hold more than uniform ranks would
+    assert len(figure.axes) == 3 and figure.axes[-1].get_title() == "LOO-PIT (randomised)"
+    matplotlib.pyplot.close("all")

@@ -30,8 +30,15 @@ import numpy as np
 import pandas as pd
 
 from ..options import check_int
-from .engines import BayesSettings, fit_engine, parse_engines
-from .study_runner import check_folder, read_plan, run_replicates, start_folder, valid_replicates
+from .engines import BAYESIAN_ENGINES, BayesSettings, fit_engine, parse_engines
+from .study_runner import (
+    check_folder,
+    read_plan,
+    release_compiled_programs,
+    run_replicates,
+    start_folder,
+    valid_replicates,
+)
 from .table import fit_columns
 
 
@@ -63,6 +70,8 @@ def replicate_rows(spec, plan: StudyPlan, replicate: int) -> list[dict]:
     simulated = simulate_response(spec, plan.truth, np.random.default_rng(seeds))
     bayes = BayesSettings(**{**asdict(plan.bayes), "seed": int(seeds.generate_state(1)[0] >> 1)})  # sampler seed
     rows = []
+    if any(engine in BAYESIAN_ENGINES for engine in plan.engines):
+        release_compiled_programs()  # before this replicate's Bayesian fits: the last one's programs go
     for engine in plan.engines:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..errors import SpecError
 
+BAYESIAN_ENGINES = ("bayes", "nuts", "marginal", "laplace-posterior")
 ENGINE_HELP = "laplace, agq (automatic points), agqK (K points), bayes (sampler chosen automatically), nuts, marginal, laplace-posterior"
 
 

@@ -30,13 +30,18 @@ from scipy import stats
 
 from ..errors import SpecError
 from ..options import check_int
-from .engines import BayesSettings, fit_engine
-from .study_runner import check_folder, read_plan, run_replicates, start_folder, valid_replicates
+from .engines import BAYESIAN_ENGINES, BayesSettings, fit_engine
+from .study_runner import (
+    check_folder,
+    read_plan,
+    release_compiled_programs,
+    run_replicates,
+    start_folder,
+    valid_replicates,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-BAYESIAN_ENGINES = ("bayes", "nuts", "marginal", "laplace-posterior")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ def replicate_ranks(spec, plan: SBCPlan, replicate: int) -> list[dict]:
                     "error": f"{type(error).__name__}: {error}",
                 }
             ]
+    release_compiled_programs()
     draws = fit.parameter_draws()
     flat = draws.values.reshape(-1, draws.shape[-1])
     kept = flat[np.linspace(0, len(flat) - 1, plan.ranks).round().astype(int)]
