@@ -182,26 +182,19 @@ def laplace_fit(
     population = setup.laplace.draws(jax.random.PRNGKey(seed), draws)
     latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
     seconds = time.perf_counter() - started
-    # Independent draws, stored as LAPLACE_CHAINS "chains" when they divide evenly, so that ArviZ's
-    # R-hat (about 1 for independent draws) and its shape checks work with their defaults.
-    chains = LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
+    chains = _independent_chains(draws)
     idata = _inference_data(
         program, latent, chains, None, predictive, 0, seed, spec if group_loglik else None, setup.program.qpoints
     )
     laplace = setup.laplace
-    fit = BayesFit.from_run(
-        spec=spec,
-        program=program,
-        idata=idata,
-        sampler="laplace",
-        chains=chains,
-        draws=draws // chains,
-        warmup=0,
-        thin=1,
-        seed=seed,
-        target_accept=float("nan"),
-        divergences=0,
-        seconds=seconds,
+    fit = _independent_draws_fit(
+        spec,
+        program,
+        idata,
+        "laplace",
+        draws,
+        seed,
+        seconds,
         record={
             "qpoints": setup.program.qpoints,
             "re_acceptance": acceptance,
@@ -231,16 +224,28 @@ def prior_fit(
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
     check_proper(program.priors)
-    chains = LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
+    chains = _independent_chains(draws)
     drawn = prior_predictive(program, draws, seed + 2)
     predicted = np.asarray(drawn.pop("y"))
     posterior = {name: _by_chain(value, chains) for name, value in drawn.items()}
     idata = to_inference_data(program, posterior, None, None, _by_chain(predicted, chains))
+    return _independent_draws_fit(spec, program, idata, "prior", draws, seed, time.perf_counter() - started, {})
+
+
+def _independent_chains(draws: int) -> int:
+    """Independent draws are stored as LAPLACE_CHAINS "chains" when they divide evenly, so that
+    ArviZ's R-hat (about 1 for independent draws) and its shape checks work with their defaults."""
+    return LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
+
+
+def _independent_draws_fit(spec, program, idata, sampler: str, draws: int, seed: int, seconds: float, record: dict):
+    """The :class:`BayesFit` of independent draws (Laplace posterior, prior): no warm-up, no NUTS."""
+    chains = _independent_chains(draws)
     return BayesFit.from_run(
         spec=spec,
         program=program,
         idata=idata,
-        sampler="prior",
+        sampler=sampler,
         chains=chains,
         draws=draws // chains,
         warmup=0,
@@ -248,7 +253,8 @@ def prior_fit(
         seed=seed,
         target_accept=float("nan"),
         divergences=0,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
+        record=record,
     )
 
 

@@ -294,6 +294,11 @@ def _coverage(args) -> int:
         bayes=bayes,
         progress=not args.quiet,
     )
+    return _study_outputs(args, study)
+
+
+def _study_outputs(args, study) -> int:
+    """A study's JSON and plot where asked for, then its summary (coverage and calibration alike)."""
     status = write_outputs(
         {
             args.json: lambda path: Path(path).write_text(json.dumps(study.to_dict(), indent=2)),
@@ -326,15 +331,7 @@ def _sbc(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
-    status = write_outputs(
-        {
-            args.json: lambda path: Path(path).write_text(json.dumps(study.to_dict(), indent=2)),
-            args.plot: study.plot,
-        }
-    )
-    if not args.quiet:
-        print(study.summary())
-    return status
+    return _study_outputs(args, study)
 
 
 def _loo(args) -> int:
