@@ -81,8 +81,14 @@ def fixed_effects(priors: PriorSet) -> jax.Array:
     if not others:
         return numpyro.deterministic(BETA_SITE, alpha[..., None])
     b = numpyro.sample(CENTRED_SLOPES_SITE, vector_distribution(tuple(priors.beta[j] for j in others), "beta"))
-    intercept = alpha - b @ jnp.asarray([centring.means[j] for j in others])
-    return numpyro.deterministic(BETA_SITE, jnp.concatenate([b[..., :k], intercept[..., None], b[..., k:]], axis=-1))
+    return numpyro.deterministic(BETA_SITE, _uncentred(alpha, b, centring))
+
+
+def _uncentred(alpha, b, centring) -> jax.Array:
+    """β from the centred intercept α and the other coefficients b: β₀ = α − x̄ᵀb, inserted at the intercept's column."""
+    k = centring.index
+    intercept = alpha - b @ jnp.asarray(np.delete(np.asarray(centring.means), k))
+    return jnp.concatenate([b[..., :k], intercept[..., None], b[..., k:]], axis=-1)
 
 
 def fixed_effect_sites(priors: PriorSet, beta) -> dict:
@@ -102,14 +108,10 @@ def beta_from_sites(priors: PriorSet, sites: dict) -> jax.Array:
     where the draws carry it (the samplers' output; the Laplace posterior's draws do not)."""
     if BETA_SITE in sites:
         return jnp.asarray(sites[BETA_SITE])
-    centring = priors.centring
-    k = centring.index
     alpha = jnp.asarray(sites[CENTRED_INTERCEPT_SITE])
     if CENTRED_SLOPES_SITE not in sites:
         return alpha[..., None]
-    b = jnp.asarray(sites[CENTRED_SLOPES_SITE])
-    intercept = alpha - b @ jnp.asarray(np.delete(np.asarray(centring.means), k))
-    return jnp.concatenate([b[..., :k], intercept[..., None], b[..., k:]], axis=-1)
+    return _uncentred(alpha, jnp.asarray(sites[CENTRED_SLOPES_SITE]), priors.centring)
 
 
 def vector_distribution(priors: tuple[Prior, ...], name: str) -> dist.Distribution:
