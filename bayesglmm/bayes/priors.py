@@ -34,7 +34,7 @@ Classes and their names (the common parameterisation):
 Named sets:
 
 * ``default``: normal(0, 5) on every coefficient, half_student_t(3, 2.5) on SDs, lkj(2);
-* ``brms``: brms's own defaults (:func:`brms_default_priors`; brms ≥ 2.13, ``default_prior``): flat
+* ``brms``: brms's own defaults (:func:`brms_default_priors`; brms 2.18's ``get_prior``): flat
   b, student_t(3, μ̂, s) on the centred Intercept, half_student_t(3, s) on SDs (and on a Gaussian
   σ), lkj(1), with μ̂ and s from the response on the link scale;
 * ``brms_proper``: the brms defaults made proper as the reference fits of these tests were run
