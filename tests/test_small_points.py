@@ -53,9 +53,8 @@ def test_fit_records_its_warnings_and_compilation(amenorrhea):
 
 
 def _fit_with_draws(values: np.ndarray, names: list[str]) -> BayesFit:
-    idata = az.from_dict(
-        posterior={"parameters": values}, coords={"parameter": names}, dims={"parameters": ["parameter"]}
-    )
+    terms = [name[len("beta[") : -1] for name in names]  # beta[TERM] names: the posterior's beta over term
+    idata = az.from_dict(posterior={"beta": values}, coords={"term": terms}, dims={"beta": ["term"]})
     return BayesFit(
         formula="y ~ 1",
         family="bernoulli",
@@ -73,6 +72,7 @@ def _fit_with_draws(values: np.ndarray, names: list[str]) -> BayesFit:
         priors=(),
         nobs=1,
         ngroups={},
+        parameter_names=tuple(names),
     )
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 import numpy as np
 from scipy.stats import gaussian_kde, norm
 
-from ..model.parameters import interval_scale, parameter_kind, parse_common_name
+from ..model.parameters import common_name, interval_scale, parameter_kind, parse_common_name
 from ..results.stats import wald_interval
 
 SUPPORT = {"sd": (0.0, np.inf), "corr": (-1.0, 1.0)}
@@ -198,7 +198,7 @@ def _prior_density(fit, name: str, grid: np.ndarray):
     kind, parts = parse_common_name(name)
     if kind == "corr":
         for row, text in priors.items():
-            if row.startswith(f"corr[{parts[0]}] (") and parts[1] in row and parts[2] in row:
+            if row.startswith(common_name("corr", parts[0]) + " (") and parts[1] in row and parts[2] in row:
                 eta, d = parse_prior(text).args[0], len(row.split("(", 1)[1].rstrip(")").split(","))
                 a = eta - 1 + d / 2
                 return beta_distribution(a, a).pdf((grid + 1) / 2) / 2
