@@ -83,17 +83,28 @@ def pp_check_table(
 ) -> pd.DataFrame:
     """One row per statistic: observed, the replicates' mean, 2.5% and 97.5% quantiles, and the
     predictive p-value P(T(y_rep) ≥ T(y)) (module docstring)."""
+    return _table(_statistic_values(fit, stats, group))
+
+
+def _statistic_values(fit, stats, group: str) -> dict[str, tuple[float, np.ndarray]]:
+    """Per statistic: T(y) and T(y_rep) over the replicates, computed once for the table and the plot."""
     observed, replicated, labels = _replicates(fit, group)
-    rows = {}
+    values = {}
     for name in _statistics(stats):
-        label, statistic = STATISTICS[name]
+        _, statistic = STATISTICS[name]
         if name == "within" and labels is None:
             raise SpecError(
                 "the within-group statistic needs the fit's groups (constant_data); refit with this version"
             )
-        value, values = float(statistic(observed[None], labels)[0]), statistic(replicated, labels)
+        values[name] = (float(statistic(observed[None], labels)[0]), statistic(replicated, labels))
+    return values
+
+
+def _table(statistic_values: dict) -> pd.DataFrame:
+    rows = {}
+    for name, (value, values) in statistic_values.items():
         rows[name] = {
-            "statistic": label,
+            "statistic": STATISTICS[name][0],
             "observed": value,
             "replicated_mean": float(np.mean(values)),
             "q2.5": float(np.quantile(values, 0.025)),
@@ -139,9 +150,10 @@ def pp_check(
     uniform one (:func:`loo_pit`)."""
     import matplotlib.pyplot as plt
 
-    observed, replicated, labels = _replicates(fit, group)
+    observed, replicated, _ = _replicates(fit, group)
     names = _statistics(stats)
-    table = pp_check_table(fit, names, group)
+    statistic_values = _statistic_values(fit, names, group)
+    table = _table(statistic_values)
     pit = loo_pit(fit) if loo_pit_panel else None
     panels = 1 + len(names) + (pit is not None)
     figure, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.2), squeeze=False)
@@ -149,8 +161,8 @@ def pp_check(
     kind = "prior" if group == "prior_predictive" or fit.sampler == "prior" else "posterior"
     axes[0, 0].set_title(f"y and {kind} predictive draws", fontsize=9)
     for ax, name in zip(axes[0, 1:], names):
-        label, statistic = STATISTICS[name]
-        values = statistic(replicated, labels)
+        label = STATISTICS[name][0]
+        values = statistic_values[name][1]
         ax.hist(values, bins=30, color="#9ecae1", edgecolor="white")
         ax.axvline(table.loc[name, "observed"], color="#08306b", lw=2, label="observed")
         ax.set_title(f"{label}\np = {table.loc[name, 'p_value']:.3f}", fontsize=9)
