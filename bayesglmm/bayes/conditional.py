@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import _jax  # noqa: F401
 from ..core import smallmat
@@ -109,7 +110,7 @@ def conditional_draws(
     b, accepted = _sharded_draws(family, steps, layout.batch_size)(
         shard(keys), shard(betas), shard(chol_Gs), shard(log_dispersions), data, mode_start
     )
-    return layout.gather(b), jnp.mean(layout.gather(accepted))
+    return layout.gather(b), np.mean(layout.gather(accepted))
 
 
 @lru_cache(maxsize=16)

@@ -39,6 +39,9 @@ class DrawSharding:
         a = np.concatenate([a, np.repeat(a[-1:], self.per_device * self.devices - self.total, axis=0)])
         return a.reshape((self.devices, self.per_device) + a.shape[1:])
 
-    def gather(self, a) -> jax.Array:
-        """(devices, per_device, ...) -> (total, ...), the padding dropped."""
+    def gather(self, a) -> np.ndarray:
+        """(devices, per_device, ...) -> (total, ...), the padding dropped; on the host, as
+        :meth:`shard`: reshaping the ``pmap`` output on the devices would be one more program
+        across all of them, run while their threads may still be finishing the ``pmap``."""
+        a = np.asarray(a)
         return a.reshape((-1,) + a.shape[2:])[: self.total]

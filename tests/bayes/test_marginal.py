@@ -120,6 +120,29 @@ def test_random_effect_draws_from_chains_on_fewer_devices(epilepsy_setup):
     assert 0.0 < acceptance <= 1.0
 
 
+def test_sharded_random_effect_draws_repeat_without_a_hang(epilepsy_setup):
+    # Issue 22 item 6: one ohio run once waited forever inside XLA after the sharded draws. The
+    # draws now go to the host on both sides of the pmap (DrawSharding.shard/gather); a hang here
+    # ends the worker after 240 s with every thread's stack instead of blocking the suite.
+    import faulthandler
+
+    program, setup = epilepsy_setup
+    values = _site_values(setup.ml_fit, program, setup.program.marginal)
+    population = {name: np.broadcast_to(np.asarray(v), (8,) + np.shape(v)) for name, v in values.items()}
+    faulthandler.dump_traceback_later(240, exit=True)
+    try:
+        first = None
+        for repeat in range(60):
+            latent, _ = population_to_latent(program, population, setup, seed=repeat % 3, steps=2)
+            z = np.asarray(latent["z_id"])
+            if repeat == 0:
+                first = z
+            elif repeat % 3 == 0:  # the same seed gives the same draws, whatever ran before
+                np.testing.assert_array_equal(z, first)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
 @pytest.fixture(scope="module")
 def epilepsy_both_samplers(epilepsy_spec, epilepsy_laplace):
     with warnings.catch_warnings():
