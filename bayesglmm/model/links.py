@@ -16,6 +16,7 @@ import numpy as np
 from jax.scipy.special import ndtr, ndtri
 from scipy.special import expit
 from scipy.special import ndtr as np_ndtr
+from scipy.special import ndtri as np_ndtri
 
 from .. import _jax  # noqa: F401  (float64)
 
@@ -33,6 +34,11 @@ class Link:
 
     def mean_and_slope(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(μ, dμ/dη) in NumPy, for iteratively reweighted least squares."""
+        raise NotImplementedError
+
+    def numpy_link(self, mu: np.ndarray) -> np.ndarray:
+        """g(μ) in NumPy, for the GLM start: no eager JAX operation, which would compile a
+        program for each new data size."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -58,6 +64,9 @@ class Logit(Link):
         mu = expit(eta)
         return mu, mu * (1.0 - mu)
 
+    def numpy_link(self, mu) -> np.ndarray:
+        return np.log(mu) - np.log1p(-mu)
+
 
 class Probit(Link):
     name = "probit"
@@ -71,6 +80,9 @@ class Probit(Link):
     def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return np_ndtr(eta), np.exp(-0.5 * eta**2) / np.sqrt(2.0 * np.pi)
 
+    def numpy_link(self, mu) -> np.ndarray:
+        return np_ndtri(mu)
+
 
 class Cloglog(Link):
     name = "cloglog"
@@ -83,6 +95,9 @@ class Cloglog(Link):
 
     def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return -np.expm1(-np.exp(eta)), np.exp(eta - np.exp(eta))
+
+    def numpy_link(self, mu) -> np.ndarray:
+        return np.log(-np.log1p(-mu))
 
 
 class Log(Link):
@@ -98,6 +113,9 @@ class Log(Link):
         mu = np.exp(eta)
         return mu, mu
 
+    def numpy_link(self, mu) -> np.ndarray:
+        return np.log(mu)
+
 
 class Identity(Link):
     name = "identity"
@@ -110,6 +128,9 @@ class Identity(Link):
 
     def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return eta, np.ones_like(eta)
+
+    def numpy_link(self, mu) -> np.ndarray:
+        return np.asarray(mu, dtype=float)
 
 
 class Inverse(Link):
@@ -125,6 +146,9 @@ class Inverse(Link):
 
     def mean_and_slope(self, eta) -> tuple[np.ndarray, np.ndarray]:
         return 1.0 / eta, -1.0 / eta**2
+
+    def numpy_link(self, mu) -> np.ndarray:
+        return 1.0 / np.asarray(mu, dtype=float)
 
 
 LINKS: dict[str, Link] = {link.name: link for link in (Logit(), Probit(), Cloglog(), Log(), Identity(), Inverse())}

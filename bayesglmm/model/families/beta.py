@@ -57,7 +57,7 @@ class Beta(Family):
         return gammaln(phi) - gammaln(a) - gammaln(b) + (a - 1.0) * jnp.log(y) + (b - 1.0) * jnp.log1p(-y)
 
     def start_eta(self, y, trials) -> np.ndarray:
-        return np.asarray(self.link_object(jnp.asarray(np.clip(y, 1e-4, 1 - 1e-4))))
+        return self.link_object.numpy_link(np.clip(y, 1e-4, 1 - 1e-4))
 
     def glm_variance(self, mean, trials) -> np.ndarray:
         return np.maximum(mean * (1.0 - mean), 1e-10)

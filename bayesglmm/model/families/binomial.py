@@ -15,7 +15,6 @@ from jax.scipy.special import gammaln, log_ndtr
 
 from ... import _jax  # noqa: F401  (float64)
 from ...errors import SpecError
-from ..links import link_function
 from .base import Family, check_counts
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ class _Binomial(Family):
         return super().eta_derivatives(y, eta, trials, log_dispersion)
 
     def start_eta(self, y, trials) -> np.ndarray:
-        return np.asarray(link_function(self.link, (y + 0.5) / (trials + 1.0)))
+        return self.link_object.numpy_link((y + 0.5) / (trials + 1.0))
 
     def glm_response(self, y, trials) -> np.ndarray:
         return y / trials
