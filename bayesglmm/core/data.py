@@ -6,8 +6,8 @@ memory is linear in rows whatever the cluster sizes (no padding).
 For the ML objective the groups are cut into K *chunks* of whole groups (:func:`chunked_data`),
 padded to one shape and stacked on a leading axis that the objective maps over and that is
 sharded across the JAX devices (several GPUs, or CPU host devices): one program, any number of
-devices.  Padding costs nothing in the sums: padded rows carry the group index G, out of range,
-which ``segment_sum`` drops; a padded group has no rows, and a group without rows has marginal
+devices.  Padding costs nothing in the sums: padded rows (copies of a real row, valid for the family)
+carry the group index G, out of range, which ``segment_sum`` drops; a padded group has no rows, and a group without rows has marginal
 log-likelihood exactly 0 (∫ N(b; 0, G) db = 1, and Laplace and AGQ are exact for it).
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..model.design import RandomFactor
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import partial
 
 import jax
@@ -28,6 +28,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .. import _jax  # noqa: F401
 from ..errors import SpecError
 from ..model.spec import ModelSpec
+from .shapes import SHAPES, SHARED_UP_TO_ROWS, ChunkShape, FixedColumnPadding
 
 # From this many groups (per chunk) the Newton steps of the modes work on the entries of the small
 # matrices (:mod:`.smallmat`), below it on (n_groups, q, q) arrays: the default of the static field
@@ -138,6 +139,13 @@ class ChunkedData:
 
     data: GroupedData
     group_ids: np.ndarray
+    n_fixed: int | None = None  # the model's fixed-effect columns; X holds more (zero) when padded
+
+    @property
+    def padding(self) -> FixedColumnPadding:
+        """Between the model's φ and the programs' (:mod:`.shapes`)."""
+        padded = int(self.data.X.shape[-1])
+        return FixedColumnPadding(padded if self.n_fixed is None else self.n_fixed, padded)
 
     @property
     def n_groups(self) -> int:
@@ -174,9 +182,16 @@ def default_chunks(n_rows: int) -> int:
     return max(1, -(-n_rows // CPU_ROWS_PER_CHUNK))
 
 
-def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
+def chunked_data(
+    spec: ModelSpec, chunks: int | None = None, shared_shapes: bool = False, pad_to: ChunkShape | None = None
+) -> ChunkedData:
     """The rows of ``spec`` in ``chunks`` chunks of whole groups with about equal numbers of rows
     (default :func:`default_chunks`).
+
+    With ``shared_shapes``, data in one chunk of up to :data:`~.shapes.SHARED_UP_TO_ROWS` rows
+    are padded to shared bucket sizes (rows, groups, fixed-effect columns; :mod:`.shapes`), so that
+    other models of the same structure reuse the compiled programs; ``pad_to`` pads each chunk to
+    at least that shape (rows, groups, fixed-effect columns) in any case.
 
     With several chunks the groups are dealt to them in a fixed pseudo-random order, so that each
     chunk is a random sample of the groups whatever order their labels follow (the fit's warm
@@ -202,6 +217,14 @@ def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
     row_bounds = np.concatenate([[0], np.cumsum(sizes)])[bounds]
     rows_per_chunk = int(np.max(np.diff(row_bounds)))
     groups_per_chunk = int(np.max(np.diff(bounds)))
+    p = spec.fixed.X.shape[1]
+    fixed_columns = p
+    shape = ChunkShape(rows_per_chunk, groups_per_chunk, p)
+    if shared_shapes and chunks == 1 and rows_per_chunk <= SHARED_UP_TO_ROWS:
+        shape = SHAPES.shape_for((spec.family, factor.q, tuple(map(tuple, factor.blocks))), shape)
+    if pad_to is not None:
+        shape = ChunkShape(*(max(a, b) for a, b in zip(astuple(shape), astuple(pad_to))))
+    rows_per_chunk, groups_per_chunk, fixed_columns = shape.rows, shape.groups, shape.fixed_columns
     group_ids = np.full((chunks, groups_per_chunk), -1)
     row_index = np.full((chunks, rows_per_chunk), -1)
     local_group = np.full((chunks, rows_per_chunk), groups_per_chunk, dtype=np.int32)  # padding: out of range
@@ -212,15 +235,20 @@ def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
         local_group[k, : r1 - r0] = group[r0:r1] - g0
     present = row_index >= 0
 
-    def rows(values):
-        out = np.zeros((chunks, rows_per_chunk) + values.shape[1:], dtype=float)
-        out[present] = values[row_index[present]]
+    def rows(values, columns=None):  # columns: pad a matrix's columns with zeros to this many
+        # Padded rows repeat the first row, a valid one for the family (a Gamma response of 0
+        # would make ∂/∂ log(shape) NaN, and the group sum's zero cotangent keeps a NaN).
+        trailing = values.shape[1:] if columns is None else (columns,)
+        out = np.zeros((chunks, rows_per_chunk) + trailing, dtype=float)
+        width = () if columns is None else (slice(0, values.shape[1]),)
+        out[(Ellipsis, *width)] = values[0]
+        out[(present, *width)] = values[row_index[present]]
         return out
 
     mesh = chunk_mesh(chunks)
     sharding = jax.devices()[0] if mesh is None else NamedSharding(mesh, PartitionSpec("chunks"))
     data = GroupedData(
-        X=jax.device_put(rows(spec.fixed.X), sharding),
+        X=jax.device_put(rows(spec.fixed.X, fixed_columns), sharding),
         Z=jax.device_put(rows(factor.Z), sharding),
         y=jax.device_put(rows(spec.y), sharding),
         trials=jax.device_put(rows(spec.trials), sharding),
@@ -229,4 +257,4 @@ def chunked_data(spec: ModelSpec, chunks: int | None = None) -> ChunkedData:
         W=jax.device_put(rows(spec.zi_X), sharding),
         n_groups=groups_per_chunk,
     )
-    return ChunkedData(data, group_ids)
+    return ChunkedData(data, group_ids, p)

@@ -39,7 +39,9 @@ def _objective(spec: ModelSpec, method: str, qpoints: int, sigma):
     factor = single_factor(spec)
     structure = CovarianceStructure(factor.q, factor.blocks)
     model = MarginalModel(spec.family, structure, spec.fixed.X.shape[1], method)
-    return structure, MarginalObjective(model, chunked_data(spec), qpoints if method == "agq" else 1)
+    return structure, MarginalObjective(
+        model, chunked_data(spec, shared_shapes=True), qpoints if method == "agq" else 1
+    )
 
 
 def loglik_at(spec: ModelSpec, beta, G, method: str = "agq", qpoints: int = 1, sigma=None) -> float:

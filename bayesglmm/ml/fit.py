@@ -116,7 +116,7 @@ def _fit(spec: ModelSpec, options: MLOptions):
         _warn_one_cluster_columns(spec)
     started = time.perf_counter()
     factor = single_factor(spec)
-    data = chunked_data(spec, options.chunks)
+    data = chunked_data(spec, options.chunks, options.shared_shapes)
     structure = CovarianceStructure(factor.q, factor.blocks)
     p = spec.fixed.X.shape[1]
     if method == "agq" and qpoints not in (None, "auto"):  # refused before any compilation

@@ -201,6 +201,11 @@ class MarginalObjective:
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
+    def _program_model(self) -> MarginalModel:
+        """The model as the compiled programs see it: β with the data's padded columns (:mod:`~..core.shapes`)."""
+        return replace(self.model, n_fixed=int(self.chunks.data.X.shape[-1]))
+
+    @cached_property
     def _dynamic(self) -> ProgramInputs:
         return program_inputs(
             self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks
@@ -221,12 +226,13 @@ class MarginalObjective:
         return jax.device_put(np.zeros((K, G, self.model.covariance.q)), self.chunks.data.y.sharding)
 
     def evaluate(self, phi, modes) -> tuple[float, jax.Array]:
-        value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
+        value, modes = _evaluate(self.chunks.padding.embed(phi), modes, self._dynamic, self._program_model)
         return float(value), modes
 
     def value_and_gradient(self, phi, modes) -> tuple[float, np.ndarray]:
-        value, gradient = _value_and_gradient(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
-        return float(value), np.asarray(gradient)
+        padding = self.chunks.padding
+        value, gradient = _value_and_gradient(padding.embed(phi), modes, self._dynamic, self._program_model)
+        return float(value), padding.restrict(gradient)
 
     def derivatives(self, phi, modes) -> tuple:
         """(−ℓ, gradient, Hessian, per-group scores (n_groups, P) in the original group order) at φ.
@@ -237,15 +243,16 @@ class MarginalObjective:
         phi = np.asarray(phi, dtype=float)
         last = self._last_derivatives.get("at")
         if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
-            out = _derivatives(phi, modes, self._dynamic, self.model)
+            padding = self.chunks.padding
+            out = _derivatives(padding.embed(phi), modes, self._dynamic, self._program_model)
             last = (
                 phi.copy(),
                 modes,
                 (
                     float(out["value"]),
-                    np.asarray(out["gradient"]),
-                    np.asarray(out["hessian"]),
-                    self.chunks.gather(out["scores"]),
+                    padding.restrict(out["gradient"]),
+                    padding.restrict(out["hessian"], axes=(0, 1)),
+                    padding.restrict(self.chunks.gather(out["scores"])),
                 ),
             )
             self._last_derivatives["at"] = last
@@ -255,15 +262,16 @@ class MarginalObjective:
         """:meth:`derivatives` and everything :func:`_random_effects_and_report` returns, as numpy;
         the modes of b and their conditional SDs as (n_groups, q) in the original group order."""
         value, gradient, hessian, scores = self.derivatives(phi, modes)
-        extras = _random_effects_and_report(np.asarray(phi, dtype=float), modes, self._dynamic, self.model)
+        padding = self.chunks.padding
+        extras = _random_effects_and_report(padding.embed(phi), modes, self._dynamic, self._program_model)
         covariances = self.chunks.gather(extras["conditional_covariances"])
         return OptimumDerivatives(
             value=value,
             gradient=gradient,
             hessian=hessian,
             scores=scores,
-            reported=np.asarray(extras["reported"]),
-            report_jacobian=np.asarray(extras["report_jacobian"]),
+            reported=padding.restrict(extras["reported"]),
+            report_jacobian=padding.restrict(extras["report_jacobian"], axes=(0, 1)),
             modes=(self.chunks.gather(extras["modes"]),),
             conditional_sds=(np.sqrt(np.diagonal(covariances, axis1=1, axis2=2)),),
         )

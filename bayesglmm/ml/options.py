@@ -15,7 +15,7 @@ METHODS = ("laplace", "agq")
 class MLOptions:
     """How the ML engine fits (see :func:`bayesglmm.ml.fit_ml` for each option's meaning).
 
-    The last two are the engine's tuning knobs, fields here rather than module globals so that a
+    The last three are the engine's tuning knobs, fields here rather than module globals so that a
     fit's choices are explicit and reproducible: ``one_program_up_to`` row-node pairs per
     evaluation, up to which compilation dominates a fit's time and the fit compiles fewer programs
     (one padded grid for the automatic rule, Newton steps with the exact Hessian in the AGQ stage;
@@ -33,6 +33,7 @@ class MLOptions:
     max_grid_gb: float | None = None  # None: three quarters of the machine's memory
     one_program_up_to: int = 50_000_000
     warm_start_from_chunks: int = 4
+    shared_shapes: bool = True
 
     def __post_init__(self):
         check_choice("method", self.method, METHODS)
@@ -49,6 +50,7 @@ class MLOptions:
             check_float("max_grid_gb", self.max_grid_gb, 0.0)
         check_int("one_program_up_to", self.one_program_up_to, 0)
         check_int("warm_start_from_chunks", self.warm_start_from_chunks, 1)
+        check_bool("shared_shapes", self.shared_shapes)
         object.__setattr__(
             self, "qpoints", int(self.qpoints) if isinstance(self.qpoints, numbers.Real) else self.qpoints
         )

@@ -65,7 +65,8 @@ def deviance_by_qpoints(
 
     With ``stop_tol``, stops after the first pair of successive values closer than it.
     """
-    agq = MarginalModel(model.family, model.covariance, model.n_fixed, "agq")
+    agq = MarginalModel(model.family, model.covariance, int(chunks.data.X.shape[-1]), "agq")  # as the data's columns
+    phi = chunks.padding.embed(phi)
     q = model.covariance.q
     largest = max(k**q for k in qpoints_list)
     table: dict[int, float] = {}
