@@ -4,13 +4,12 @@ Importing this module switches JAX to 64-bit floats before any array is made;
 every module that does numerics imports ``jax`` through here.
 """
 
-import os
-
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-_TRACE_CACHE: list[str] = []  # the folder of traced programs, once enabled
+from . import cache as _default_cache  # noqa: E402  (after float64)
+
 _COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_trace_duration",
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -35,20 +34,18 @@ def compile_seconds() -> float:
 
 def trace_cache_dir() -> str | None:
     """Folder of the traced-program cache (see :mod:`bayesglmm.core.compiled`), or None when off."""
-    return _TRACE_CACHE[0] if _TRACE_CACHE else None
+    from .cache import traced_folder
+
+    folder = traced_folder()
+    return None if folder is None else str(folder)
 
 
 def enable_compilation_cache(path: str | None = None) -> None:
-    """Keep traced and compiled programs on disk so a second process skips both.
+    """Keep traced and compiled programs on disk under ``path`` (:func:`bayesglmm.cache.enable`;
+    on by default since import, where ``BAYESGLMM_CACHE`` says)."""
+    from .cache import enable
 
-    The command-line interface calls this; library users may call it once at the
-    start of a session.  ``path`` defaults to ``$BAYESGLMM_CACHE`` or
-    ``~/.cache/bayesglmm``; ``BAYESGLMM_CACHE=off`` keeps nothing on disk.
-    """
-    if path is None and os.environ.get("BAYESGLMM_CACHE") == "off":
-        return
-    path = path or os.environ.get("BAYESGLMM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bayesglmm")
-    _TRACE_CACHE[:] = [os.path.join(path, "traced")]
-    jax.config.update("jax_compilation_cache_dir", os.path.join(path, "xla"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    enable(path)
+
+
+_default_cache.enable()  # on by default, for the Python API as for the CLI (BAYESGLMM_CACHE=off: not)

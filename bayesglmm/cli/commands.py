@@ -43,9 +43,6 @@ def _fit(args) -> int:
         return _fit_bayes(args)
     if args.engine == "gee":
         return _fit_gee(args)
-    from .._jax import enable_compilation_cache
-
-    enable_compilation_cache()
     spec, options = _load(args)
     fit = _ml_fit(spec, options, args)
     status = write_outputs({args.json: fit.to_json})

@@ -8,16 +8,21 @@ program is also kept on disk with ``jax.export`` and read back in a new
 process, so a repeated command does neither tracing nor compilation.
 
 The key is the function, its static arguments, the shapes and dtypes of its
-arguments, and a hash of this package's source and the JAX version, so an
-edited package never reads a stale program.
+arguments, and a hash of this package's source and version and the JAX version, so an
+edited package never reads a stale program; a static argument built from classes defined
+elsewhere (a user's own family, :func:`~bayesglmm.model.families.register_family`) adds their
+source, and one whose source cannot be read (a class typed at an interactive prompt) is not
+cached on disk at all. A damaged file is traced again, with a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -29,10 +34,35 @@ from .. import _jax
 
 @lru_cache(maxsize=1)
 def _source_fingerprint() -> str:
-    digest = hashlib.sha256(jax.__version__.encode())
+    from ..cache import package_version
+
+    digest = hashlib.sha256(f"{jax.__version__} {package_version()}".encode())
     for path in sorted(Path(__file__).parent.parent.rglob("*.py")):  # the whole package
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+_PACKAGE = __name__.split(".")[0]
+
+
+@lru_cache(maxsize=256)
+def _foreign_source(value, depth: int = 0) -> str | None:
+    """The source of the classes outside this package that make up a static argument (the value's
+    class and, for dataclasses, its fields', recursively); None when one cannot be read."""
+    cls = type(value)
+    parts = []
+    if cls.__module__.split(".")[0] not in (_PACKAGE, "builtins", "numpy"):
+        try:
+            parts.append(inspect.getsource(cls))
+        except (OSError, TypeError):
+            return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and depth < 4:
+        for f in dataclasses.fields(value):
+            part = _foreign_source(getattr(value, f.name), depth + 1)
+            if part is None:
+                return None
+            parts.append(part)
+    return "".join(parts)
 
 
 def compiled(static_argnames=()) -> Callable:
@@ -54,6 +84,9 @@ class _Compiled:
             return self._jitted(*args, **kwargs)
         bound = self._signature.bind(*args, **kwargs).arguments
         static = {name: bound.pop(name) for name in self._static if name in bound}
+        foreign = [_foreign_source(value) for value in static.values()]
+        if any(part is None for part in foreign):  # code the key cannot see: memory only
+            return self._jitted(*args, **kwargs)
         args = tuple(bound.values())
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = repr(
@@ -64,6 +97,7 @@ class _Compiled:
                 str(tree),
                 [(tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves],
                 _source_fingerprint(),
+                foreign,
             )
         )
         key = hashlib.sha256(signature.encode()).hexdigest()
@@ -79,9 +113,16 @@ class _Compiled:
         path = folder / f"{self._fun.__name__}-{key}.jaxexport"
         if path.is_file():
             try:
-                return export.deserialize(bytearray(path.read_bytes()))
-            except Exception:  # a damaged or foreign file: trace again and overwrite it
-                pass
+                exported = export.deserialize(bytearray(path.read_bytes()))
+                os.utime(path)  # recently used: pruned last (bayesglmm.cache)
+                return exported
+            except Exception as error:  # a damaged or foreign file: trace again and overwrite it
+                warnings.warn(
+                    f"ignoring an unreadable entry of the program cache ({path.name}: {type(error).__name__}); "
+                    "tracing the program again",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
         fun = self._fun
 
         def flat(*flat_args):
