@@ -3,7 +3,7 @@
 JAX's persistent compilation cache skips XLA compilation in a new process, but
 every process still traces and lowers each function, which for the ML
 objective's derivatives costs about a second.  When the cache is enabled
-(:func:`bayesglmm._jax.enable_compilation_cache`, done by the CLI), the traced
+(:mod:`bayesglmm.cache`, on by default), the traced
 program is also kept on disk with ``jax.export`` and read back in a new
 process, so a repeated command does neither tracing nor compilation.
 

@@ -24,10 +24,9 @@ _ALIASES: dict[str, str] = {}  # lower-cased other spellings -> name
 def register_family(family: type[Family]) -> type[Family]:
     """Make ``family`` (a :class:`Family` subclass) available by its ``name``; usable as a decorator.
 
-    A family defined outside this package is not part of the on-disk program cache's source
-    fingerprint (:mod:`bayesglmm.core.compiled`, enabled by the CLI or
-    ``enable_compilation_cache``): keep that cache off while editing such a family's code, or give
-    the edited class another name.
+    A family defined outside this package enters the on-disk program cache's key by its class's
+    source (:mod:`bayesglmm.core.compiled`), so an edited family is traced again; a class whose
+    source cannot be read (typed at an interactive prompt) is compiled in memory only.
     """
     from ...errors import SpecError
 
