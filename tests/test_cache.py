@@ -83,3 +83,17 @@ def test_a_new_process_reuses_the_cache_and_a_corrupt_entry_is_ignored(tmp_path)
 def test_off_writes_nothing(tmp_path):
     result = _run(tmp_path / "unused", BAYESGLMM_CACHE="off")
     assert result["folder"] == "None" and not (tmp_path / "unused").exists()
+
+
+class _UserClass:  # stands for a family registered from outside the package
+    pass
+
+
+def test_classes_from_outside_the_package_enter_the_traced_key_by_their_source():
+    from bayesglmm.core.compiled import _foreign_source
+    from bayesglmm.model.families import make_family
+
+    assert _foreign_source(make_family("poisson")) == ""  # the package's own: its fingerprint covers it
+    assert "class _UserClass" in _foreign_source(_UserClass())
+    typed_at_a_prompt = type("Typed", (), {})  # no source to read: kept out of the disk cache
+    assert _foreign_source(typed_at_a_prompt()) is None

@@ -6,9 +6,10 @@ memory is linear in rows whatever the cluster sizes (no padding).
 For the ML objective the groups are cut into K *chunks* of whole groups (:func:`chunked_data`),
 padded to one shape and stacked on a leading axis that the objective maps over and that is
 sharded across the JAX devices (several GPUs, or CPU host devices): one program, any number of
-devices.  Padding costs nothing in the sums: padded rows (copies of a real row, valid for the family)
-carry the group index G, out of range, which ``segment_sum`` drops; a padded group has no rows, and a group without rows has marginal
-log-likelihood exactly 0 (∫ N(b; 0, G) db = 1, and Laplace and AGQ are exact for it).
+devices.  Padding costs nothing in the sums: padded rows (copies of a real row, valid for the
+family) carry the group index G, out of range, which ``segment_sum`` drops; a padded group has no
+rows, and a group without rows has marginal log-likelihood exactly 0 (∫ N(b; 0, G) db = 1, and
+Laplace and AGQ are exact for it).  Padded fixed-effect columns are zero (:mod:`.shapes`).
 """
 
 from __future__ import annotations
@@ -218,7 +219,6 @@ def chunked_data(
     rows_per_chunk = int(np.max(np.diff(row_bounds)))
     groups_per_chunk = int(np.max(np.diff(bounds)))
     p = spec.fixed.X.shape[1]
-    fixed_columns = p
     shape = ChunkShape(rows_per_chunk, groups_per_chunk, p)
     if shared_shapes and chunks == 1 and rows_per_chunk <= SHARED_UP_TO_ROWS:
         shape = SHAPES.shape_for((spec.family, factor.q, tuple(map(tuple, factor.blocks))), shape)
