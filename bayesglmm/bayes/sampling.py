@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import numpyro
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
+from numpyro.infer.hmc import HMCState
 
 from .. import _jax  # noqa: F401
 from ..model.parameters import BETA_SITE, CENTRED_INTERCEPT_SITE, CENTRED_SLOPES_SITE, cholesky_site, sd_site
@@ -47,7 +48,7 @@ class CompiledInitNUTS(NUTS):
     that valid initial values were found is skipped under ``jit``, so it is made here.
     """
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None) -> HMCState:
         model_kwargs = {} if model_kwargs is None else model_kwargs
         parent = super()
 
