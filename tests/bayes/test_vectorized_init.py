@@ -10,6 +10,8 @@ import pandas as pd
 from bayesglmm import ModelSpec
 from bayesglmm.bayes import fit_bayes
 
+from ..compile_events import compile_events
+
 
 def test_vectorised_chains_start_from_one_compiled_program():
     rng = np.random.default_rng(0)
@@ -18,30 +20,20 @@ def test_vectorised_chains_start_from_one_compiled_program():
     frame["y"] = 1.0 + 0.5 * frame.x + rng.normal(0, 0.7, 15)[g] + rng.normal(0, 0.5, g.size)
     spec = ModelSpec.from_formula("y ~ x + (1 | g)", frame, "gaussian")
     chains = jax.local_device_count() + 1  # one more than the devices: vectorised
-    compiles = []
-
-    def listener(event, duration, **_):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = fit_bayes(
-                spec,
-                "brms_proper",
-                sampler="full",
-                chains=chains,
-                warmup=300,
-                draws=300,
-                seed=3,
-                progress=False,
-                predictive=False,
-                group_loglik=False,
-            )
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    with compile_events() as compiles, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_bayes(
+            spec,
+            "brms_proper",
+            sampler="full",
+            chains=chains,
+            warmup=300,
+            draws=300,
+            seed=3,
+            progress=False,
+            predictive=False,
+            group_loglik=False,
+        )
     beta = np.asarray(fit.idata.posterior["beta"])
     assert beta.shape[:2] == (chains, 300)
     # measured with numpyro 0.22: 166 compilations with the eager start, 83 with the compiled one

@@ -3,7 +3,6 @@ same structure runs the programs the first one compiled (issue 23)."""
 
 import warnings
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +15,7 @@ from bayesglmm.core.shapes import SHAPES, ChunkShape, ShapeRegistry, bucketed, f
 from bayesglmm.ml.objective import MarginalObjective
 from bayesglmm.ml.options import MLOptions
 
+from ..compile_events import compile_events
 from ..conftest import AMENORRHEA
 
 
@@ -136,22 +136,13 @@ def test_second_formula_and_subset_compile_nothing(amenorrhea_specs):
     """After a first Laplace fit, a formula with a term fewer and a 60% subset of the rows run the
     same compiled programs: no tracing and no XLA compilation at all (JAX's compile events; a
     program read back from the persistent cache is still traced, so it counts too)."""
-    compiles = []
-
-    def listener(event, duration, **_):
-        if event.startswith("/jax/core/compile/"):
-            compiles.append(event)
-
     SHAPES.clear()
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        full, fewer, subset = amenorrhea_specs
+    full, fewer, subset = amenorrhea_specs
+    with compile_events("/jax/core/compile/") as compiles:
         fit_ml(full, "laplace")
         before = len(compiles)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit_ml(fewer, "laplace")
             fit_ml(subset, "laplace")
-        assert len(compiles) == before
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    assert len(compiles) == before
