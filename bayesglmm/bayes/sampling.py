@@ -64,6 +64,26 @@ class CompiledInitNUTS(NUTS):
         return state
 
 
+class CompiledPostprocess:
+    """The kernel's post-processing of a draw (constrained values and deterministic sites), compiled.
+
+    NumPyro's ``fori_collect`` applies it once, eagerly, to the initial state to learn the shapes
+    of what it collects (numpyro/util.py, ``transform(init_val)``): with one device per chain
+    missing, that replays the whole model op by op (244 XLA compilations in a 4-chain marginal fit,
+    numpyro 0.22). Inside the sampling loop it is traced anyway, so compiling it changes nothing
+    there. Passed to :class:`~numpyro.infer.MCMC` as ``postprocess_fn``; built on first call,
+    after the kernel's initialisation has set its own post-processing up.
+    """
+
+    def __init__(self, kernel: NUTS, model_kwargs: dict):
+        self._kernel, self._model_kwargs, self._compiled = kernel, model_kwargs, None
+
+    def __call__(self, unconstrained: dict) -> dict:
+        if self._compiled is None:
+            self._compiled = jax.jit(self._kernel.postprocess_fn((), self._model_kwargs))
+        return self._compiled(unconstrained)
+
+
 def run_nuts(
     model,
     data: dict,
@@ -96,6 +116,7 @@ def run_nuts(
         num_chains=driver.chains,
         thinning=driver.thin,
         chain_method=chain_method,
+        postprocess_fn=CompiledPostprocess(nuts, data),
         progress_bar=_default_progress() if progress is None else progress,
     )
     mcmc.run(jax.random.PRNGKey(driver.seed), init_params=init_params, extra_fields=EXTRA_FIELDS, **data)
