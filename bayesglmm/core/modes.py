@@ -64,10 +64,21 @@ def log_standard_normal(u) -> jax.Array:
     return -0.5 * u.shape[-1] * jnp.log(2.0 * jnp.pi) - 0.5 * jnp.sum(u**2, axis=-1)
 
 
-def joint_log_density(u, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family) -> jax.Array:
-    """f_i(u) for every group: (n_groups, q) -> (n_groups,)."""
+def joint_log_density(
+    u, eta_fixed, chol_G, log_dispersion, data: GroupedData, family: Family, constants: bool = True
+) -> jax.Array:
+    """f_i(u) for every group: (n_groups, q) -> (n_groups,).
+
+    ``constants=False`` leaves out the terms of the row log-likelihoods that do not vary with η
+    (:meth:`~bayesglmm.model.families.Family.loglik_parts`: log y!, NB's log Γ(y + θ) − log Γ(θ)):
+    f_i up to a constant in u, all the mode search compares. Its three log-gamma functions per
+    row were most of an NB2 AGQ evaluation's time (17.6 ms against Poisson's 2.7 ms on epilepsy).
+    """
     eta = linear_predictor(eta_fixed, u, data, chol_G)
-    rows = family.row_loglik(data.y, eta, data.trials, log_dispersion, data.W)
+    if constants:
+        rows = family.row_loglik(data.y, eta, data.trials, log_dispersion, data.W)
+    else:
+        rows = family.row_loglik_parts(data.y, eta, data.trials, log_dispersion, data.W)[0]
     return group_sum(rows, data) + log_standard_normal(u)
 
 
@@ -126,8 +137,8 @@ def find_modes(
     """
     eta_fixed, chol_G, log_dispersion, u_start = jax.lax.stop_gradient((eta_fixed, chol_G, log_dispersion, u_start))
 
-    def objective(u):
-        return joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family)
+    def objective(u):  # f_i up to a constant in u: the comparisons of the line search need no more
+        return joint_log_density(u, eta_fixed, chol_G, log_dispersion, data, family, constants=False)
 
     # A warm start (the modes at other parameters) can be far worse than zero where Λ is much
     # larger than where the start was found (u_start scaled by Λ overflows exp(η)); each group

@@ -65,14 +65,20 @@ class _Binomial(Family):
         return np.where(y <= 0, -1, np.where(y >= trials, 1, 0))
 
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
+        kernel, log_choose = self.loglik_parts(y, eta, trials, log_dispersion)
+        return kernel + log_choose
+
+    def loglik_parts(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
+        """(y log p + (n − y) log(1 − p), log C(n, y)): the three log-gamma functions of the
+        binomial coefficient once per row, not once per quadrature node."""
         log_choose = gammaln(trials + 1.0) - gammaln(y + 1.0) - gammaln(trials - y + 1.0)
         if self.link == "logit":  # y log p + (n − y) log(1 − p) = y η − n log(1 + e^η)
-            return log_choose + y * eta - trials * softplus(eta)
+            return y * eta - trials * softplus(eta), log_choose
         log_p, log_1mp = _log_p_and_log_1mp(self.link, eta)
         # xlogy-style guards: 0 · log(0) terms must be 0, not NaN
         success = jnp.where(y > 0, y * log_p, 0.0)
         failure = jnp.where(trials - y > 0, (trials - y) * log_1mp, 0.0)
-        return log_choose + success + failure
+        return success + failure, log_choose
 
     def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         if self.link == "logit":

@@ -43,14 +43,15 @@ class Gamma(Family):
         return y, np.ones_like(y)
 
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
+        kernel, constant = self.loglik_parts(y, eta, trials, log_dispersion)
+        return kernel + constant
+
+    def loglik_parts(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
+        """(−k log μ − k y/μ, k log k − log Γ(k) + (k − 1) log y), k the shape."""
         shape = jnp.exp(log_dispersion)
         log_mu = eta if self.link == "log" else -jnp.log(eta)
-        return (
-            shape * (log_dispersion - log_mu)
-            - gammaln(shape)
-            + (shape - 1.0) * jnp.log(y)
-            - shape * y * jnp.exp(-log_mu)
-        )
+        kernel = -shape * (log_mu + y * jnp.exp(-log_mu))
+        return kernel, shape * log_dispersion - gammaln(shape) + (shape - 1.0) * jnp.log(y)
 
     def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         if self.link == "log":

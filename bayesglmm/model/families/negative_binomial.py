@@ -6,8 +6,8 @@ NB2 (glmmTMB ``nbinom2``, brms ``negbinomial``, GLMMadaptive ``negative.binomial
     log p(y | η) = log Γ(y + θ) − log Γ(θ) − log y! + θ log(θ/(θ + μ)) + y log(μ/(θ + μ)),
 
 written with l = log(1 + μ/θ) as θ log(θ/(θ + μ)) + y log(μ/(θ + μ)) = −θ l + y(η − log θ − l), so
-that it stays accurate for θ ≫ μ (the Poisson limit) and θ ≪ μ; l by :func:`_log1p` (one log,
-not XLA's log1p, which is several times slower on CPU and was most of the quadrature's time).
+that it stays accurate for θ ≫ μ (the Poisson limit) and θ ≪ μ (l by :func:`_nb2_terms`), with
+its derivatives in η and log θ written out to second order (:func:`_nb2_kernel`).
 Its η derivatives are y − (y + θ)p and −(y + θ)p(1 − p), p = μ/(θ + μ).
 
 NB1 (glmmTMB ``nbinom1``): Var = μ(1 + φ), φ the dispersion ``phi``: the NB2 density with a size
@@ -59,27 +59,63 @@ class _Counts(Family):
         raise NotImplementedError(f"family {self.name!r} has no quasi-likelihood for QIC")
 
 
-@jax.custom_jvp
-def _log1p(x):
-    """log(1 + x) for x ≥ 0 to about one ulp with one log: log(u) − ((u − 1) − x)/u, u = 1 + x
-    (the rounding of u corrected to first order; Goldberg 1991, "What every computer scientist
-    should know about floating-point arithmetic", thm. 4); derivative 1/(1 + x)."""
+def _nb2_terms(eta, log_theta):
+    """θ, l = log(1 + x) and p = x/(1 + x) = μ/(θ + μ), x = μ/θ = e^{η − log θ}, from one exp, one
+    log and one division. l to about one ulp for x ≥ 0 without XLA's log1p (several times slower on
+    CPU; it was most of the quadrature's time): log(u) − ((u − 1) − x)/u, u = 1 + x, the rounding of
+    u corrected to first order (Goldberg 1991, "What every computer scientist should know about
+    floating-point arithmetic", thm. 4)."""
+    theta = jnp.exp(log_theta)
+    x = jnp.exp(eta - log_theta)
     u = 1.0 + x
-    return jnp.log(u) - ((u - 1.0) - x) / u
+    reciprocal = 1.0 / u
+    return theta, jnp.log(u) - ((u - 1.0) - x) * reciprocal, x * reciprocal
 
 
-@_log1p.defjvp
-def _log1p_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    return _log1p(x), dx / (1.0 + x)
+@jax.custom_jvp
+def _nb2_kernel(y, eta, log_theta):
+    """The η-dependent part of log NB2, −θ l + y(η − log θ − l) (module docstring), with its first
+    and second derivatives in (η, log θ) written out (:func:`_nb2_kernel_gradient`): automatic
+    differentiation of the expression made the AGQ objective's Hessian program, which evaluates
+    them at every row and node, ~1.5x slower. No derivatives in the counts y (data)."""
+    theta, log_ratio, _ = _nb2_terms(eta, log_theta)
+    return -theta * log_ratio + y * (eta - log_theta - log_ratio)
+
+
+@_nb2_kernel.defjvp
+def _nb2_kernel_jvp(primals, tangents):
+    y, eta, log_theta = primals
+    _, d_eta, d_log_theta = tangents
+    d_by_eta, d_by_log_theta = _nb2_kernel_gradient(y, eta, log_theta)
+    return _nb2_kernel(y, eta, log_theta), d_by_eta * d_eta + d_by_log_theta * d_log_theta
+
+
+@jax.custom_jvp
+def _nb2_kernel_gradient(y, eta, log_theta):
+    """(∂k/∂η, ∂k/∂log θ) = (y − (y + θ)p, −θ l − ∂k/∂η), from ∂l/∂η = p = −∂l/∂log θ."""
+    theta, log_ratio, p = _nb2_terms(eta, log_theta)
+    by_eta = y - (y + theta) * p
+    return by_eta, -theta * log_ratio - by_eta
+
+
+@_nb2_kernel_gradient.defjvp
+def _nb2_kernel_gradient_jvp(primals, tangents):
+    """The Hessian of k in (η, log θ), from ∂p/∂η = p(1 − p) = −∂p/∂log θ and w = (y + θ)p(1 − p):
+    ∂²k/∂η² = −w, ∂²k/∂η∂log θ = w − θp, ∂²k/∂log θ² = −θ l + 2θp − w."""
+    y, eta, log_theta = primals
+    _, d_eta, d_log_theta = tangents
+    theta, log_ratio, p = _nb2_terms(eta, log_theta)
+    w = (y + theta) * p * (1.0 - p)
+    cross = w - theta * p
+    by_log_theta_twice = -theta * log_ratio + 2.0 * theta * p - w
+    gradient = _nb2_kernel_gradient(y, eta, log_theta)
+    return gradient, (-w * d_eta + cross * d_log_theta, cross * d_eta + by_log_theta_twice * d_log_theta)
 
 
 def _nb2_parts(y, eta, log_theta):
     """log NB2(y; μ = e^η, θ = e^{log θ}) (module docstring) as (the terms in η, the constants)."""
     theta = jnp.exp(log_theta)
-    log_ratio = _log1p(jnp.exp(eta - log_theta))  # log(1 + μ/θ)
-    kernel = -theta * log_ratio + y * (eta - log_theta - log_ratio)
-    return kernel, gammaln(y + theta) - gammaln(theta) - gammaln(y + 1.0)
+    return _nb2_kernel(y, eta, log_theta), gammaln(y + theta) - gammaln(theta) - gammaln(y + 1.0)
 
 
 def _nb2_loglik(y, eta, log_theta):

@@ -37,7 +37,12 @@ class Poisson(Family):
         return np.where(y <= 0, -1, 0)
 
     def loglik(self, y, eta, trials, log_dispersion=0.0) -> jax.Array:
-        return y * eta - jnp.exp(eta) - gammaln(y + 1.0)
+        kernel, constant = self.loglik_parts(y, eta, trials, log_dispersion)
+        return kernel + constant
+
+    def loglik_parts(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
+        """(y η − e^η, −log y!)."""
+        return y * eta - jnp.exp(eta), -gammaln(y + 1.0)
 
     def eta_derivatives(self, y, eta, trials, log_dispersion=0.0) -> tuple[jax.Array, jax.Array]:
         mu = jnp.exp(eta)
