@@ -58,6 +58,7 @@ def _files(folder: Path) -> None:
         "corr": GOOD_MODEL + '[gee]\ncorr = "banded"\n',
         "data_missing": GOOD_MODEL.replace("ok.csv", "nothere.csv"),
         "thin": GOOD_MODEL + "[bayes]\nthin = 0\n",
+        "dense_mass": GOOD_MODEL + '[bayes]\ndense_mass = "no"\n',
     }
     for name, text in tomls.items():
         (folder / f"{name}.toml").write_text(text)
@@ -123,6 +124,7 @@ CASES = {
     "toml gee corr": (["fit", "corr.toml", "--engine", "gee"], "corr must be one of independence"),
     "toml data file missing": (["fit", "data_missing.toml"], "nothere.csv not found"),
     "toml thin": (["fit", "thin.toml", "--engine", "bayes"], "thin must be >= 1"),
+    "toml dense mass a string": (["fit", "dense_mass.toml", "--engine", "bayes"], "dense_mass must be true or false"),
     "toml is a folder": (["fit", "afolder"], "is a folder"),
     # sampler settings on the command line
     "chains 0": (_formula("--engine", "bayes", "--chains", "0"), "chains must be >= 1"),
@@ -132,6 +134,10 @@ CASES = {
     "thin 0": (_formula("--engine", "bayes", "--thin", "0"), "thin must be >= 1"),
     "target accept 1.5": (_formula("--engine", "bayes", "--target-accept", "1.5"), "target_accept must satisfy"),
     "target accept 0": (_formula("--engine", "bayes", "--target-accept", "0"), "target_accept must satisfy"),
+    "laplace posterior with a metric": (
+        _formula("--engine", "bayes", "--sampler", "laplace", "--no-dense-mass"),
+        "dense_mass do not apply",
+    ),
     "laplace posterior with chains": (
         _formula("--engine", "bayes", "--sampler", "laplace", "--chains", "2"),
         "chains do not apply",

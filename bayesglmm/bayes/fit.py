@@ -62,6 +62,7 @@ def fit_bayes(
     seed: int = 0,
     target_accept: float = 0.8,
     max_tree_depth: int = 10,
+    dense_mass: bool = True,
     progress: bool | None = None,
     predictive: bool = True,
     prior_draws: int = 0,
@@ -83,11 +84,13 @@ def fit_bayes(
     Metropolis steps per random-effect draw (marginal).  ``predictive`` adds posterior
     predictive draws; ``prior_draws`` > 0 adds the prior and prior predictive.  ``group_loglik``
     adds each group's marginal log-likelihood at every draw (``log_likelihood["y_marginal"]``,
-    one grouping factor; leave-one-group-out LOO, :meth:`BayesFit.loo`).
+    one grouping factor; leave-one-group-out LOO, :meth:`BayesFit.loo`).  ``dense_mass``: a dense
+    metric (the default; in the full-latent sampler over the population parameters, diagonal over
+    the random effects) or ``False`` for a diagonal one (Stan's ``diag_e``, brms's default).
     """
     check_choice("sampler", sampler, SAMPLERS)
     qpoints = _checked_qpoints(qpoints)
-    options = NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth)  # checks every setting
+    options = NUTSOptions(chains, warmup, draws, thin, seed, target_accept, max_tree_depth, dense_mass)  # checks all
     check_int("prior_draws", prior_draws, 0)
     check_int("re_steps", re_steps, 1)
     check_bool("group_loglik", group_loglik)
@@ -97,7 +100,7 @@ def fit_bayes(
     program = compile_program(spec, prior_set, priors)  # checks the priors before any fit
     if prior_draws:
         check_proper(program.priors)
-    record: dict = {"max_tree_depth": max_tree_depth}
+    record: dict = {"max_tree_depth": max_tree_depth, "dense_mass": dense_mass}
     if sampler == "auto":
         choice = choose_sampler(spec, qpoints, ml_fit)
         sampler, ml_fit = choice.sampler, choice.ml_fit if choice.sampler == "marginal" else None

@@ -138,6 +138,13 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     return MarginalSetup(marginal_program, ml_fit, laplace, seconds_ml, time.perf_counter() - started)
 
 
+def _laplace_metric(covariance, dense: bool) -> jax.Array:
+    """The Laplace posterior's covariance as the metric the adaptation starts from: all of it, or
+    its diagonal for a diagonal metric."""
+    covariance = jnp.asarray(covariance)
+    return covariance if dense else jnp.diagonal(covariance)
+
+
 def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None) -> MCMC:
     """NUTS on the marginal program, started from the Laplace posterior."""
     starts = setup.laplace.chain_starts(jax.random.PRNGKey(driver.seed + 3), driver.chains)
@@ -149,7 +156,7 @@ def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver
         progress=progress,
         dense_mass=True,
         init_params=starts if driver.chains > 1 else jax.tree_util.tree_map(lambda x: x[0], starts),
-        inverse_mass_matrix=jnp.asarray(setup.laplace.covariance),
+        inverse_mass_matrix=_laplace_metric(setup.laplace.covariance, kernel.dense_mass),
     )
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ..options import check_float, check_int
+from ..options import check_bool, check_float, check_int
 
 
 @dataclass(frozen=True)
 class NUTSKernel:
-    """The NUTS kernel's settings (NumPyro's ``NUTS``): target acceptance and maximum tree depth."""
+    """The NUTS kernel's settings (NumPyro's ``NUTS``): target acceptance, maximum tree depth, and
+    whether the metric (mass matrix) is dense or diagonal (NumPyro's ``dense_mass``; Stan's
+    ``metric = dense_e`` or ``diag_e``)."""
 
     target_accept: float = 0.8
     max_tree_depth: int = 10
+    dense_mass: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class NUTSOptions:
     seed: int = 0
     target_accept: float = 0.8
     max_tree_depth: int = 10
+    dense_mass: bool = True
 
     def __post_init__(self):
         check_int("chains", self.chains, 1)
@@ -50,6 +54,7 @@ class NUTSOptions:
         check_int("seed", self.seed, 0)
         check_float("target_accept", self.target_accept, 0.0, 1.0)
         check_int("max_tree_depth", self.max_tree_depth, 1)
+        check_bool("dense_mass", self.dense_mass)
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, float) and item.name != "target_accept":
@@ -57,7 +62,7 @@ class NUTSOptions:
 
     @property
     def kernel(self) -> NUTSKernel:
-        return NUTSKernel(self.target_accept, self.max_tree_depth)
+        return NUTSKernel(self.target_accept, self.max_tree_depth, self.dense_mass)
 
     def driver(self, default_warmup: int) -> MCMCDriver:
         """The run's settings, ``default_warmup`` standing in for ``warmup=None``."""

@@ -97,7 +97,8 @@ def run_nuts(
     """Sample the posterior of ``model(**data)`` by NUTS (Hoffman & Gelman 2014) with NumPyro's MCMC.
 
     ``driver.draws`` draws are kept per chain, every ``driver.thin``-th of ``draws * thin`` iterations.
-    ``dense_mass``: NumPyro's argument (True, or a list of site groups with a dense metric).
+    ``dense_mass``: NumPyro's argument (True, or a list of site groups with a dense metric), used
+    when ``kernel.dense_mass`` is on; off, the metric is diagonal.
     ``init_params`` (unconstrained, one row per chain) and ``inverse_mass_matrix`` start
     the chains and the metric adaptation from a known approximation of the posterior.
     """
@@ -106,7 +107,7 @@ def run_nuts(
         model,
         target_accept_prob=kernel.target_accept,
         max_tree_depth=kernel.max_tree_depth,
-        dense_mass=dense_mass,
+        dense_mass=dense_mass if kernel.dense_mass else False,
         inverse_mass_matrix=inverse_mass_matrix,
     )
     mcmc = MCMC(

@@ -77,7 +77,18 @@ def _fit_bayes(args) -> int:
     from ..options import option_names
 
     spec, options = _load(args, "bayes")
-    flags = ("prior_set", "sampler", "qpoints", "chains", "draws", "warmup", "thin", "seed", "target_accept")
+    flags = (
+        "prior_set",
+        "sampler",
+        "qpoints",
+        "chains",
+        "draws",
+        "warmup",
+        "thin",
+        "seed",
+        "target_accept",
+        "dense_mass",
+    )
     settings = _merged(options, args, flags)
     if settings.get("qpoints") == "auto":
         settings["qpoints"] = None  # the ML engine's rule, the marginal sampler's default
@@ -87,7 +98,7 @@ def _fit_bayes(args) -> int:
     if args.prior_only:
         return _prior_only(args, spec, settings)
     if settings.get("sampler") == "laplace":
-        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept", "max_tree_depth"})
+        unused = sorted(set(settings) & {"chains", "warmup", "thin", "target_accept", "max_tree_depth", "dense_mass"})
         if unused:
             raise SpecError(f"the Laplace posterior draws independently; {', '.join(unused)} do not apply")
         settings.pop("sampler")
@@ -106,7 +117,7 @@ def _prior_only(args, spec, settings: dict) -> int:
 
     unused = [
         f"--{flag.replace('_', '-')}"
-        for flag in ("chains", "warmup", "thin", "target_accept")
+        for flag in ("chains", "warmup", "thin", "target_accept", "dense_mass")
         if getattr(args, flag, None) is not None
     ]
     if unused:

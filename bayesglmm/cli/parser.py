@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     bayes.add_argument("--thin", type=int, help="keep every thin-th iteration (default 1)")
     bayes.add_argument("--target-accept", type=float, help="NUTS target acceptance (default 0.8)")
+    bayes.add_argument(
+        "--dense-mass",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a dense NUTS metric (the default) or, with --no-dense-mass, a diagonal one (Stan's diag_e)",
+    )
     bayes.add_argument("--save", metavar="OUT.nc", help="save the posterior (ArviZ NetCDF)")
     gee = fit.add_argument_group("marginal model (--engine gee)")
     gee.add_argument("--cluster", help="column of the independent units (default: the formula's grouping factor)")

@@ -148,12 +148,13 @@ def _tree_depth_rows(fit) -> list[tuple[str, str]]:
 
 
 def _sampler_label(fit) -> str:
+    metric = "diagonal metric, " if fit.record.get("dense_mass") is False else ""
     if fit.sampler == "full":
-        return f"NUTS, every random effect sampled (full latent), target acceptance {fit.target_accept}"
+        return f"NUTS, every random effect sampled (full latent), {metric}target acceptance {fit.target_accept}"
     if fit.sampler == "marginal":
         return (
             f"NUTS on the marginal likelihood (adaptive Gauss-Hermite, {fit.record['qpoints']} points per dimension), "
-            f"target acceptance {fit.target_accept}"
+            f"{metric}target acceptance {fit.target_accept}"
         )
     if fit.sampler == "prior":
         return "prior draws only (no data used: brms's sample_prior = 'only'), independent draws"

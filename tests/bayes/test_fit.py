@@ -3,6 +3,7 @@
 import json
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,3 +168,24 @@ def test_same_seed_same_draws(epilepsy_spec, small_fit):
     for group in ("posterior", "posterior_predictive", "prior"):
         for name, values in small_fit.idata[group].data_vars.items():
             np.testing.assert_array_equal(values.values, again.idata[group][name].values, err_msg=f"{group}.{name}")
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_run_nuts_follows_the_kernels_metric(dense):
+    # The full-latent sampler passes its dense site group; a diagonal kernel overrides it.
+    import numpyro
+    import numpyro.distributions as dist
+
+    from bayesglmm.bayes.options import MCMCDriver, NUTSKernel
+    from bayesglmm.bayes.sampling import run_nuts
+
+    def model():
+        numpyro.sample("a", dist.Normal(jnp.zeros(2), 1.0))
+        numpyro.sample("b", dist.Normal(0.0, 1.0))
+
+    mcmc = run_nuts(model, {}, NUTSKernel(dense_mass=dense), MCMCDriver(1, 20, 5), False, dense_mass=[("a",)])
+    metric = mcmc.last_state.adapt_state.inverse_mass_matrix
+    if dense:
+        assert metric[("a",)].shape == (2, 2)
+    else:
+        assert all(value.ndim == 1 for value in metric.values()) and sum(v.size for v in metric.values()) == 3

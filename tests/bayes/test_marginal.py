@@ -303,3 +303,30 @@ def test_identical_groups_are_integrated_once_and_counted(amenorrhea_spec):
     once = logliks(phi, distinct, model, nodes, log_weights)
     np.testing.assert_allclose(np.asarray(once), np.asarray(every)[representative], rtol=1e-12)
     np.testing.assert_allclose(float(jnp.sum(counts * once)), float(jnp.sum(every)), rtol=1e-12)
+
+
+def _adapted_metric(mcmc):
+    """The inverse mass matrix NUTS adapted: {sites: matrix (dense) or vector (diagonal)}."""
+    return mcmc.last_state.adapt_state.inverse_mass_matrix
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_the_metric_is_dense_or_diagonal_as_asked(epilepsy_setup, dense):
+    # Issue 20 item 3: dense_mass is a NUTS kernel option (Stan's dense_e / diag_e); the marginal
+    # sampler's adaptation starts from the Laplace covariance, or its diagonal.
+    from bayesglmm.bayes.integrated_sampler import sample_marginal
+    from bayesglmm.bayes.options import NUTSOptions
+
+    _, setup = epilepsy_setup
+    options = NUTSOptions(chains=1, warmup=20, draws=5, dense_mass=dense)
+    mcmc = sample_marginal(setup, options.kernel, options.driver(20), progress=False)
+    (metric,) = _adapted_metric(mcmc).values()
+    n = setup.laplace.covariance.shape[0]
+    assert metric.shape == ((n, n) if dense else (n,))
+
+
+def test_dense_mass_is_checked_before_sampling(epilepsy_spec):
+    from bayesglmm.errors import SpecError
+
+    with pytest.raises(SpecError, match="dense_mass must be true or false"):
+        fit_bayes(epilepsy_spec, sampler="full", dense_mass="no")
