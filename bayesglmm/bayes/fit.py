@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from dataclasses import replace
 
 import jax
 import numpy as np
@@ -29,6 +30,7 @@ from ..model.parameters import BETA_SITE, corr_site, effects_site
 from ..model.spec import ModelSpec
 from ..options import check_bool, check_choice, check_int, check_qpoints
 from ..results.bayesfit import BayesFit
+from ..results.sampler_record import SamplerRecord
 from .convert import to_inference_data
 from .group_loglik import group_marginal_logliks, loo_qpoints
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
@@ -100,11 +102,11 @@ def fit_bayes(
     program = compile_program(spec, prior_set, priors)  # checks the priors before any fit
     if prior_draws:
         check_proper(program.priors)
-    record: dict = {"max_tree_depth": max_tree_depth, "dense_mass": dense_mass}
+    record = SamplerRecord(max_tree_depth=max_tree_depth, dense_mass=dense_mass)
     if sampler == "auto":
         choice = choose_sampler(spec, qpoints, ml_fit)
         sampler, ml_fit = choice.sampler, choice.ml_fit if choice.sampler == "marginal" else None
-        record["sampler_choice"] = choice.reason
+        record = replace(record, sampler_choice=choice.reason)
         if progress is not False:
             print(f"sampler='auto' chose '{sampler}': {choice.reason}", file=sys.stderr)
     driver = options.driver(DEFAULT_WARMUP[sampler])
@@ -121,21 +123,19 @@ def fit_bayes(
         population = jax.block_until_ready(mcmc.get_samples())
         sampling_seconds = time.perf_counter() - sampling_started
         latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
-        record = {
-            **record,
-            "qpoints": setup.program.qpoints,
-            "re_acceptance": acceptance,
-            "re_steps": re_steps,
-            "seconds_ml": setup.seconds_ml,
-            "seconds_laplace": setup.seconds_laplace,
-            "seconds_nuts": sampling_seconds,
-        }
+        record = replace(
+            record,
+            qpoints=setup.program.qpoints,
+            re_acceptance=acceptance,
+            re_steps=re_steps,
+            seconds_ml=setup.seconds_ml,
+            seconds_laplace=setup.seconds_laplace,
+            seconds_nuts=sampling_seconds,
+        )
     seconds = time.perf_counter() - started
     stats = sample_stats(mcmc)
     loo_spec = spec if group_loglik else None
-    idata = _inference_data(
-        program, latent, chains, stats, predictive, prior_draws, seed, loo_spec, record.get("qpoints")
-    )
+    idata = _inference_data(program, latent, chains, stats, predictive, prior_draws, seed, loo_spec, record.qpoints)
     fit = BayesFit.from_run(
         spec=spec,
         program=program,
@@ -198,15 +198,15 @@ def laplace_fit(
         draws,
         seed,
         seconds,
-        record={
-            "qpoints": setup.program.qpoints,
-            "re_acceptance": acceptance,
-            "re_steps": re_steps,
-            "mode_converged": laplace.converged,
-            "mode_gradient_norm": laplace.gradient_norm,
-            "hessian_positive_definite": laplace.positive_definite,
-            "log_posterior_at_mode": laplace.log_density,
-        },
+        record=SamplerRecord(
+            qpoints=setup.program.qpoints,
+            re_acceptance=acceptance,
+            re_steps=re_steps,
+            mode_converged=laplace.converged,
+            mode_gradient_norm=laplace.gradient_norm,
+            hessian_positive_definite=laplace.positive_definite,
+            log_posterior_at_mode=laplace.log_density,
+        ),
     )
     for message in fit.diagnostic_messages():
         warnings.warn(message, fit.warning_category, stacklevel=2)
@@ -232,7 +232,9 @@ def prior_fit(
     predicted = np.asarray(drawn.pop("y"))
     posterior = {name: _by_chain(value, chains) for name, value in drawn.items()}
     idata = to_inference_data(program, posterior, None, None, _by_chain(predicted, chains))
-    return _independent_draws_fit(spec, program, idata, "prior", draws, seed, time.perf_counter() - started, {})
+    return _independent_draws_fit(
+        spec, program, idata, "prior", draws, seed, time.perf_counter() - started, SamplerRecord()
+    )
 
 
 def _independent_chains(draws: int) -> int:
@@ -241,7 +243,9 @@ def _independent_chains(draws: int) -> int:
     return LAPLACE_CHAINS if draws % LAPLACE_CHAINS == 0 else 1
 
 
-def _independent_draws_fit(spec, program, idata, sampler: str, draws: int, seed: int, seconds: float, record: dict):
+def _independent_draws_fit(
+    spec, program, idata, sampler: str, draws: int, seed: int, seconds: float, record: SamplerRecord
+):
     """The :class:`BayesFit` of independent draws (Laplace posterior, prior): no warm-up, no NUTS."""
     chains = _independent_chains(draws)
     return BayesFit.from_run(

@@ -15,6 +15,7 @@ from ..model.parameters import reported_names
 from .io import dump_json
 from .protocol import CONDITIONAL, ComparisonColumns
 from .sampler_diagnostics import above, nuts_messages, remedy
+from .sampler_record import SamplerRecord
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -50,7 +51,7 @@ class BayesFit:
     nobs: int
     ngroups: dict
     parameter_names: tuple[str, ...] = ()  # the common names, in order (their draws: parameter_draws)
-    record: dict = field(default_factory=dict)  # sampler details: qpoints, random-effect acceptance, timings
+    record: SamplerRecord = field(default_factory=SamplerRecord)  # sampler details: qpoints, acceptance, timings
     template: object = field(default=None, compare=False, repr=False)  # DesignTemplate: the design for new data
 
     warning_category = ConvergenceWarning
@@ -117,7 +118,7 @@ class BayesFit:
         """Warnings a user must see, each saying what to try."""
         table = self.params()
         messages = []
-        acceptance = self.record.get("re_acceptance")
+        acceptance = self.record.re_acceptance
         if acceptance is not None and acceptance < RE_ACCEPTANCE_LIMIT:
             messages.append(
                 f"the random-effect draws accepted {acceptance:.0%} of their proposals (< {RE_ACCEPTANCE_LIMIT:.0%}): "
@@ -126,10 +127,13 @@ class BayesFit:
         if self.sampler == "prior":
             return messages  # independent prior draws: no sampler to diagnose
         if self.sampler == "laplace":
-            if not self.record.get("mode_converged", True) or not self.record.get("hessian_positive_definite", True):
+            record = self.record
+            if any(
+                check is not None and not check for check in (record.mode_converged, record.hessian_positive_definite)
+            ):
                 messages.append(
-                    f"the posterior mode search did not converge (max |gradient| {self.record['mode_gradient_norm']:.2g}, "
-                    f"Hessian positive definite: {self.record['hessian_positive_definite']}): the Laplace posterior is "
+                    f"the posterior mode search did not converge (max |gradient| {record.mode_gradient_norm:.2g}, "
+                    f"Hessian positive definite: {record.hessian_positive_definite}): the Laplace posterior is "
                     "not usable; use the marginal sampler or tighter priors"
                 )
             return messages  # independent draws: R-hat, ESS and divergences do not apply
@@ -155,7 +159,7 @@ class BayesFit:
             )
         if "sample_stats" in self.idata.groups():
             stats = self.idata.sample_stats
-            messages += nuts_messages(stats, self.record.get("max_tree_depth"), self.sampler, len(self.ngroups))
+            messages += nuts_messages(stats, self.record.max_tree_depth, self.sampler, len(self.ngroups))
         return messages
 
     def loo(self) -> pd.DataFrame:
@@ -212,7 +216,7 @@ class BayesFit:
             "seconds": self.seconds,
             "nobs": self.nobs,
             "ngroups": self.ngroups,
-            "record": self.record,
+            "record": self.record.to_dict(),
             "priors": [{"name": name, "prior": prior} for name, prior in self.priors],
             "params": [{"name": name, **{k: float(v) for k, v in row.items()}} for name, row in table.iterrows()],
         }
@@ -260,7 +264,7 @@ class BayesFit:
             nobs=record["nobs"],
             ngroups=record["ngroups"],
             parameter_names=tuple(record["parameter_names"]),
-            record=record.get("record", {}),
+            record=SamplerRecord.from_dict(record.get("record")),
             template=DesignTemplate.from_dict(record["template"]) if "template" in record else None,
         )
 

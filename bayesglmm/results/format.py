@@ -140,7 +140,7 @@ def ml_summary(fit) -> str:
 
 def _tree_depth_rows(fit) -> list[tuple[str, str]]:
     """The largest tree depth reached and how often the limit was hit (NUTS samplers only)."""
-    limit = fit.record.get("max_tree_depth")
+    limit = fit.record.max_tree_depth
     if limit is None or "sample_stats" not in fit.idata.groups() or "tree_depth" not in fit.idata.sample_stats:
         return []
     depth = fit.idata.sample_stats["tree_depth"].values
@@ -148,27 +148,27 @@ def _tree_depth_rows(fit) -> list[tuple[str, str]]:
 
 
 def _sampler_label(fit) -> str:
-    metric = "diagonal metric, " if fit.record.get("dense_mass") is False else ""
+    metric = "diagonal metric, " if fit.record.dense_mass is not None and not fit.record.dense_mass else ""
     if fit.sampler == "full":
         return f"NUTS, every random effect sampled (full latent), {metric}target acceptance {fit.target_accept}"
     if fit.sampler == "marginal":
         return (
-            f"NUTS on the marginal likelihood (adaptive Gauss-Hermite, {fit.record['qpoints']} points per dimension), "
+            f"NUTS on the marginal likelihood (adaptive Gauss-Hermite, {fit.record.qpoints} points per dimension), "
             f"{metric}target acceptance {fit.target_accept}"
         )
     if fit.sampler == "prior":
         return "prior draws only (no data used: brms's sample_prior = 'only'), independent draws"
-    return f"Laplace posterior: Gaussian at the posterior mode ({fit.record['qpoints']} points per dimension), independent draws"
+    return f"Laplace posterior: Gaussian at the posterior mode ({fit.record.qpoints} points per dimension), independent draws"
 
 
 def _random_effect_rows(fit) -> list:
-    if "re_acceptance" not in fit.record:
+    if fit.record.re_acceptance is None:
         return []
     return [
         (
             "Random effects",
-            f"drawn afterwards: {fit.record['re_steps']} independence Metropolis steps per draw, "
-            f"acceptance {fit.record['re_acceptance']:.1%}",
+            f"drawn afterwards: {fit.record.re_steps} independence Metropolis steps per draw, "
+            f"acceptance {fit.record.re_acceptance:.1%}",
         )
     ]
 
@@ -189,8 +189,8 @@ def bayes_summary(fit) -> str:
         [
             ("Sampler", _sampler_label(fit)),
             *(
-                [("Chosen by", f"sampler='auto': {fit.record['sampler_choice']}")]
-                if "sampler_choice" in fit.record
+                [("Chosen by", f"sampler='auto': {fit.record.sampler_choice}")]
+                if fit.record.sampler_choice is not None
                 else []
             ),
             (
