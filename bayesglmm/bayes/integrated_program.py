@@ -33,6 +33,7 @@ from ..core.covariance import CovarianceStructure
 from ..core.data import GroupedData, distinct_groups
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
+from ..core.parameter_map import phi_from_scales
 from ..core.quadrature import gauss_hermite_grid
 from ..model.families import Family
 from .priors import PriorSet
@@ -60,12 +61,8 @@ class MarginalProgram:
 
 
 def parameter_vector(beta, sd, chol_corr, extra, marginal: MarginalModel) -> jax.Array:
-    """The ML engine's φ = (β, θ, log σ …) from the sampled sites (θ: the elements of chol G;
-    the family's tail from its natural ``extra``, :meth:`Family.extras_vector`)."""
-    parts = [beta, marginal.covariance.theta(sd[:, None] * chol_corr)]
-    if marginal.family.n_extra:
-        parts.append(marginal.family.extras_vector(extra))
-    return jnp.concatenate(parts)
+    """The ML engine's φ of ``marginal`` from the sampled values (:func:`~bayesglmm.core.parameter_map.phi_from_scales`)."""
+    return phi_from_scales(beta, sd, chol_corr, extra, marginal.covariance, marginal.family)
 
 
 def marginal_glmm_model(

@@ -24,6 +24,7 @@ from numpyro.infer import MCMC
 
 from .. import _jax  # noqa: F401
 from ..core.data import grouped_data
+from ..core.parameter_map import cholesky_from_scales, scales_from_cholesky
 from ..core.smallmat import semidefinite_cholesky
 from ..errors import SingularFitWarning, SpecError
 from ..model.parameters import cholesky_site, innovations_site, sd_site
@@ -49,11 +50,9 @@ class MarginalSetup:
 def _site_values(ml_fit, program: Program, marginal) -> dict:
     """The ML estimates as values of the program's sites (SDs, correlation factors, σ)."""
     beta, chol_G, log_dispersion = marginal.unpack(jnp.asarray(ml_fit.optimization.final_parameters))
-    chol_G = np.asarray(chol_G)
     (factor,) = program.factors
-    sd_raw = np.sqrt(np.sum(chol_G**2, axis=1))
+    sd_raw, corr = scales_from_cholesky(chol_G)
     values = {**fixed_effect_sites(program.priors, beta), sd_site(factor.group): np.maximum(sd_raw, 0.05)}
-    corr = (chol_G @ chol_G.T) / np.outer(sd_raw, sd_raw)
     corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
     for k, block in enumerate(factor.correlated_blocks):
         values[cholesky_site(factor.group, k)] = np.linalg.cholesky(corr[np.ix_(block, block)])
@@ -77,7 +76,7 @@ def _natural_values(program: Program, sites: dict):
     chol_corr = correlation_cholesky(
         factor, [jnp.asarray(sites[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
-    chol_G = sd[:, None] * np.asarray(chol_corr)
+    chol_G = cholesky_from_scales(sd, np.asarray(chol_corr))
     return (
         np.asarray(beta_from_sites(program.priors, sites)),
         chol_G @ chol_G.T,
@@ -179,7 +178,7 @@ def population_to_latent(
         factor, [jnp.asarray(population[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
     )
     chol_corr = jnp.broadcast_to(chol_corr, sd.shape + sd.shape[-1:])
-    chol_G = sd[..., :, None] * chol_corr
+    chol_G = cholesky_from_scales(sd, chol_corr)
     if program.family.n_extra:  # the engines' unconstrained extras per draw, (S,) or (S, m)
         extra = extra_from_sites(program.priors, population)
         log_dispersion = jax.vmap(program.family.extras_vector)(extra)

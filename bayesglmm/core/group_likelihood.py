@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from .. import _jax  # noqa: F401
 from ..model.families import Family
-from . import smallmat
+from . import parameter_map, smallmat
 from .covariance import CovarianceStructure
 from .data import GroupedData
 from .laplace import laplace_log_integral
@@ -54,15 +54,11 @@ class MarginalModel:
 
     def unpack_factors(self, phi) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
         """φ -> (β, (chol(G),), log σ): the several-factor form :func:`~.inference.report_values` reads."""
-        beta, chol_G, log_dispersion = self.unpack(phi)
-        return beta, (chol_G,), log_dispersion
+        return parameter_map.unpack(phi, self.n_fixed, self.covariances, self.family)
 
     def unpack(self, phi) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """φ -> (β, chol(G), log σ)."""
-        p, nt = self.n_fixed, self.covariance.n_theta
-        beta = phi[:p]
-        chol_G = self.covariance.cholesky(phi[p : p + nt])
-        log_dispersion = self.family.extras_from(phi[p + nt :])
+        """φ -> (β, chol(G), log σ) (:func:`~.parameter_map.unpack`)."""
+        beta, (chol_G,), log_dispersion = self.unpack_factors(phi)
         return beta, chol_G, log_dispersion
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from jax.ops import segment_sum
 
 from .. import _jax  # noqa: F401
-from ..core import smallmat
+from ..core import parameter_map, smallmat
 from ..core.covariance import CovarianceStructure
 from ..core.newton import damped_newton
 from ..errors import SpecError
@@ -162,13 +162,8 @@ class CrossedModel:
         return self.n_fixed + sum(c.n_theta for c in self.covariances) + self.family.n_extra
 
     def unpack(self, phi) -> tuple[jax.Array, tuple[jax.Array, ...], jax.Array]:
-        """φ -> (β, tuple of chol(G_g), log σ)."""
-        position, cholesky = self.n_fixed, []
-        for covariance in self.covariances:
-            cholesky.append(covariance.cholesky(phi[position : position + covariance.n_theta]))
-            position += covariance.n_theta
-        log_dispersion = self.family.extras_from(phi[position:])
-        return phi[: self.n_fixed], tuple(cholesky), log_dispersion
+        """φ -> (β, tuple of chol(G_g), log σ) (:func:`~bayesglmm.core.parameter_map.unpack`)."""
+        return parameter_map.unpack(phi, self.n_fixed, self.covariances, self.family)
 
     unpack_factors = unpack  # the name :func:`~.inference.report_values` reads
 

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..core.covariance import CovarianceStructure
 from ..core.data import chunked_data, single_factor
 from ..core.group_likelihood import MarginalModel
-from ..core.smallmat import semidefinite_cholesky
+from ..core.parameter_map import phi_from_natural
 from ..model.spec import ModelSpec
 from .objective import MarginalObjective
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, choose_qpoints, deviance_by_qpoints
 
-
-def phi_from(structure: CovarianceStructure, beta, G, sigma=None, family=None) -> np.ndarray:
-    """The internal parameter vector φ = (β, θ of chol G (:mod:`.covariance`), log σ) from natural
-    values; with ``family``, ``sigma`` is its natural extra (:meth:`Family.extras_vector`: the zero
-    inflation's (shape, γ) too)."""
-    G = np.asarray(G, dtype=float)
-    chol_G = np.zeros_like(G)
-    for block in structure.blocks:
-        chol_G[np.ix_(block, block)] = semidefinite_cholesky(G[np.ix_(block, block)])
-    theta = np.asarray(structure.theta(chol_G))
-    if family is not None:
-        tail = np.asarray(family.extras_vector(sigma)) if family.n_extra else []
-    else:
-        tail = [] if sigma is None else [np.log(sigma)]
-    return np.concatenate([np.asarray(beta, dtype=float), theta, tail])
+# φ from natural values; the map lives in the core (:mod:`bayesglmm.core.parameter_map`)
+phi_from = phi_from_natural
 
 
 def _objective(spec: ModelSpec, method: str, qpoints: int, sigma):
