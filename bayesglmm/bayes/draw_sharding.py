@@ -3,7 +3,7 @@
 Per-draw work (the random-effect draws of the marginal sampler, each group's marginal
 log-likelihood) is a ``jax.pmap`` over devices of a ``jax.lax.map`` over that device's draws,
 ``batch_size`` at a time to bound memory, in equal batches: ``lax.map`` compiles its body a second
-time for a remainder batch (5 s of 15 on epilepsy).
+time for a remainder batch (docs/measurements.md).
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     (:func:`~bayesglmm.ml.evaluate.qpoints_rule_at`): at the ML estimates (a Laplace fit unless
     ``ml_fit`` is given) and again at the posterior mode, raising the points and recomputing the
     Laplace posterior until the rule holds there.  The mode search with the quadrature likelihood
-    does the work of an AGQ refit, which this saves (on epilepsy 16 s of compilation).
+    does the work of an AGQ refit, which this saves (seconds of compilation: docs/measurements.md).
     """
     from ..ml import fit_ml
     from ..ml.evaluate import qpoints_rule_at

@@ -11,12 +11,9 @@ The rule, in order:
    automatic rule at the Laplace ML estimates). Up to :data:`MARGINAL_ROW_NODES` row-node pairs:
    ``"marginal"``; above: ``"full"``.
 
-Why (docs/bayes.md, "Checks and numbers"; 2 cores, 4 chains): the full-latent sampler meets the
-funnel of the random-effect SDs and mixes slowly where the marginal one does not — amenorrhea
-(55 distinct women × 15² nodes, 49,500 row-node pairs) 1.8 against 26 ESS/s, epilepsy (59 × 5²)
-30 against 122 ESS/s.  Without the collapse of repeated groups (1151 women, 4604 rows × 15² =
-1.04 million pairs, 14 ms per gradient) the marginal sampler still gave 3.4 ESS/s against 1.8:
-with cost linear in the pairs, the two break even near 2 million.
+Why: the full-latent sampler meets the funnel of the random-effect SDs and mixes slowly where the
+marginal one does not, whose cost grows linearly in the row-node pairs; on the seed models the two
+break even near 2 million pairs (docs/measurements.md, docs/bayes.md "Checks and numbers").
 
 The ML fit the rule needs is handed on to the marginal sampler, so the choice costs nothing
 extra when it picks ``"marginal"``; the full sampler is chosen without any fit where even one

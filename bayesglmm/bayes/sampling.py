@@ -43,8 +43,8 @@ class CompiledInitNUTS(NUTS):
 
     With several chains on one device NumPyro's ``HMC.init`` finds the initial values and the
     first step size by running the model op by op under ``vmap``: hundreds of small XLA
-    compilations (1034 in a 4-chain marginal fit of the amenorrhea model, 77 s of its compilation
-    under load, numpyro 0.22). Under ``jax.jit`` the same code compiles once. NumPyro's own check
+    compilations, most of a fit's compilation (docs/measurements.md). Under ``jax.jit`` the same
+    code compiles once. NumPyro's own check
     that valid initial values were found is skipped under ``jit``, so it is made here.
     """
 

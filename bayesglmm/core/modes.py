@@ -18,10 +18,9 @@ theorem: :func:`find_modes` iterates to convergence without gradients, and
 :func:`differentiable_modes` returns û with a custom derivative rule: from g_i(û) = 0,
     dû_i = H_i(û)⁻¹ ∂g_i/∂(η_fixed, Λ, log σ) · d(η_fixed, Λ, log σ),
 whose own derivatives (the rule is written in terms of û, so it applies again) give the exact
-second derivatives the observed information needs.  Measured at 100,000 groups in one chunk
-against two differentiable Newton steps from the converged modes (the former way, exact too):
-the ML fit's second-order program compiles in 3.6-4.0 s instead of 5.0 s and runs in 0.7-0.8 s
-instead of 1.1 s.
+second derivatives the observed information needs; the ML fit's second-order program compiles and
+runs faster so than through differentiable Newton steps from the converged modes, the former way
+(docs/measurements.md).
 
 JAX (0.10) loses such a rule when a loop (``lax.map``/``scan``) around it is differentiated in
 reverse mode and the result differentiated again: the Hessian comes out wrong with no error.
@@ -54,7 +53,7 @@ def linear_predictor(eta_fixed, u, data: GroupedData, chol_G) -> jax.Array:
     """η_r = η_fixed_r + z̃_rᵀ u_{group(r)} = η_fixed_r + z_rᵀ (Λu)_{group(r)}; u (n_groups, q) -> (n,).
 
     Λ multiplies the per-group u, not the per-row z: the scaled design z̃ is never formed row
-    by row (that made the second-order program at 500k rows 2.8 s per call against 1.7 s).
+    by row (a slower second-order program on large data: docs/measurements.md).
     """
     return eta_fixed + jnp.sum(data.Z * smallmat.matvec(chol_G, u)[data.group], axis=-1)
 
@@ -71,8 +70,8 @@ def joint_log_density(
 
     ``constants=False`` leaves out the terms of the row log-likelihoods that do not vary with η
     (:meth:`~bayesglmm.model.families.Family.loglik_parts`: log y!, NB's log Γ(y + θ) − log Γ(θ)):
-    f_i up to a constant in u, all the mode search compares. Its three log-gamma functions per
-    row were most of an NB2 AGQ evaluation's time (17.6 ms against Poisson's 2.7 ms on epilepsy).
+    f_i up to a constant in u, all the mode search compares, without the log-gamma functions that
+    were most of an NB2 AGQ evaluation's time (docs/measurements.md).
     """
     eta = linear_predictor(eta_fixed, u, data, chol_G)
     if constants:

@@ -82,9 +82,8 @@ def matvec(M, v) -> jax.Array:
     """M v for one M (q, q) and many v (..., q), unrolled over q.
 
     Products with one small M are elementwise products and sums here, not ``matmul``/``einsum``,
-    which XLA fuses with their neighbours.  Measured on the 500k-row Laplace fit of
-    ``benchmarks/scale.py``: 28.3 s in this form (``matvec`` unrolled, the others broadcast),
-    29.5 s with ``einsum``, 30.2 s with all three unrolled (a larger program to compile).
+    which XLA fuses with their neighbours: the fastest of the forms tried on the 500k-row Laplace
+    fit of ``benchmarks/scale.py`` (docs/measurements.md).
     """
     q = M.shape[-1]
     return jnp.stack([sum(M[i, j] * v[..., j] for j in range(q)) for i in range(q)], -1)

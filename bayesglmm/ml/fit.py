@@ -146,8 +146,8 @@ def _fit(spec: ModelSpec, options: MLOptions):
         hessian = result.hessian
         while True:
             objective = MarginalObjective(agq_model, data, used_qpoints)
-            # Newton with exact Hessians on small data (amenorrhea, 11 points: 5 iterations instead
-            # of 9, a first fit in 10.5-11.1 s instead of 12.9 s); BFGS, cheaper per step, on large
+            # Newton with exact Hessians on small data (fewer iterations and one program fewer to
+            # compile: docs/measurements.md); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q, one_program_up_to)
             first = not any(stage[0].startswith("agq") for stage in stages)
             result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)

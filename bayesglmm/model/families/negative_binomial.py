@@ -61,8 +61,8 @@ class _Counts(Family):
 
 def _nb2_terms(eta, log_theta):
     """θ, l = log(1 + x) and p = x/(1 + x) = μ/(θ + μ), x = μ/θ = e^{η − log θ}, from one exp, one
-    log and one division. l to about one ulp for x ≥ 0 without XLA's log1p (several times slower on
-    CPU; it was most of the quadrature's time): log(u) − ((u − 1) − x)/u, u = 1 + x, the rounding of
+    log and one division. l to about one ulp for x ≥ 0 without XLA's log1p (slower on CPU:
+    docs/measurements.md): log(u) − ((u − 1) − x)/u, u = 1 + x, the rounding of
     u corrected to first order (Goldberg 1991, "What every computer scientist should know about
     floating-point arithmetic", thm. 4)."""
     theta = jnp.exp(log_theta)
@@ -75,9 +75,9 @@ def _nb2_terms(eta, log_theta):
 @jax.custom_jvp
 def _nb2_kernel(y, eta, log_theta):
     """The η-dependent part of log NB2, −θ l + y(η − log θ − l) (module docstring), with its first
-    and second derivatives in (η, log θ) written out (:func:`_nb2_kernel_gradient`): automatic
-    differentiation of the expression made the AGQ objective's Hessian program, which evaluates
-    them at every row and node, ~1.5x slower. No derivatives in the counts y (data)."""
+    and second derivatives in (η, log θ) written out (:func:`_nb2_kernel_gradient`): the AGQ
+    objective's Hessian program evaluates them at every row and node, faster so than by automatic
+    differentiation of the expression (docs/measurements.md). No derivatives in the counts y (data)."""
     theta, log_ratio, _ = _nb2_terms(eta, log_theta)
     return -theta * log_ratio + y * (eta - log_theta - log_ratio)
 
