@@ -103,9 +103,11 @@ def fit_bayes(
     if prior_draws:
         check_proper(program.priors)
     record = SamplerRecord(max_tree_depth=max_tree_depth, dense_mass=dense_mass)
+    rule_qpoints = None
     if sampler == "auto":
         choice = choose_sampler(spec, qpoints, ml_fit)
         sampler, ml_fit = choice.sampler, choice.ml_fit if choice.sampler == "marginal" else None
+        rule_qpoints = choice.rule_qpoints
         record = replace(record, sampler_choice=choice.reason)
         if progress is not False:
             print(f"sampler='auto' chose '{sampler}': {choice.reason}", file=sys.stderr)
@@ -117,7 +119,7 @@ def fit_bayes(
         )
         latent = jax.block_until_ready(mcmc.get_samples())  # JAX dispatches asynchronously: wait before timing
     else:
-        setup = prepare_marginal(spec, program, qpoints, ml_fit)
+        setup = prepare_marginal(spec, program, qpoints, ml_fit, rule_qpoints)
         sampling_started = time.perf_counter()
         mcmc = sample_marginal(setup, options.kernel, driver, progress)
         population = jax.block_until_ready(mcmc.get_samples())

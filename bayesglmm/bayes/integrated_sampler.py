@@ -84,13 +84,17 @@ def _natural_values(program: Program, sites: dict):
     )
 
 
-def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None) -> MarginalSetup:
+def prepare_marginal(
+    spec: ModelSpec, program: Program, qpoints: int | None = None, ml_fit=None, rule_qpoints: int | None = None
+) -> MarginalSetup:
     """ML fit, quadrature points and Laplace posterior of the marginal program of ``spec``.
 
     ``qpoints=None`` takes an AGQ ``ml_fit``'s points, or else the ML engine's automatic rule
     (:func:`~bayesglmm.ml.evaluate.qpoints_rule_at`): at the ML estimates (a Laplace fit unless
     ``ml_fit`` is given) and again at the posterior mode, raising the points and recomputing the
-    Laplace posterior until the rule holds there.  The mode search with the quadrature likelihood
+    Laplace posterior until the rule holds there (``rule_qpoints``: the rule's points at
+    ``ml_fit``'s estimates when the caller has them already, :class:`~.sampler_choice.SamplerChoice`).
+    The mode search with the quadrature likelihood
     does the work of an AGQ refit, which this saves (seconds of compilation: docs/measurements.md).
     """
     from ..ml import fit_ml
@@ -111,7 +115,9 @@ def prepare_marginal(spec: ModelSpec, program: Program, qpoints: int | None = No
     if qpoints is None and ml_fit.method == "agq":
         qpoints = ml_fit.qpoints
     automatic = qpoints is None
-    if automatic:
+    if automatic and rule_qpoints is not None:
+        qpoints = rule_qpoints
+    elif automatic:
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
         qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)

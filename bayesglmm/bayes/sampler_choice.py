@@ -37,11 +37,13 @@ MARGINAL_ROW_NODES = 2_000_000
 @dataclass(frozen=True)
 class SamplerChoice:
     """The sampler ``"auto"`` chose, why (one sentence, printed and kept in the fit's record), and
-    the ML fit made on the way (None if none was needed), for the marginal sampler to reuse."""
+    the ML fit made on the way (None if none was needed) with the automatic rule's number of points
+    at its estimates (None where the rule was not run), for the marginal sampler to reuse."""
 
     sampler: str
     reason: str
     ml_fit: object = None
+    rule_qpoints: int | None = None
 
 
 def distinct_rows(spec: ModelSpec) -> tuple[int, int]:
@@ -67,6 +69,7 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
         )
     if qpoints is None and ml_fit is not None and ml_fit.method == "agq":
         qpoints = ml_fit.qpoints
+    rule_qpoints = None
     if qpoints is None:
         from ..ml import fit_ml
         from ..ml.evaluate import qpoints_rule_at
@@ -78,8 +81,9 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
         qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
+        rule_qpoints = int(qpoints)
     pairs = rows * int(qpoints) ** q
     where = f"{groups} distinct groups, {rows} rows x {qpoints}^{q} nodes = {pairs:,} row-node pairs"
     if pairs > MARGINAL_ROW_NODES:
-        return SamplerChoice("full", f"{where} > {MARGINAL_ROW_NODES:,}", ml_fit)
-    return SamplerChoice("marginal", f"one grouping factor, {where} <= {MARGINAL_ROW_NODES:,}", ml_fit)
+        return SamplerChoice("full", f"{where} > {MARGINAL_ROW_NODES:,}", ml_fit, rule_qpoints)
+    return SamplerChoice("marginal", f"one grouping factor, {where} <= {MARGINAL_ROW_NODES:,}", ml_fit, rule_qpoints)

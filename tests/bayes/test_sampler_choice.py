@@ -84,3 +84,33 @@ def test_an_unknown_sampler_is_refused_with_the_choices(epilepsy_spec):
 
     with pytest.raises(SpecError, match="sampler must be one of auto, full, marginal"):
         fit_bayes(epilepsy_spec, sampler="nuts")
+
+
+def test_auto_evaluates_the_point_rule_once_at_the_ml_estimates(epilepsy_spec, epilepsy_laplace, monkeypatch):
+    # The rule choose_sampler ran at the ML estimates is handed to the marginal sampler, which
+    # then checks it at the posterior mode only (it used to run it at the ML estimates again).
+    from bayesglmm.ml import evaluate
+
+    calls = []
+    rule = evaluate.qpoints_rule_at
+
+    def counted(spec, beta, G, *args, **kwargs):
+        calls.append(np.asarray(beta, dtype=float).copy())
+        return rule(spec, beta, G, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "qpoints_rule_at", counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_bayes(
+            epilepsy_spec,
+            "brms_proper",
+            chains=1,
+            warmup=20,
+            draws=20,
+            predictive=False,
+            progress=False,
+            ml_fit=epilepsy_laplace,
+            group_loglik=False,
+        )
+    at_estimates = [beta for beta in calls if np.allclose(beta, epilepsy_laplace.beta.to_numpy())]
+    assert fit.sampler == "marginal" and len(at_estimates) == 1 and len(calls) >= 2
