@@ -12,6 +12,7 @@ from .errors import ConvergenceWarning, DataWarning, FormulaError, InferenceWarn
 from .ml import fit_ml
 from .ml.evaluate import loglik_at
 from .ml.lrt import likelihood_ratio_test
+from .ml.profile import profile_intervals
 from .model import datasets
 from .model.families import Family, make_family, register_family
 from .model.simulate import simulate, simulate_response
@@ -25,6 +26,7 @@ __all__ = [
     "BayesFit",
     "loglik_at",
     "likelihood_ratio_test",
+    "profile_intervals",
     "compare",
     "coverage_study",
     "simulate",
