@@ -37,6 +37,7 @@ from ..core.data import chunked_data, single_factor
 from ..core.group_likelihood import MarginalModel
 from ..errors import SpecError
 from ..model.spec import ModelSpec
+from ..results import protocol
 from ..results.mlfit import MLFit
 from .inference import report_values, reported_parameters
 from .objective import MarginalObjective
@@ -260,3 +261,11 @@ def _limits(trace, stops: dict, cutoff: float) -> tuple[float, float]:
         else:
             ends.append(np.nan)
     return ends[0], ends[1]
+
+
+@protocol.profile.register
+def _profile_ml_fit(fit: MLFit, level: float = 0.95, parameters=None) -> ProfileResult:
+    """``MLFit.confint(method="profile")``: the profile of the spec the fit was made from."""
+    if fit.spec is None:
+        raise SpecError("this fit carries no spec (one read back from a file?): call profile_intervals(spec, fit)")
+    return profile_intervals(fit.spec, fit, level, parameters)

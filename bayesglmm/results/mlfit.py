@@ -46,6 +46,7 @@ class MLFit:
     seconds: float
     messages: tuple[str, ...] = ()  # the warnings the fit raised, "Category: text"
     template: DesignTemplate | None = field(default=None, compare=False, repr=False)  # the design for new data
+    spec: object = field(default=None, compare=False, repr=False)  # the ModelSpec fitted: what a profile refits
 
     @classmethod
     def from_engine(cls, spec: ModelSpec, **values) -> MLFit:
@@ -63,6 +64,7 @@ class MLFit:
             dropped=dict(spec.data.dropped_missing),
             optimization=optimization,
             template=spec.template,
+            spec=spec,
             parameters=tuple(values.pop("parameters")),
             **values,
         )
@@ -252,6 +254,14 @@ class MLFit:
                 }
             )
         return pd.DataFrame(rows).set_index("name")
+
+    def confint(self, method: str = "wald", level: float = 0.95, parameters=None) -> pd.DataFrame:
+        """Confidence intervals by common name (estimate, lower, upper): ``"wald"`` as :meth:`params`
+        at any ``level``, or ``"profile"``, the profile likelihood (lme4's
+        ``confint(method = "profile")``; :mod:`bayesglmm.results.intervals`)."""
+        from .intervals import confidence_intervals
+
+        return confidence_intervals(self, method, level, parameters)
 
     def comparison_columns(self) -> ComparisonColumns:
         """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""

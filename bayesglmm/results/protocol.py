@@ -58,3 +58,10 @@ class Fit(Protocol):
 def predict(fit, data: pd.DataFrame, scale: str = "response", kind: str | None = None, **options) -> pd.DataFrame:
     """Predictions of any fit on ``data``; each fit type registers its own (``bayesglmm.predict``)."""
     raise TypeError(f"predict() takes an MLFit, BayesFit or GEEFit, not {type(fit).__name__}")
+
+
+@singledispatch
+def profile(fit, level: float = 0.95, parameters=None) -> object:
+    """Profile-likelihood intervals of a fit; the ML engine registers its fits
+    (:func:`bayesglmm.ml.profile.profile_intervals`)."""
+    raise TypeError(f"profile intervals are defined for ML fits, not {type(fit).__name__}")

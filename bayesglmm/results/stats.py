@@ -8,23 +8,23 @@ from scipy.special import chdtrc, ndtr
 Z_975 = 1.959963984540054
 
 
-def wald_interval(estimate: float, se: float, scale: str) -> tuple[float, float]:
-    """The 95% Wald interval built on ``scale`` and mapped back, so that it stays in the
-    parameter's range: ``identity`` (β), ``log`` (SDs and positive family parameters:
+def wald_interval(estimate: float, se: float, scale: str, z: float = Z_975) -> tuple[float, float]:
+    """The Wald interval (95%: ``z`` = 1.96) built on ``scale`` and mapped back, so that it stays in
+    the parameter's range: ``identity`` (β), ``log`` (SDs and positive family parameters:
     exp(log θ̂ ± 1.96 se/θ̂)), ``logit`` (a probability: logit π̂ ± 1.96 se/(π̂(1 − π̂))),
     ``fisher`` (a correlation: tanh(atanh r̂ ± 1.96 se/(1 − r̂²)))."""
     if scale == "identity":
-        return estimate - Z_975 * se, estimate + Z_975 * se
+        return estimate - z * se, estimate + z * se
     if scale == "log":
-        half = Z_975 * se / estimate if estimate > 0 else np.inf
+        half = z * se / estimate if estimate > 0 else np.inf
         with np.errstate(over="ignore"):  # an SD at the boundary: the interval reaches infinity
             return estimate * np.exp(-half), estimate * np.exp(half)
     if scale == "logit":
         with np.errstate(divide="ignore", over="ignore"):  # π̂ at 0: the interval is [0, 0]
-            logit, half = np.log(estimate / (1 - estimate)), Z_975 * se / max(estimate * (1 - estimate), 1e-300)
+            logit, half = np.log(estimate / (1 - estimate)), z * se / max(estimate * (1 - estimate), 1e-300)
             return 1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))
-    z, half = np.arctanh(np.clip(estimate, -0.999999, 0.999999)), Z_975 * se / max(1 - estimate**2, 1e-12)
-    return np.tanh(z - half), np.tanh(z + half)
+    centre, half = np.arctanh(np.clip(estimate, -0.999999, 0.999999)), z * se / max(1 - estimate**2, 1e-12)
+    return np.tanh(centre - half), np.tanh(centre + half)
 
 
 def two_sided_normal_p(z) -> np.ndarray:

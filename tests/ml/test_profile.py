@@ -208,3 +208,21 @@ def test_bad_requests_are_refused(epilepsy_spec, epilepsy_laplace, amenorrhea_sp
         profile_intervals(epilepsy_spec, epilepsy_laplace, level=95)
     with pytest.raises(SpecError, match="not made from this spec"):
         profile_intervals(amenorrhea_spec, epilepsy_laplace)
+
+
+def test_confint_gives_wald_at_any_level_and_the_profile(epilepsy_laplace, epilepsy_profile):
+    wald = epilepsy_laplace.confint()
+    params = epilepsy_laplace.params()
+    np.testing.assert_allclose(wald[["lower", "upper"]], params.loc[wald.index, ["lower", "upper"]], rtol=1e-12)
+    wide = epilepsy_laplace.confint(level=0.99, parameters=["beta[trt]", "sd[id,time]"])
+    assert list(wide.index) == ["beta[trt]", "sd[id,time]"]
+    for name in wide.index:
+        assert wide.loc[name, "lower"] < wald.loc[name, "lower"] and wide.loc[name, "upper"] > wald.loc[name, "upper"]
+    se = params.loc["beta[trt]", "se"]
+    np.testing.assert_allclose(wide.loc["beta[trt]", "upper"] - wide.loc["beta[trt]", "estimate"], 2.5758293 * se)
+    profile = epilepsy_laplace.confint("profile", parameters=["corr[id,(Intercept),time]"])
+    np.testing.assert_allclose(profile, epilepsy_profile.table.loc[["corr[id,(Intercept),time]"]], rtol=1e-6)
+    with pytest.raises(SpecError, match="method must be one of wald, profile"):
+        epilepsy_laplace.confint("boot")
+    with pytest.raises(SpecError, match="no parameter 'sd\\[id,age\\]'"):
+        epilepsy_laplace.confint(parameters=["sd[id,age]"])
