@@ -4,11 +4,13 @@ its Bayesian twin (:func:`sbc_study`, simulation-based calibration) and predicti
 from .coverage import CoverageStudy, coverage_study, load_study
 from .engines import BayesSettings, fit_engine, parse_engines
 from .ppcheck import pp_check, pp_check_table
+from .profile_plot import profile_plot
 from .sbc import SBCStudy, load_sbc, sbc_study
 from .table import Comparison, compare
 
 __all__ = [
     "compare",
+    "profile_plot",
     "Comparison",
     "coverage_study",
     "load_study",

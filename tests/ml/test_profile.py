@@ -226,3 +226,25 @@ def test_confint_gives_wald_at_any_level_and_the_profile(epilepsy_laplace, epile
         epilepsy_laplace.confint("boot")
     with pytest.raises(SpecError, match="no parameter 'sd\\[id,age\\]'"):
         epilepsy_laplace.confint(parameters=["sd[id,age]"])
+
+
+def test_profile_plot_draws_each_profile_with_its_limits(epilepsy_profile):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesglmm.compare import profile_plot
+
+    names = ["sd[id,time]", "corr[id,(Intercept),time]"]
+    figure = profile_plot(epilepsy_profile, names)
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == names
+    for ax, name in zip(axes, names):
+        x, zeta = ax.lines[0].get_data()
+        trace = epilepsy_profile.zeta[epilepsy_profile.zeta["parameter"] == name].sort_values("value")
+        np.testing.assert_allclose(x, trace["value"])
+        np.testing.assert_allclose(zeta, trace["zeta"])
+        vertical = sorted(line.get_xdata()[0] for line in ax.lines[1:] if line.get_xdata()[0] == line.get_xdata()[1])
+        row = epilepsy_profile.table.loc[name]
+        np.testing.assert_allclose(vertical, sorted([row["lower"], row["estimate"], row["upper"]]))
+    with pytest.raises(SpecError, match="no profile of 'beta\\[age\\]'"):
+        profile_plot(epilepsy_profile, ["beta[age]"])
