@@ -4,10 +4,12 @@ the flags, the fit, and its outputs (text, JSON, plots, saved posteriors)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ..errors import SpecError
 from ..outputs import write_outputs
+from ..results.io import dump_json
 
 
 def _load(args, section: str = "ml"):
@@ -43,12 +45,33 @@ def _fit(args) -> int:
         return _fit_bayes(args)
     if args.engine == "gee":
         return _fit_gee(args)
+    if args.profile and args.engine != "ml":
+        raise SpecError("--profile gives profile-likelihood intervals of an ML fit: leave out --engine or use ml")
     spec, options = _load(args)
+    if args.profile and len(spec.random) != 1:
+        raise SpecError("--profile needs one grouping factor; this model has several")
     fit = _ml_fit(spec, options, args)
-    status = write_outputs({args.json: fit.to_json})
+    profile, problem = None, None
+    if args.profile:
+        try:
+            profile = fit.confint("profile")
+        except SpecError as error:  # e.g. a singular fit: the fit itself is still written
+            problem = f"bayesglmm: no profile intervals: {error}"
+    record = fit.to_dict() if profile is None else {**fit.to_dict(), "profile_intervals": _rows(profile)}
+    status = write_outputs({args.json: lambda path: dump_json(record, path)})
     if not args.quiet:
         print(fit.summary())
+        if profile is not None:
+            print("\nProfile-likelihood 95% intervals\n" + profile.to_string(float_format=lambda v: f"{v:.5g}"))
+    if problem:
+        print(problem, file=sys.stderr)
+        status = 1
     return status
+
+
+def _rows(table) -> dict:
+    """A table indexed by common name as {name: {column: value}} for JSON."""
+    return {name: {column: float(value) for column, value in row.items()} for name, row in table.iterrows()}
 
 
 def _merged(section: dict, args, names) -> dict:

@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="tests and intervals from the empirical (sandwich) covariance",
     )
+    fit.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile-likelihood 95%% intervals of every parameter (lme4's confint(method = 'profile'); "
+        "one grouping factor), printed and in --json as profile_intervals",
+    )
     bayes = fit.add_argument_group("Bayesian engine (--engine bayes)")
     bayes.add_argument(
         "--sampler",

@@ -137,6 +137,12 @@ def _objective(spec: ModelSpec, fit: MLFit) -> MarginalObjective:
     return MarginalObjective(model, chunked_data(spec, None, True), fit.qpoints if fit.method == "agq" else 1)
 
 
+def _coordinate_names(model: MarginalModel, fit: MLFit) -> list[str]:
+    """The common name of each coordinate of x, in x's order (β, SDs, correlations, family)."""
+    reported = reported_parameters(model, fit.fixed_names, [(f.group, f.terms) for f in fit.factors])
+    return [r.name for kind in ("beta", "sd", "corr", "family") for r in reported if r.kind == kind]
+
+
 def _coordinate_of(kind: str, index: int, counts: dict) -> int:
     offsets = {"beta": 0, "sd": counts["beta"], "corr": counts["beta"] + counts["sd"]}
     offsets["family"] = offsets["corr"] + counts["corr"]
@@ -154,6 +160,14 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     coordinates = _Coordinates(model)
     phi_hat = np.asarray(fit.optimization.final_parameters, dtype=float)
     x_hat = coordinates.from_phi(phi_hat)
+    names_in_order = _coordinate_names(model, fit)
+    on_boundary = [name for name, value in zip(names_in_order, x_hat) if not np.isfinite(value)]
+    if on_boundary:
+        raise SpecError(
+            f"the fit is singular ({', '.join(on_boundary)} on the boundary of its space): profiles need an "
+            "interior optimum, as they hold SDs on the log scale and correlations on Fisher's z; simplify the "
+            "random effects (e.g. (1 + x || g)) or use a Bayesian fit"
+        )
     # φ(x̂) is φ̂ up to the signs of chol G's diagonal (the fit's signed Cholesky coordinates,
     # :mod:`~bayesglmm.core.covariance`): the same likelihood, other spherical modes, so the modes
     # are found at φ(x̂) itself (the derivatives need the modes at the point they are taken)

@@ -248,3 +248,27 @@ def test_profile_plot_draws_each_profile_with_its_limits(epilepsy_profile):
         np.testing.assert_allclose(vertical, sorted([row["lower"], row["estimate"], row["upper"]]))
     with pytest.raises(SpecError, match="no profile of 'beta\\[age\\]'"):
         profile_plot(epilepsy_profile, ["beta[age]"])
+
+
+def test_the_cli_prints_and_writes_the_profile_and_keeps_the_fit_when_it_cannot(tmp_path, capsys, epilepsy):
+    import json
+    from pathlib import Path
+
+    from bayesglmm.cli import main
+
+    out = tmp_path / "fit.json"
+    spec_file = Path(__file__).resolve().parents[2] / "models" / "epilepsy.toml"
+    assert main(["fit", str(spec_file), "--method", "laplace", "--profile", "--json", str(out)]) == 0
+    assert "Profile-likelihood 95% intervals" in capsys.readouterr().out
+    intervals = json.loads(out.read_text())["profile_intervals"]
+    _check_against(pd.DataFrame(intervals).T[["lower", "upper"]].astype(float), LME4_EPILEPSY)
+    # NB2 on the same data is a singular fit (correlation +1): no profile, a message, the fit written
+    csv = tmp_path / "epilepsy.csv"
+    epilepsy.to_csv(csv, index=False)
+    formula = "y ~ time + trt + trt:time + offset(t) + (1 + time | id)"
+    out.unlink()
+    code = main(
+        ["fit", "--formula", formula, "--data", str(csv), "--family", "nbinom2", "--profile", "--json", str(out)]
+    )
+    assert code == 1 and "no profile intervals" in capsys.readouterr().err
+    assert "profile_intervals" not in json.loads(out.read_text()) and out.is_file()
