@@ -41,12 +41,12 @@ def _load(args, section: str = "ml"):
 def _fit(args) -> int:
     if args.prior_only and args.engine != "bayes":
         raise SpecError("--prior-only draws from a Bayesian model's priors: add --engine bayes")
+    if args.profile and args.engine != "ml":
+        raise SpecError("--profile gives profile-likelihood intervals of an ML fit: leave out --engine or use ml")
     if args.engine == "bayes":
         return _fit_bayes(args)
     if args.engine == "gee":
         return _fit_gee(args)
-    if args.profile and args.engine != "ml":
-        raise SpecError("--profile gives profile-likelihood intervals of an ML fit: leave out --engine or use ml")
     spec, options = _load(args)
     if args.profile and len(spec.random) != 1:
         raise SpecError("--profile needs one grouping factor; this model has several")

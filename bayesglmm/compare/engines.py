@@ -6,6 +6,9 @@ bayes               Bayes, NUTS by the sampler ``sampler="auto"`` chooses (:mod:
 nuts                Bayes, NUTS on every random effect (full latent)
 marginal            Bayes, NUTS on the quadrature marginal likelihood
 laplace-posterior   Bayes, Gaussian approximation at the posterior mode
+
+An ML engine's name with ``-profile`` (``laplace-profile``, ``agq-profile``, ``agqK-profile``)
+reports profile-likelihood intervals instead of Wald ones (:class:`~bayesglmm.results.intervals.ProfiledFit`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from dataclasses import dataclass
 from ..errors import SpecError
 
 BAYESIAN_ENGINES = ("bayes", "nuts", "marginal", "laplace-posterior")
-ENGINE_HELP = "laplace, agq (automatic points), agqK (K points), bayes (sampler chosen automatically), nuts, marginal, laplace-posterior"
+ENGINE_HELP = (
+    "laplace, agq (automatic points), agqK (K points), each with -profile for profile-likelihood intervals, "
+    "bayes (sampler chosen automatically), nuts, marginal, laplace-posterior"
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def parse_engines(text) -> tuple[str, ...]:
         raise SpecError(f"name at least one engine: {ENGINE_HELP}")
     for name in names:
         if name not in ("laplace", "agq", "bayes", "nuts", "marginal", "laplace-posterior") and not re.fullmatch(
-            r"agq[1-9]\d*", name
+            r"(laplace|agq|agq[1-9]\d*)-profile|agq[1-9]\d*", name
         ):
             raise SpecError(f"unknown engine {name!r}; choose from {ENGINE_HELP}")
     return tuple(names)
@@ -71,6 +77,10 @@ def fit_engine(
     from ..bayes import fit_bayes, laplace_fit
     from ..ml import fit_ml
 
+    if engine.endswith("-profile"):
+        from ..results.intervals import profiled
+
+        return profiled(fit_engine(spec, engine.removesuffix("-profile"), bayes, progress))
     if engine == "laplace":
         return fit_ml(spec, "laplace")
     if engine.startswith("agq"):

@@ -7,16 +7,18 @@ For each reported parameter ψ the signed root deviance
 
 is traced on a grid from the optimum, the other parameters re-optimised at each point from the
 neighbouring solution (Newton with the exact Hessian of the fit's own compiled objective, by
-Laplace or adaptive quadrature as the fit). The level-α interval is where ζ = ±z_{1−α/2},
-found by monotone cubic interpolation of ψ against ζ (as lme4's backspline of the profile;
-Bates et al. 2015, section 5.1).
+Laplace or adaptive quadrature as the fit). The interval at level 1 − α is where
+ζ = ±z_{1−α/2}, found by monotone cubic interpolation of ψ against ζ (lme4 interpolates its
+profile by splines the same way: ``confint.thpr``).
 
 The other parameters are held in the coordinates lme4 profiles in, where each reported
 parameter is one coordinate: β, log SD of each random effect, the Fisher z = atanh ρ of each
 correlation, and the family's extra parameters on their unconstrained scale (log σ, log shape).
 Where ζ at an SD of 0 is within the cut-off (the refit at the boundary itself), the interval's
 lower limit is 0, as lme4 reports it; a correlation whose profile stays within the cut-off up to
-:data:`BOUNDARY` of ±1 gets the limit ±1.
+:data:`BOUNDARY` of ±1 gets the limit ±1. A singular fit (an SD of 0, a correlation of ±1, at
+infinity in these coordinates) is profiled from :data:`CLIP` inside its boundary, ζ measured from
+the fit's own maximum.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from .optimise import minimize
 BOUNDARY = {"sd": 1e-2, "corr": 1e-4}  # how close (SD / its estimate; 1 − |ρ|) a profile walks to a boundary
 STEP = 0.5  # grid step in standard errors of the profiled coordinate: ζ moves by about this much
 MAX_STEPS = 60  # per direction
+MAX_STEP = {"sd": 0.5, "corr": 0.5}  # the largest first step on the log-SD and Fisher-z scales
+CLIP = 1e-6  # a singular fit's SD of 0 or correlation of ±1 is profiled from this close to it
 
 
 @dataclass(frozen=True)
@@ -137,10 +141,16 @@ def _objective(spec: ModelSpec, fit: MLFit) -> MarginalObjective:
     return MarginalObjective(model, chunked_data(spec, None, True), fit.qpoints if fit.method == "agq" else 1)
 
 
-def _coordinate_names(model: MarginalModel, fit: MLFit) -> list[str]:
-    """The common name of each coordinate of x, in x's order (β, SDs, correlations, family)."""
-    reported = reported_parameters(model, fit.fixed_names, [(f.group, f.terms) for f in fit.factors])
-    return [r.name for kind in ("beta", "sd", "corr", "family") for r in reported if r.kind == kind]
+def _clipped(x: np.ndarray, coordinates: _Coordinates) -> np.ndarray:
+    """x with a singular fit's infinite coordinates moved :data:`CLIP` inside: an SD of 0 to 1e-6,
+    a correlation of ±1 to ±(1 − 1e-6), one left undefined by an SD of 0 to 0."""
+    p, q = coordinates.p, coordinates.q
+    x = x.copy()
+    x[p : p + q] = np.where(np.isfinite(x[p : p + q]), x[p : p + q], math.log(CLIP))
+    pairs = slice(p + q, p + q + len(coordinates.pairs))
+    z = x[pairs]
+    x[pairs] = np.where(np.isnan(z), 0.0, np.where(np.isinf(z), np.sign(z) * math.atanh(1.0 - CLIP), z))
+    return x
 
 
 def _coordinate_of(kind: str, index: int, counts: dict) -> int:
@@ -159,19 +169,14 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     model = objective.model
     coordinates = _Coordinates(model)
     phi_hat = np.asarray(fit.optimization.final_parameters, dtype=float)
-    x_hat = coordinates.from_phi(phi_hat)
-    names_in_order = _coordinate_names(model, fit)
-    on_boundary = [name for name, value in zip(names_in_order, x_hat) if not np.isfinite(value)]
-    if on_boundary:
-        raise SpecError(
-            f"the fit is singular ({', '.join(on_boundary)} on the boundary of its space): profiles need an "
-            "interior optimum, as they hold SDs on the log scale and correlations on Fisher's z; simplify the "
-            "random effects (e.g. (1 + x || g)) or use a Bayesian fit"
-        )
+    x_hat = _clipped(coordinates.from_phi(phi_hat), coordinates)
     # φ(x̂) is φ̂ up to the signs of chol G's diagonal (the fit's signed Cholesky coordinates,
     # :mod:`~bayesglmm.core.covariance`): the same likelihood, other spherical modes, so the modes
-    # are found at φ(x̂) itself (the derivatives need the modes at the point they are taken)
-    value_hat, modes_hat = objective.evaluate(np.asarray(coordinates.to_phi(x_hat)), objective.initial_modes())
+    # are found at φ(x̂) itself (the derivatives need the modes at the point they are taken). ζ is
+    # measured from the fit's own maximum, which a singular fit attains at the boundary itself.
+    value_hat, _ = objective.evaluate(phi_hat, objective.initial_modes())
+    value_clipped, modes_hat = objective.evaluate(np.asarray(coordinates.to_phi(x_hat)), objective.initial_modes())
+    value_hat = min(value_hat, value_clipped)
     reported = reported_parameters(model, fit.fixed_names, [(f.group, f.terms) for f in fit.factors])
     profiled = [r for r in reported if r.kind in ("beta", "sd", "corr", "family")]
     counts = {kind: sum(r.kind == kind for r in profiled) for kind in ("beta", "sd", "corr", "family")}
@@ -191,11 +196,10 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
         seen[r.kind] += 1
         if r.name not in wanted:
             continue
-        if not np.isfinite(x_hat[k]) or not np.isfinite(se_x[k]) or se_x[k] <= 0:
-            raise SpecError(
-                f"{r.name} is at a boundary of its space (the fit is singular): its profile is not defined; "
-                "simplify the random effects (e.g. (1 + x || g)) or use a Bayesian fit"
-            )
+        step = STEP * se_x[k] if np.isfinite(se_x[k]) and se_x[k] > 0 else np.inf
+        step = min(step, MAX_STEP.get(r.kind, np.inf))  # an SD or correlation at a boundary has no curvature there
+        if not np.isfinite(step):
+            raise SpecError(f"{r.name} has no curvature at the estimates (the fit is not at a maximum): no profile")
 
         def natural(x, r=r, k=k):
             """The reported value of ``r`` with its coordinate at x."""
@@ -205,7 +209,7 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
             moved[k] = x
             return float(report_values(coordinates.to_phi(moved), model)[reported.index(r)])
 
-        trace, stops = _trace(objective, coordinates, k, r.kind, x_hat, se_x[k], value_hat, modes_hat, cutoff)
+        trace, stops = _trace(objective, coordinates, k, r.kind, x_hat, step, value_hat, modes_hat, cutoff)
         traces += [(r.name, natural(x), z) for x, z in trace]
         lower, upper = _limits(trace, stops, cutoff)
         rows.append((r.name, natural(x_hat[k]), natural(lower), natural(upper)))
@@ -214,13 +218,15 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     return ProfileResult(table, zeta, level)
 
 
-def _trace(objective, coordinates, k, kind, x_hat, se, value_hat, modes_hat, cutoff):
+def _trace(objective, coordinates, k, kind, x_hat, step, value_hat, modes_hat, cutoff):
     """[(x_k, ζ)] from the optimum outwards on both sides, sorted by x_k, and why each side stopped
     ({-1: reason, +1: reason}: "cutoff", "boundary", "failed" (a refit did not converge), "steps").
 
-    Below an SD the boundary itself is tried first: the refit at SD 0 (exact in the engine's
-    spherical random effects). If ζ there is within the cut-off, the interval reaches 0 and the
-    walk only draws the profile down to :data:`BOUNDARY` of the estimate.
+    Steps start at ``step`` and double while ζ moves by less than a quarter of :data:`STEP` (a flat
+    profile, as near a boundary where the fit is singular), halving again where it moves by more
+    than twice that. Below an SD the boundary itself is tried first: the refit at SD 0 (exact in
+    the engine's spherical random effects). If ζ there is within the cut-off, the interval reaches 0
+    and the walk only draws the profile down to :data:`BOUNDARY` of the estimate.
     """
     points, stops = [(x_hat[k], 0.0)], {}
     free_hat = np.delete(x_hat, k)
@@ -230,8 +236,9 @@ def _trace(objective, coordinates, k, kind, x_hat, se, value_hat, modes_hat, cut
         if kind == "sd" and direction < 0:
             at_zero = minimize(_WithCoordinateFixed(objective, coordinates, k, -np.inf), free, modes)
             to_boundary = at_zero.converged and 2.0 * (at_zero.value - value_hat) <= cutoff**2
-        for step in range(1, MAX_STEPS + 1):
-            value = x_hat[k] + direction * step * STEP * se
+        value, size, previous = x_hat[k], step, 0.0
+        for _ in range(MAX_STEPS):
+            value = value + direction * size
             if (to_boundary or kind == "corr") and _beyond_boundary(kind, value, x_hat[k]):
                 stops[direction] = "boundary"
                 break
@@ -245,6 +252,9 @@ def _trace(objective, coordinates, k, kind, x_hat, se, value_hat, modes_hat, cut
             if abs(zeta) > cutoff + STEP:
                 stops[direction] = "cutoff"
                 break
+            moved = abs(zeta - previous)
+            size = 2.0 * size if moved < 0.25 * STEP else 0.5 * size if moved > 2.0 * STEP else size
+            previous = zeta
         if to_boundary:
             stops[direction] = "boundary"
     return sorted(points), stops
@@ -260,16 +270,20 @@ def _beyond_boundary(kind: str, x: float, x_hat: float) -> bool:
 
 
 def _limits(trace, stops: dict, cutoff: float) -> tuple[float, float]:
-    """x_k where ζ = −cutoff and +cutoff, by monotone cubic interpolation of x against ζ; the
-    boundary (x = ∓∞: an SD of 0, a correlation of ±1) where the profile reached it first; NaN where
-    it stopped for another reason (a failed refit, or ζ still short of the cut-off after
-    :data:`MAX_STEPS` steps)."""
+    """x_k where ζ = −cutoff and +cutoff, by monotone cubic interpolation of x against ζ over the
+    points of that side (from the optimum outwards, where |ζ| rises); the boundary (x = ∓∞: an SD of
+    0, a correlation of ±1) where the profile reached it first; NaN where it stopped for another
+    reason (a failed refit, or ζ still short of the cut-off after :data:`MAX_STEPS` steps)."""
     x, zeta = (np.array(v) for v in zip(*trace))
-    order = np.argsort(zeta)
+    centre = int(np.argmin(np.abs(zeta)))
     ends = []
     for side in (-1, 1):
-        if side * (zeta[0] if side < 0 else zeta[-1]) >= cutoff:
-            ends.append(float(PchipInterpolator(zeta[order], x[order])(side * cutoff)))
+        outward = slice(centre, None, -1) if side < 0 else slice(centre, None)
+        xs, height = x[outward], side * zeta[outward]
+        rising = np.concatenate([[True], np.diff(np.maximum.accumulate(height)) > 0])  # strictly rising part
+        xs, height = xs[rising], height[rising]
+        if height[-1] >= cutoff:
+            ends.append(float(PchipInterpolator(height, xs)(cutoff)))
         elif stops[side] == "boundary":
             ends.append(side * np.inf)
         else:

@@ -250,7 +250,7 @@ def test_profile_plot_draws_each_profile_with_its_limits(epilepsy_profile):
         profile_plot(epilepsy_profile, ["beta[age]"])
 
 
-def test_the_cli_prints_and_writes_the_profile_and_keeps_the_fit_when_it_cannot(tmp_path, capsys, epilepsy):
+def test_the_cli_prints_and_writes_the_profile(tmp_path, capsys, epilepsy):
     import json
     from pathlib import Path
 
@@ -262,13 +262,18 @@ def test_the_cli_prints_and_writes_the_profile_and_keeps_the_fit_when_it_cannot(
     assert "Profile-likelihood 95% intervals" in capsys.readouterr().out
     intervals = json.loads(out.read_text())["profile_intervals"]
     _check_against(pd.DataFrame(intervals).T[["lower", "upper"]].astype(float), LME4_EPILEPSY)
-    # NB2 on the same data is a singular fit (correlation +1): no profile, a message, the fit written
+    # NB2 on the same data is a singular fit (correlation +1, glmmTMB's too): the correlation's
+    # profile starts at the boundary, its interval reaches +1
     csv = tmp_path / "epilepsy.csv"
     epilepsy.to_csv(csv, index=False)
     formula = "y ~ time + trt + trt:time + offset(t) + (1 + time | id)"
-    out.unlink()
-    code = main(
-        ["fit", "--formula", formula, "--data", str(csv), "--family", "nbinom2", "--profile", "--json", str(out)]
-    )
-    assert code == 1 and "no profile intervals" in capsys.readouterr().err
-    assert "profile_intervals" not in json.loads(out.read_text()) and out.is_file()
+    command = ["fit", "--formula", formula, "--data", str(csv), "--family", "nbinom2", "--profile", "--json", str(out)]
+    assert main(command) == 0
+    corr = json.loads(out.read_text())["profile_intervals"]["corr[id,(Intercept),time]"]
+    assert corr["estimate"] > 0.999 and corr["upper"] == 1.0 and corr["lower"] < 0.9
+    # refused before any fit: several grouping factors, or another engine
+    crossed = ["fit", "--formula", "y ~ time + (1 | id) + (1 | trt)", "--data", str(csv), "--family", "poisson"]
+    assert main([*crossed, "--profile"]) == 2
+    assert "--profile needs one grouping factor" in capsys.readouterr().err
+    assert main([*command[:-2], "--engine", "gee"]) == 2
+    assert "--profile gives profile-likelihood intervals of an ML fit" in capsys.readouterr().err
