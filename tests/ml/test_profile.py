@@ -277,3 +277,22 @@ def test_the_cli_prints_and_writes_the_profile(tmp_path, capsys, epilepsy):
     assert "--profile needs one grouping factor" in capsys.readouterr().err
     assert main([*command[:-2], "--engine", "gee"]) == 2
     assert "--profile gives profile-likelihood intervals of an ML fit" in capsys.readouterr().err
+
+
+def test_profile_engines_report_profile_intervals(epilepsy_spec, epilepsy_profile):
+    # compare() and the coverage study fit engines by name; "-profile" swaps in the profile intervals
+    from bayesglmm.compare.engines import fit_engine, parse_engines
+
+    assert parse_engines("laplace-profile,agq-profile,agq7-profile") == (
+        "laplace-profile",
+        "agq-profile",
+        "agq7-profile",
+    )
+    with pytest.raises(SpecError, match="unknown engine 'nuts-profile'"):
+        parse_engines("nuts-profile")
+    view = fit_engine(epilepsy_spec, "laplace-profile").comparison_columns()
+    assert view.method == "laplace-profile" and view.interval == "profile likelihood"
+    expected = epilepsy_profile.table
+    np.testing.assert_allclose(
+        view.table.loc[expected.index, ["lower", "upper"]], expected[["lower", "upper"]], rtol=1e-6
+    )
