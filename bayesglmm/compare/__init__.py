@@ -1,6 +1,7 @@
 """Fits side by side (:func:`compare`), the frequentist check of the engines (:func:`coverage_study`),
 its Bayesian twin (:func:`sbc_study`, simulation-based calibration) and predictive checks (:func:`pp_check`)."""
 
+from .bootstrap import BootstrapResult, parametric_bootstrap
 from .coverage import CoverageStudy, coverage_study, load_study
 from .engines import BayesSettings, fit_engine, parse_engines
 from .ppcheck import pp_check, pp_check_table
@@ -10,6 +11,8 @@ from .table import Comparison, compare
 
 __all__ = [
     "compare",
+    "parametric_bootstrap",
+    "BootstrapResult",
     "profile_plot",
     "Comparison",
     "coverage_study",

@@ -1,0 +1,53 @@
+"""The parametric bootstrap (bayesglmm.compare.bootstrap): its arithmetic on the replicates, and
+that a resumed run (replicates lost, as to a killed worker) gives the same intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesglmm import ModelSpec, SpecError, fit_ml
+from bayesglmm.compare import parametric_bootstrap
+
+COUNTS = [0, 5, 1, 5, 8, 3, 2, 0, 3, 3, 2, 4, 6, 1, 3, 1, 4, 1, 5, 3, 3, 0, 3, 3, 2, 6, 3, 2, 3, 3]
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    frame = pd.DataFrame({"g": np.repeat(np.arange(10), 3), "x": np.tile([-1.0, 0.0, 1.0], 10), "y": COUNTS})
+    return fit_ml(ModelSpec.from_formula("y ~ x + (1 | g)", frame, "poisson"), "laplace")
+
+
+def test_bootstrap_summarises_its_replicates(small_fit, tmp_path):
+    result = parametric_bootstrap(small_fit, tmp_path / "boot", sims=12, seed=5, workers=1, progress=False)
+    table, replicates = result.table, result.study.replicates
+    assert result.study.plan.truth == pytest.approx(small_fit.params()["estimate"].to_dict())  # simulated at θ̂
+    for name, row in table.iterrows():
+        values = replicates.loc[replicates["name"] == name, "estimate"].to_numpy()
+        low, high = np.quantile(values, [0.025, 0.975])
+        estimate = small_fit.params().loc[name, "estimate"]
+        assert row["n"] == 12 and row["failed"] == 0
+        assert row["bias"] == pytest.approx(values.mean() - estimate)
+        assert row["se_boot"] == pytest.approx(values.std(ddof=1))
+        assert (row["percentile_lower"], row["percentile_upper"]) == pytest.approx((low, high))
+        assert (row["basic_lower"], row["basic_upper"]) == pytest.approx((2 * estimate - high, 2 * estimate - low))
+    assert len(set(replicates.loc[replicates["name"] == "beta[x]", "estimate"])) == 12  # 12 distinct data sets
+
+
+def test_a_resumed_bootstrap_equals_an_uninterrupted_one(small_fit, tmp_path):
+    whole = parametric_bootstrap(small_fit, tmp_path / "whole", sims=8, seed=1, workers=1, progress=False)
+    parts = tmp_path / "parts"
+    parametric_bootstrap(small_fit, parts, sims=8, seed=1, workers=1, progress=False)
+    lost = sorted((parts / "replicates").glob("*.json"))[2:5]  # as if their worker had been killed
+    for path in lost:
+        path.unlink()
+    resumed = parametric_bootstrap(small_fit, parts, sims=8, seed=1, workers=1, progress=False)
+    pd.testing.assert_frame_equal(resumed.table, whole.table)
+
+
+def test_bootstrap_needs_an_ml_fit_with_its_spec(small_fit, tmp_path):
+    from dataclasses import replace
+
+    with pytest.raises(SpecError, match="takes an ML fit made in this session"):
+        parametric_bootstrap(replace(small_fit, spec=None), tmp_path / "x", sims=2, workers=1)
+    with pytest.raises(SpecError, match="level must"):
+        parametric_bootstrap(small_fit, tmp_path / "y", sims=2, workers=1, level=1.5)
