@@ -36,16 +36,26 @@ class BootstrapResult:
 
 
 def parametric_bootstrap(
-    fit, out, sims: int = 1000, seed: int = 0, workers: int | None = None, level: float = 0.95, progress: bool = True
+    fit,
+    out,
+    sims: int = 1000,
+    seed: int = 0,
+    workers: int | None = None,
+    level: float = 0.95,
+    progress: bool = True,
+    executor=None,
 ) -> BootstrapResult:
     """Parametric bootstrap of ``fit`` (an ML fit, Laplace or AGQ with its number of points) in the
-    folder ``out`` (module docstring); calling it again on the same folder resumes."""
+    folder ``out`` (module docstring); calling it again on the same folder resumes. ``workers``
+    and ``executor`` (a Dask cluster's, say) as :func:`~.coverage.coverage_study`."""
     check_float("level", level, 0.0, 1.0)
     spec = getattr(fit, "spec", None)
     if spec is None or not hasattr(fit, "optimization"):
         raise SpecError("parametric_bootstrap takes an ML fit made in this session (fit_ml(spec, ...))")
     engine = "laplace" if fit.method == "laplace" else f"agq{fit.qpoints}"
-    study = coverage_study(spec, out, [engine], sims=sims, truth=fit, seed=seed, workers=workers, progress=progress)
+    study = coverage_study(
+        spec, out, [engine], sims=sims, truth=fit, seed=seed, workers=workers, progress=progress, executor=executor
+    )
     return BootstrapResult(bootstrap_table(study, fit.params()["estimate"], level), study, level)
 
 

@@ -194,6 +194,7 @@ def coverage_study(
     workers: int | None = None,
     bayes: BayesSettings = BayesSettings(),
     progress: bool = True,
+    executor=None,
 ) -> CoverageStudy:
     """Simulate ``sims`` data sets from ``spec``'s model at ``truth`` and fit each engine to each.
 
@@ -205,6 +206,10 @@ def coverage_study(
     truth : parameter values in the common parameterisation (a mapping or a fit);
         default: the AGQ (automatic points) ML estimates of ``spec``.
     workers : processes (default: one per CPU core); 1 runs in this process.
+    executor : instead of ``workers``, any :class:`concurrent.futures.Executor` to run the
+        replicates on, e.g. a Dask cluster's ``distributed.Client(address).get_executor()``
+        (docs/compare.md, "Studies on a cluster"); its workers write the replicate files, so
+        ``out`` must be a folder they share.
     bayes : prior set and sampler lengths for Bayesian engines (its seed is not used: each
         replicate's sampler seed comes from ``seed`` and the replicate number).
     """
@@ -231,5 +236,5 @@ def coverage_study(
         spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes
     )
     folder = start_folder(out, plan.to_json())
-    run_replicates(replicate_rows, (spec, plan), folder, sims, workers, progress)
+    run_replicates(replicate_rows, (spec, plan), folder, sims, workers, progress, executor)
     return load_study(out)

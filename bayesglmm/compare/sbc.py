@@ -212,6 +212,7 @@ def sbc_study(
     seed: int = 0,
     workers: int | None = None,
     progress: bool = True,
+    executor=None,
 ) -> SBCStudy:
     """Simulation-based calibration of a Bayesian engine on ``spec``'s model and design.
 
@@ -223,7 +224,7 @@ def sbc_study(
         priors other than the generating ones are a deliberate misspecification.
     ranks : L, the posterior draws each prior draw is ranked among (ranks 0..L).
     bins : the chi-square test's and the plot's bins of 0..L.
-    out, seed, workers, progress : as :func:`~.coverage.coverage_study` (resumable folder).
+    out, seed, workers, progress, executor : as :func:`~.coverage.coverage_study` (resumable folder).
     """
     from ..bayes.priors import check_proper, resolve_priors
 
@@ -253,5 +254,5 @@ def sbc_study(
     out = Path(out)
     check_folder(out, plan.to_json())
     folder = start_folder(out, plan.to_json())
-    run_replicates(replicate_ranks, (spec, plan), folder, sims, workers, progress)
+    run_replicates(replicate_ranks, (spec, plan), folder, sims, workers, progress, executor)
     return load_sbc(out, bins)

@@ -16,7 +16,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -118,16 +118,31 @@ def _run_and_write(job: Callable, arguments: tuple, replicate: int, folder: Path
 
 
 def run_replicates(
-    job: Callable, arguments: tuple, folder: Path, sims: int, workers: int | None, progress: bool
+    job: Callable,
+    arguments: tuple,
+    folder: Path,
+    sims: int,
+    workers: int | None,
+    progress: bool,
+    executor: Executor | None = None,
 ) -> None:
     """``job(*arguments, r)`` -> rows (a list of dicts with ``replicate``, ``engine``, ``name``) for
     every replicate r < ``sims`` not yet in ``folder``, written as it finishes; ``workers``
-    processes (default one per core; 1: in this one). ``job`` must be a module-level function
-    (the workers are spawned, and receive it by name)."""
+    processes (default one per core; 1: in this one), or the tasks submitted to ``executor``, any
+    :class:`concurrent.futures.Executor` (a Dask cluster's ``Client(...).get_executor()``), whose
+    workers must see ``folder``. ``job`` must be a module-level function (the workers are spawned,
+    and receive it by name). Each replicate's file is written by the worker that computed it,
+    atomically (a rename), so a worker that dies loses only the replicate it was computing, which
+    the next run of the study redoes."""
     todo = sorted(set(range(sims)) - set(valid_replicates(folder, sims)))
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     bar = _progress_bar(len(todo), sims, progress)
-    if workers == 1:
+    if executor is not None and todo:
+        futures = [executor.submit(_run_and_write, job, arguments, replicate, folder) for replicate in todo]
+        for future in as_completed(futures):
+            future.result()
+            bar.update()
+    elif workers == 1:
         for replicate in todo:
             _run_and_write(job, arguments, replicate, folder)
             bar.update()
