@@ -311,6 +311,7 @@ def _compare(args) -> int:
 
 def _coverage(args) -> int:
     from ..compare import coverage_study, parse_engines
+    from ..compare.study_runner import dask_executor
 
     engines = parse_engines(args.engines)
     spec, options = _load(args, "bayes")
@@ -324,6 +325,7 @@ def _coverage(args) -> int:
         workers=args.workers,
         bayes=bayes,
         progress=not args.quiet,
+        executor=dask_executor(args.scheduler) if args.scheduler else None,
     )
     return _study_outputs(args, study)
 
@@ -346,6 +348,7 @@ def _sbc(args) -> int:
     (:func:`~bayesglmm.compare.sbc.sbc_study`): the parameters drawn from the spec's priors, the
     fits made with the same priors."""
     from ..compare import sbc_study
+    from ..compare.study_runner import dask_executor
 
     spec, options = _load(args, "bayes")
     bayes = _bayes_settings(args, options)
@@ -361,6 +364,7 @@ def _sbc(args) -> int:
         seed=args.seed or 0,
         workers=args.workers,
         progress=not args.quiet,
+        executor=dask_executor(args.scheduler) if args.scheduler else None,
     )
     return _study_outputs(args, study)
 

@@ -171,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sbc.add_argument("--out", required=True, metavar="DIR", help="folder for the replicates (resumes if it exists)")
     sbc.add_argument("--workers", type=int, help="processes (default: one per CPU core)")
+    sbc.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the replicates on a Dask cluster (its scheduler's address, e.g. tcp://host:8786; needs "
+        "dask[distributed]) instead of local processes; its workers must see --out",
+    )
     _sampler_arguments(sbc.add_argument_group("Bayesian engine (its priors draw the parameters too)"))
     sbc.add_argument("--json", metavar="OUT", help="write the rank table as JSON")
     sbc.add_argument("--plot", metavar="OUT.png", help="rank histograms per parameter with the uniform 99% band")
@@ -207,6 +213,12 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, metavar="DIR", help="folder for the replicates (resumes if it exists)"
     )
     coverage.add_argument("--workers", type=int, help="processes (default: one per CPU core)")
+    coverage.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the replicates on a Dask cluster (its scheduler's address, e.g. tcp://host:8786; needs "
+        "dask[distributed]) instead of local processes; its workers must see --out",
+    )
     _sampler_arguments(coverage.add_argument_group("Bayesian engines"))
     coverage.add_argument("--json", metavar="OUT", help="write the coverage table as JSON")
     coverage.add_argument("--plot", metavar="OUT.png", help="coverage per parameter and engine")

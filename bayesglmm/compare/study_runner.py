@@ -158,6 +158,21 @@ def run_replicates(
     bar.close()
 
 
+def dask_executor(address: str) -> Executor:
+    """The Dask cluster whose scheduler is at ``address`` as a :class:`concurrent.futures.Executor`
+    (``distributed.Client(address).get_executor()``), for the CLI's ``--scheduler``."""
+    from ..errors import SpecError
+
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise SpecError("--scheduler needs Dask: pip install 'dask[distributed]'") from error
+    try:
+        return Client(address, timeout=30).get_executor()
+    except (OSError, TimeoutError) as error:
+        raise SpecError(f"--scheduler {address}: no Dask scheduler answered ({error})") from error
+
+
 def exit_with_parent(parent: int) -> None:
     """Worker initializer: end this process when the study's main process dies (a SIGKILL gives the
     pool no chance to stop its workers, which would go on fitting). Linux's PR_SET_PDEATHSIG
