@@ -8,7 +8,7 @@ marginal            Bayes, NUTS on the quadrature marginal likelihood
 laplace-posterior   Bayes, Gaussian approximation at the posterior mode
 
 An ML engine's name with ``-profile`` (``laplace-profile``, ``agq-profile``, ``agqK-profile``)
-reports profile-likelihood intervals instead of Wald ones (:class:`~bayesglmm.results.intervals.ProfiledFit`).
+reports profile-likelihood intervals instead of Wald ones (:class:`~bayesglmm.results.profiled.ProfiledFit`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def fit_engine(
     from ..ml import fit_ml
 
     if engine.endswith("-profile"):
-        from ..results.intervals import profiled
+        from ..results.profiled import profiled
 
         return profiled(fit_engine(spec, engine.removesuffix("-profile"), bayes, progress))
     if engine == "laplace":

@@ -9,8 +9,6 @@ positive family parameters on the log scale, correlations on Fisher's z,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-
 import pandas as pd
 from scipy.special import ndtri
 
@@ -18,8 +16,6 @@ from ..errors import SpecError
 from ..model.parameters import interval_scale
 from ..options import check_choice, check_float
 from . import protocol
-from .mlfit import MLFit
-from .protocol import ComparisonColumns
 from .stats import wald_interval
 
 METHODS = ("wald", "profile")
@@ -41,25 +37,3 @@ def confidence_intervals(fit, method: str = "wald", level: float = 0.95, paramet
     se = table["se_empirical" if fit.empirical else "se"]
     limits = [wald_interval(table.loc[name, "estimate"], se[name], interval_scale(name), z) for name in table.index]
     return table[["estimate"]].assign(lower=[a for a, _ in limits], upper=[b for _, b in limits])
-
-
-@dataclass(frozen=True)
-class ProfiledFit(MLFit):
-    """An ML fit that reports profile-likelihood intervals where it reports intervals
-    (:meth:`comparison_columns`: ``compare`` and the coverage study), computed once when it is
-    made (:func:`profiled`): the engines ``laplace-profile`` and ``agqK-profile``."""
-
-    profile_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-
-    def comparison_columns(self) -> ComparisonColumns:
-        view = super().comparison_columns()
-        table = view.table.copy()
-        table.loc[self.profile_table.index, ["lower", "upper"]] = self.profile_table[["lower", "upper"]].to_numpy()
-        return replace(view, method=f"{view.method}-profile", interval="profile likelihood", table=table)
-
-
-def profiled(fit: MLFit, level: float = 0.95) -> ProfiledFit:
-    """``fit`` with its profile-likelihood intervals (:class:`ProfiledFit`); a singular fit, whose
-    profile is not defined, raises :class:`~bayesglmm.errors.SpecError` here."""
-    table = confidence_intervals(fit, "profile", level)
-    return ProfiledFit(**{f.name: getattr(fit, f.name) for f in fields(MLFit)}, profile_table=table)
