@@ -67,7 +67,8 @@ def bootstrap_table(study: CoverageStudy, estimates: pd.Series, level: float) ->
     tail = (1.0 - level) / 2.0
     rows = []
     for name, estimate in estimates.items():
-        values = fitted.loc[fitted["name"] == name, "estimate"].to_numpy(dtype=float)
+        rows_of = fitted[fitted["name"] == name]
+        values = rows_of["estimate"].to_numpy(dtype=float)
         low, high = np.quantile(values, [tail, 1.0 - tail]) if values.size else (np.nan, np.nan)
         rows.append(
             {
@@ -81,7 +82,7 @@ def bootstrap_table(study: CoverageStudy, estimates: pd.Series, level: float) ->
                 "basic_upper": float(2.0 * estimate - low),
                 "n": int(values.size),
                 "failed": failed,
-                "not_converged": int((~fitted.loc[fitted["name"] == name, "converged"].astype(bool)).sum()),
+                "not_converged": int((~rows_of["converged"].astype(bool)).sum()),
             }
         )
     return pd.DataFrame(rows).set_index("name")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +38,7 @@ from .. import _jax  # noqa: F401
 from ..core.covariance import CovarianceStructure
 from ..core.data import chunked_data, single_factor
 from ..core.group_likelihood import MarginalModel
+from ..core.parameter_map import cholesky_from_scales, scales_from_cholesky
 from ..errors import SpecError
 from ..model.spec import ModelSpec
 from ..results import protocol
@@ -62,6 +64,13 @@ class ProfileResult:
     level: float
 
 
+@lru_cache(maxsize=16)
+def _coordinates(model: MarginalModel) -> _Coordinates:
+    """The coordinates of ``model`` with their compiled maps, made once per model (a coverage
+    study profiles every replicate's fit of the same model)."""
+    return _Coordinates(model)
+
+
 class _Coordinates:
     """x = (β, log SDs, atanh ρ of each free correlation, the family's unconstrained tail) <-> φ."""
 
@@ -81,16 +90,15 @@ class _Coordinates:
         for m, (i, j) in enumerate(self.pairs):
             rho = jnp.tanh(x[p + q + m])
             R = R.at[i, j].set(rho).at[j, i].set(rho)
-        chol_G = sd[:, None] * jnp.linalg.cholesky(R)  # NaN where R is not positive definite
+        chol_G = cholesky_from_scales(sd, jnp.linalg.cholesky(R))  # NaN where R is not positive definite
         tail = x[p + q + len(self.pairs) :]
         return jnp.concatenate([x[:p], self.model.covariance.theta(chol_G), tail])
 
     def from_phi(self, phi) -> np.ndarray:
         beta, chol_G, _ = self.model.unpack(jnp.asarray(phi))
-        G = np.asarray(chol_G @ chol_G.T)
-        sd = np.sqrt(np.diag(G))
+        sd, corr = scales_from_cholesky(chol_G)
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = [np.arctanh(G[i, j] / (sd[i] * sd[j])) for i, j in self.pairs]
+            z = [np.arctanh(corr[i, j]) for i, j in self.pairs]
             tail = np.asarray(phi)[self.p + self.model.covariance.n_theta :]
             return np.concatenate([np.asarray(beta), np.log(sd), z, tail])
 
@@ -153,12 +161,6 @@ def _clipped(x: np.ndarray, coordinates: _Coordinates) -> np.ndarray:
     return x
 
 
-def _coordinate_of(kind: str, index: int, counts: dict) -> int:
-    offsets = {"beta": 0, "sd": counts["beta"], "corr": counts["beta"] + counts["sd"]}
-    offsets["family"] = offsets["corr"] + counts["corr"]
-    return offsets[kind] + index
-
-
 def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, parameters=None) -> ProfileResult:
     """Profile-likelihood intervals of ``fit`` (made by ``fit_ml(spec, ...)``, one grouping
     factor, Laplace or AGQ) for the common names in ``parameters`` (default: every β, SD,
@@ -167,7 +169,7 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
         raise SpecError(f"level must be between 0 and 1, got {level!r}")
     objective = _objective(spec, fit)
     model = objective.model
-    coordinates = _Coordinates(model)
+    coordinates = _coordinates(model)
     phi_hat = np.asarray(fit.optimization.final_parameters, dtype=float)
     x_hat = _clipped(coordinates.from_phi(phi_hat), coordinates)
     # φ(x̂) is φ̂ up to the signs of chol G's diagonal (the fit's signed Cholesky coordinates,
@@ -179,7 +181,7 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     value_hat = min(value_hat, value_clipped)
     reported = reported_parameters(model, fit.fixed_names, [(f.group, f.terms) for f in fit.factors])
     profiled = [r for r in reported if r.kind in ("beta", "sd", "corr", "family")]
-    counts = {kind: sum(r.kind == kind for r in profiled) for kind in ("beta", "sd", "corr", "family")}
+    in_x_order = [r for kind in ("beta", "sd", "corr", "family") for r in profiled if r.kind == kind]  # x's layout
     names = [r.name for r in profiled]
     wanted = names if parameters is None else list(parameters)
     unknown = [name for name in wanted if name not in names]
@@ -190,10 +192,8 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     se_x = np.sqrt(np.abs(np.diag(np.linalg.pinv(hessian_x))))
     cutoff = float(stats.norm.ppf(0.5 + level / 2.0))
     rows, traces = [], []
-    seen = {kind: 0 for kind in counts}
     for r in profiled:
-        k = _coordinate_of(r.kind, seen[r.kind], counts)
-        seen[r.kind] += 1
+        k = in_x_order.index(r)
         if r.name not in wanted:
             continue
         step = STEP * se_x[k] if np.isfinite(se_x[k]) and se_x[k] > 0 else np.inf
