@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bayesglmm import cache
 
 FIT = """
@@ -97,3 +99,28 @@ def test_classes_from_outside_the_package_enter_the_traced_key_by_their_source()
     assert "class _UserClass" in _foreign_source(_UserClass())
     typed_at_a_prompt = type("Typed", (), {})  # no source to read: kept out of the disk cache
     assert _foreign_source(typed_at_a_prompt()) is None
+
+
+def test_compiler_options_compile_once_per_shape_with_and_without_the_disk_cache(tmp_path, monkeypatch):
+    """A program with XLA compiler options (``compiled(..., compiler_options=...)``, the LOO rule's)
+    gives the plain jit's values, compiles one executable per argument shape, and takes the same
+    path with the traced-program cache on (an exported program) as off."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from bayesglmm.core import compiled as compiled_module
+
+    def poly(x, power):
+        return jnp.sum(x**power) + jnp.prod(jnp.cos(x))
+
+    quick = compiled_module.compiled(static_argnames="power", compiler_options={"xla_backend_optimization_level": 0})(
+        poly
+    )
+    x = np.linspace(0.1, 1.0, 7)
+    for folder in (None, str(tmp_path / "traced")):
+        monkeypatch.setattr(compiled_module._jax, "trace_cache_dir", lambda folder=folder: folder)
+        assert float(quick(x, power=3)) == pytest.approx(float(poly(x, 3)), rel=1e-13)
+        assert float(quick(x + 1.0, power=3)) == pytest.approx(float(poly(x + 1.0, 3)), rel=1e-13)  # same executable
+        assert float(quick(np.ones(3), power=2)) == pytest.approx(float(poly(np.ones(3), 2)), rel=1e-13)
+    assert len(quick._calls) == 4  # two shapes x (memory only, exported)
+    assert len(list((tmp_path / "traced").glob("poly-*.jaxexport"))) == 2

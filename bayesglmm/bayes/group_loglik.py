@@ -22,10 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
+from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
 from ..core.data import distinct_groups, group_patterns, grouped_data
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
+from ..core.parameter_map import phi_from_natural
+from ..core.point_rule import choose_by_rule
 from ..core.quadrature import gauss_hermite_grid
 from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
@@ -33,16 +36,14 @@ from .draw_sharding import DrawSharding
 from .integrated_program import parameter_vector
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites
 
-DRAWS_PER_BATCH = 64  # draws evaluated together: memory (draws x rows x nodes) against dispatch overhead
-
 
 def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoints: int) -> np.ndarray:
     """log p(y_i | draw) for every draw and group (draws, n_groups), groups in the factor's level
     order; ``sites`` are flat draws of the full-latent program's sites (the innovations ``z``,
     the draws' spherical effects, start each mode search near its mode)."""
     (factor,) = program.factors
-    structure = CovarianceStructure(len(factor.terms), factor.blocks)
-    marginal = MarginalModel(program.family, structure, len(program.fixed_names), "laplace" if qpoints == 1 else "agq")
+    marginal = _marginal_model(program, "laplace" if qpoints == 1 else "agq")
+    structure = marginal.covariance
     g = factor.group
     names = [sd_site(g), *(cholesky_site(g, k) for k in range(len(factor.correlated_blocks)))]
     population = {name: jnp.asarray(sites[name]) for name in names + _family_sites(program) if name in sites}
@@ -56,22 +57,23 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
         )
 
     phis = jax.jit(jax.vmap(phi_of))(population)
-    layout = DrawSharding.of(phis.shape[0], DRAWS_PER_BATCH)
+    layout = DrawSharding.of(phis.shape[0], 1)
     nodes, log_weights = (jnp.asarray(a) for a in gauss_hermite_grid(qpoints, structure.q))
     # groups with identical rows have identical integrals: one per pattern (amenorrhea: 55 of 1151)
     data = grouped_data(spec)
     pattern = group_patterns(data)
     distinct, _, representative = distinct_groups(data, pattern)
     starts = np.asarray(sites[innovations_site(g)])[:, representative]
-    values = _sharded_logliks(marginal, layout.batch_size)(
-        layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights
-    )
+    values = _sharded_logliks(marginal)(layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights)
     return np.asarray(layout.gather(values))[:, pattern]
 
 
 @lru_cache(maxsize=16)
-def _sharded_logliks(marginal: MarginalModel, batch_size: int):
-    """The per-device program (cached: a refit of the same model compiles nothing)."""
+def _sharded_logliks(marginal: MarginalModel):
+    """The per-device program (cached: a refit of the same model compiles nothing).  Each device
+    takes its draws one at a time (a scan): batches of draws (a ``vmap`` of the mode search's
+    while loop inside the scan) took twice as long to compile and ran slower
+    (docs/measurements.md)."""
 
     def per_device(phis, starts, data, nodes, log_weights):
         def one(args):
@@ -80,9 +82,16 @@ def _sharded_logliks(marginal: MarginalModel, batch_size: int):
             modes = find_modes(data.X @ beta + data.offset, chol_G, extras, data, marginal.family, start)
             return group_logliks(phi, data, marginal, nodes, log_weights, modes)
 
-        return jax.lax.map(one, (phis, starts), batch_size=batch_size)
+        return jax.lax.map(one, (phis, starts))
 
     return jax.pmap(per_device, in_axes=(0, 0, None, None, None))
+
+
+def _marginal_model(program: Program, method: str = "agq") -> MarginalModel:
+    """The ML engine's model of ``program``'s one grouping factor."""
+    (factor,) = program.factors
+    structure = CovarianceStructure(len(factor.terms), factor.blocks)
+    return MarginalModel(program.family, structure, len(program.fixed_names), method)
 
 
 def _family_sites(program: Program) -> list[str]:
@@ -91,17 +100,58 @@ def _family_sites(program: Program) -> list[str]:
 
 
 def loo_qpoints(spec: ModelSpec, program: Program, sites: dict) -> int:
-    """The ML engine's automatic number of points (:func:`~bayesglmm.ml.evaluate.qpoints_rule_at`)
-    at the posterior means: the full-latent sampler's choice for the marginal log-likelihoods."""
-    from ..ml.evaluate import qpoints_rule_at
+    """The number of points of :func:`loo_rule_at_means`."""
+    return loo_rule_at_means(spec, program, sites)[0]
 
+
+def loo_rule_at_means(spec: ModelSpec, program: Program, sites: dict) -> tuple[int, dict[int, float]]:
+    """The ML engine's automatic number of points (:mod:`bayesglmm.core.point_rule`, with the ML
+    options' defaults) at the posterior means: the full-latent sampler's choice for the marginal
+    log-likelihoods, and the rule's table of −2ℓ by number of points.
+
+    −2ℓ is evaluated by :func:`_rule_deviance`, one small program over the distinct groups at one
+    φ, not by the ML engine's objective: a full-latent fit has compiled no ML program, and this
+    one compiles in about half the time (its chunking and derivatives are not needed here;
+    benchmarks/loo_overhead.py)."""
+    marginal = _marginal_model(program)
+    beta, G, extra = _natural_at_means(program, sites)
+    phi = phi_from_natural(marginal.covariance, beta, G, extra, program.family)
+    data = grouped_data(spec)
+    distinct, counts, _ = distinct_groups(data)
+    q = marginal.covariance.q
+
+    def deviance_on_grid(nodes, log_weights):
+        return float(_rule_deviance(phi, distinct, counts.astype(float), nodes, log_weights, marginal))
+
+    chosen, table = choose_by_rule(deviance_on_grid, q, int(distinct.y.shape[0]))
+    return int(chosen), table
+
+
+def _natural_at_means(program: Program, sites: dict) -> tuple[np.ndarray, np.ndarray, object]:
+    """(β, G, extra) at the posterior means of the sites: G = diag(sd) C Cᵀ diag(sd) from the mean
+    SDs and the mean correlation Cholesky factor C of each block.  On the host in numpy: the same
+    steps as JAX operations outside a program compile one small program each (18 here, 0.3 s)."""
     (factor,) = program.factors
     g = factor.group
     mean = {name: np.mean(np.asarray(value), axis=0) for name, value in sites.items()}
-    blocks = [jnp.asarray(mean[cholesky_site(g, k)]) for k in range(len(factor.correlated_blocks))]
-    chol = mean[sd_site(g)][:, None] * np.asarray(correlation_cholesky(factor, blocks))
-    extra = extra_from_sites(program.priors, mean)
-    qpoints, _ = qpoints_rule_at(
-        spec, np.mean(np.asarray(beta_from_sites(program.priors, sites)), axis=0), chol @ chol.T, extra
-    )
-    return int(qpoints)
+    correlation = np.eye(len(factor.terms))
+    for k, block in enumerate(factor.correlated_blocks):
+        chol = mean[cholesky_site(g, k)]
+        correlation[np.ix_(block, block)] = chol @ chol.T
+    sd = mean[sd_site(g)]
+    if BETA_SITE in sites:
+        beta = mean[BETA_SITE]
+    else:  # the Laplace posterior's draws of a centred intercept
+        beta = np.mean(np.asarray(beta_from_sites(program.priors, sites)), axis=0)
+    return beta, correlation * np.outer(sd, sd), extra_from_sites(program.priors, mean)
+
+
+@compiled(static_argnames="marginal", compiler_options={"xla_backend_optimization_level": 0})
+def _rule_deviance(phi, data, counts, nodes, log_weights, marginal):
+    """−2ℓ(φ) = −2 Σ_d n_d ℓ_d over the distinct groups, modes found from zero (as the ML rule).
+    Run a few times per fit (one per number of points): compiled with XLA's cheapest backend
+    optimisation, which compiles in two thirds of the time and runs in milliseconds still."""
+    beta, chol_G, extras = marginal.unpack(phi)
+    zeros = jnp.zeros((data.n_groups, marginal.covariance.q), dtype=phi.dtype)
+    modes = find_modes(data.X @ beta + data.offset, chol_G, extras, data, marginal.family, zeros)
+    return -2.0 * jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes))

@@ -65,28 +65,36 @@ def _foreign_source(value, depth: int = 0) -> str | None:
     return "".join(parts)
 
 
-def compiled(static_argnames=()) -> Callable:
-    """Decorator: ``jax.jit(fun, static_argnames=...)``, plus the traced-program disk cache when enabled."""
-    return lambda fun: _Compiled(fun, static_argnames)
+def compiled(static_argnames=(), compiler_options: dict | None = None) -> Callable:
+    """Decorator: ``jax.jit(fun, static_argnames=...)``, plus the traced-program disk cache when enabled.
+
+    ``compiler_options`` are XLA's (``jax.stages.Lowered.compile``), for a program that runs a few
+    times per fit, where compiling is most of its cost: ``{"xla_backend_optimization_level": 0}``
+    compiles the quadrature rule's program of :mod:`bayesglmm.bayes.group_loglik` in two thirds of
+    the time (docs/measurements.md)."""
+    return lambda fun: _Compiled(fun, static_argnames, compiler_options)
 
 
 class _Compiled:
-    def __init__(self, fun, static_argnames):
+    def __init__(self, fun, static_argnames, compiler_options=None):
         self._fun = fun
         self._static = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self._signature = inspect.signature(fun)
         self._jitted = jax.jit(fun, static_argnames=self._static)
+        self._options = dict(compiler_options) if compiler_options else None
         self._calls: dict[str, object] = {}
 
     def __call__(self, *args, **kwargs):
         folder = _jax.trace_cache_dir()
-        if folder is None:
+        if folder is None and self._options is None:
             return self._jitted(*args, **kwargs)
         bound = self._signature.bind(*args, **kwargs).arguments
         static = {name: bound.pop(name) for name in self._static if name in bound}
         foreign = [_foreign_source(value) for value in static.values()]
-        if any(part is None for part in foreign):  # code the key cannot see: memory only
-            return self._jitted(*args, **kwargs)
+        if folder is not None and any(part is None for part in foreign):  # code the key cannot see: memory only
+            folder = None
+            if self._options is None:
+                return self._jitted(*args, **kwargs)
         args = tuple(bound.values())
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = repr(
@@ -100,12 +108,27 @@ class _Compiled:
                 foreign,
             )
         )
-        key = hashlib.sha256(signature.encode()).hexdigest()
+        key = hashlib.sha256(f"{signature} {folder is None}".encode()).hexdigest()
         call = self._calls.get(key)
         if call is None:
-            call = jax.jit(self._exported(Path(folder), key, leaves, tree, static).call)
+            if folder is None:  # compiler options without the disk cache
+                function = jax.jit(self._flat(tree, static))
+            else:
+                function = jax.jit(self._exported(Path(folder), key, leaves, tree, static).call)
+            if self._options is not None:
+                function = function.lower(*leaves).compile(compiler_options=self._options)
+            call = function
             self._calls[key] = call
         return call(*leaves)
+
+    def _flat(self, tree, static):
+        """The function of the argument leaves (static arguments bound)."""
+        fun = self._fun
+
+        def flat(*flat_args):
+            return fun(*jax.tree_util.tree_unflatten(tree, flat_args), **static)
+
+        return flat
 
     def _exported(self, folder: Path, key: str, leaves, tree, static):
         from jax import export
@@ -123,13 +146,8 @@ class _Compiled:
                     RuntimeWarning,
                     stacklevel=4,
                 )
-        fun = self._fun
-
-        def flat(*flat_args):
-            return fun(*jax.tree_util.tree_unflatten(tree, flat_args), **static)
-
         shapes = [jax.ShapeDtypeStruct(leaf.shape, leaf.dtype) for leaf in leaves]
-        exported = export.export(jax.jit(flat))(*shapes)
+        exported = export.export(jax.jit(self._flat(tree, static)))(*shapes)
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:
             handle.write(exported.serialize())

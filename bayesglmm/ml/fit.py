@@ -21,6 +21,7 @@ from .._jax import compile_seconds
 from ..core.covariance import CovarianceStructure
 from ..core.data import chunked_data, single_factor
 from ..core.group_likelihood import MarginalModel
+from ..core.point_rule import compilation_dominates
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
 from ..model.spec import ModelSpec
@@ -28,7 +29,7 @@ from ..results.mlfit import MLFit
 from .crossed_fit import fit_crossed
 from .finish import finish_fit
 from .memory import agq_memory_gb, default_memory_limit_gb
-from .objective import MarginalObjective, compilation_dominates
+from .objective import MarginalObjective
 from .optimise import minimize
 from .options import MLOptions
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints

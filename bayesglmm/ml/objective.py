@@ -25,16 +25,6 @@ from .finish import OptimumDerivatives
 from .inference import report_values
 
 
-def compilation_dominates(n_rows: int, nodes: int, up_to: int) -> bool:
-    """Whether evaluations of ``n_rows`` rows at ``nodes`` quadrature nodes are cheap next to
-    compiling a program: up to ``up_to`` row-node pairs (``MLOptions.one_program_up_to``), a fit
-    compiles fewer programs rather than making each evaluation cheaper: the automatic choice of
-    points pads every grid to the largest (:mod:`.point_rule`), and the AGQ stage takes Newton
-    steps with the exact Hessian instead of BFGS steps, which need a gradient program besides
-    (:mod:`.fit`). Measurements behind the default: docs/ml.md, "Speed"."""
-    return n_rows * nodes <= up_to
-
-
 def _map_chunks(function, shared, dynamic, modes):
     """``function(shared, chunk_data, chunk_modes)`` for every chunk, stacked on a leading axis.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+from ..core.point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, ONE_PROGRAM_UP_TO
 from ..errors import SpecError
 from ..options import check_bool, check_choice, check_float, check_int, check_qpoints
 
@@ -19,19 +20,19 @@ class MLOptions:
     fit's choices are explicit and reproducible: ``one_program_up_to`` row-node pairs per
     evaluation, up to which compilation dominates a fit's time and the fit compiles fewer programs
     (one padded grid for the automatic rule, Newton steps with the exact Hessian in the AGQ stage;
-    :func:`bayesglmm.ml.objective.compilation_dominates`); ``warm_start_from_chunks``, the number of
+    :func:`bayesglmm.core.point_rule.compilation_dominates`); ``warm_start_from_chunks``, the number of
     chunks from which a fit first fits the first chunks alone (:func:`bayesglmm.ml.fit._warm_start`).
     """
 
     method: str = "laplace"
     qpoints: int | str | None = None
     empirical: bool = False
-    auto_tol: float = 0.01
-    max_nodes: int = 3000
+    auto_tol: float = DEFAULT_TOL
+    max_nodes: int = DEFAULT_MAX_NODES
     gtol: float = 1e-6
     chunks: int | None = None
     max_grid_gb: float | None = None  # None: three quarters of the machine's memory
-    one_program_up_to: int = 50_000_000
+    one_program_up_to: int = ONE_PROGRAM_UP_TO
     warm_start_from_chunks: int = 4
     shared_shapes: bool = True
 

@@ -131,3 +131,21 @@ def test_identical_groups_share_one_integral_and_keep_their_own_column(amenorrhe
     qpoints = loo_qpoints(amenorrhea_spec, program, flat)
     expected = loglik_at(amenorrhea_spec, beta, corr * np.outer(sd, sd), "agq", qpoints)
     assert float(marginal[1, 9].sum()) == pytest.approx(expected, abs=1e-8)
+
+
+def test_the_full_samplers_rule_is_the_ml_engines_at_the_posterior_means(amenorrhea_spec, amenorrhea_brms_posterior):
+    """The full-latent sampler chooses its points with a small program of its own (one φ, the
+    distinct groups, no ML objective compiled): its table of −2ℓ by number of points and its choice
+    equal the ML engine's rule at the same values (``qpoints_rule_at``)."""
+    from bayesglmm.bayes.group_loglik import loo_rule_at_means
+    from bayesglmm.ml.evaluate import qpoints_rule_at
+
+    p = amenorrhea_brms_posterior.idata.posterior
+    program = compile_program(amenorrhea_spec, "brms_proper")
+    flat = {name: p[name].values.reshape(-1, *p[name].shape[2:]) for name in ("beta", "sd_id")}
+    flat["L_id_0"] = np.linalg.cholesky(_correlation_matrices(p["corr_id"].values.reshape(-1, 1)))
+    chosen, table = loo_rule_at_means(amenorrhea_spec, program, flat)
+    L = flat["L_id_0"].mean(axis=0) * flat["sd_id"].mean(axis=0)[:, None]
+    ml_chosen, ml_table = qpoints_rule_at(amenorrhea_spec, flat["beta"].mean(axis=0), L @ L.T)
+    assert chosen == ml_chosen and list(table) == list(ml_table) and len(table) >= 3
+    np.testing.assert_allclose(list(table.values()), list(ml_table.values()), rtol=1e-10)

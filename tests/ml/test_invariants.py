@@ -115,7 +115,7 @@ def test_hessian_matches_finite_differences_of_gradient(epilepsy_spec, method, q
 
 def test_agq_stage_by_newton_and_by_bfgs_agree(epilepsy_spec):
     """Small data take Newton steps with exact Hessians in the AGQ stage, large data BFGS steps
-    (objective.compilation_dominates, MLOptions.one_program_up_to); both reach the same optimum."""
+    (core.point_rule.compilation_dominates, MLOptions.one_program_up_to); both reach the same optimum."""
     from bayesglmm.ml.options import MLOptions
 
     newton = fit_ml(epilepsy_spec, "agq", 5)
