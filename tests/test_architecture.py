@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bayesglmm"
 
 # Lowest first. Rank 0 is the foundation every layer may use (and whose modules may use each other).
 LAYERS = {
-    0: {"_jax", "cache", "errors", "config", "options", "outputs", "csv_input"},
+    0: {"_jax", "cache", "errors", "config", "options", "outputs", "csv_input", "distributed"},
     1: {"model"},
     2: {"core"},
     3: {"results"},

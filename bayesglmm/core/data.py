@@ -131,6 +131,17 @@ def group_patterns(data: GroupedData) -> np.ndarray:
     )
 
 
+def host_array(values) -> np.ndarray:
+    """``values`` whole on this host: ``np.asarray``, or, for an array whose chunks sit on other
+    processes' devices too (JAX's multi-process mode, :mod:`bayesglmm.distributed`), gathered from
+    every process (``multihost_utils.process_allgather``; a collective: every process calls it)."""
+    if isinstance(values, jax.Array) and not values.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(values, tiled=True))
+    return np.asarray(values)
+
+
 @dataclass(frozen=True)
 class ChunkedData:
     """:class:`GroupedData` with a leading chunk axis (K, ...) and where each group went.
@@ -154,7 +165,7 @@ class ChunkedData:
 
     def gather(self, values) -> np.ndarray:
         """Per-chunk values (K, G, ...) -> (n_groups, ...) in the original group order."""
-        values = np.asarray(values)
+        values = host_array(values)
         present = self.group_ids >= 0
         out = np.empty((self.n_groups,) + values.shape[2:], dtype=values.dtype)
         out[self.group_ids[present]] = values[present]
@@ -163,10 +174,16 @@ class ChunkedData:
 
 def chunk_mesh(chunks: int) -> Mesh | None:
     """The mesh the chunk axis is split over: all devices when there are several and they divide
-    the chunks, else None (everything on the default device)."""
+    the chunks, else None (everything on the default device).  Across several processes
+    (:mod:`bayesglmm.distributed`) the devices are all processes' and must divide the chunks."""
     devices = jax.devices()
     if len(devices) > 1 and chunks % len(devices) == 0:
         return Mesh(np.array(devices), ("chunks",))
+    if jax.process_count() > 1:
+        raise SpecError(
+            f"with {jax.process_count()} processes the chunks are split over their {len(devices)} devices: "
+            f"chunks must be a multiple of {len(devices)}, got {chunks} (or leave chunks=None)"
+        )
     return None
 
 
@@ -177,10 +194,15 @@ CPU_ROWS_PER_CHUNK = 65_536
 
 def default_chunks(n_rows: int) -> int:
     """One chunk per GPU; on CPU about :data:`CPU_ROWS_PER_CHUNK` rows each (split over CPU host
-    devices when their number divides the chunks, :func:`chunk_mesh`)."""
+    devices when their number divides the chunks, :func:`chunk_mesh`), a multiple of the number of
+    devices when several processes share the fit (every device gets chunks)."""
     if jax.default_backend() != "cpu":
         return jax.device_count()
-    return max(1, -(-n_rows // CPU_ROWS_PER_CHUNK))
+    chunks = max(1, -(-n_rows // CPU_ROWS_PER_CHUNK))
+    if jax.process_count() > 1:
+        devices = jax.device_count()
+        chunks = -(-chunks // devices) * devices
+    return chunks
 
 
 def chunked_data(
