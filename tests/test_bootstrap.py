@@ -51,3 +51,33 @@ def test_bootstrap_needs_an_ml_fit_with_its_spec(small_fit, tmp_path):
         parametric_bootstrap(replace(small_fit, spec=None), tmp_path / "x", sims=2, workers=1)
     with pytest.raises(SpecError, match="level must"):
         parametric_bootstrap(small_fit, tmp_path / "y", sims=2, workers=1, level=1.5)
+
+
+def test_fit_bootstrap_and_confint_boot_are_the_bootstrap_of_the_fit(small_fit, tmp_path):
+    """``fit.bootstrap`` is :func:`parametric_bootstrap` (same seeds, same table); ``confint('boot')``
+    takes its percentile intervals (lme4's default ``boot.type = "perc"``) or, asked, the basic
+    ones, at the level asked; without ``out`` the replicates go to a new temporary folder."""
+    direct = parametric_bootstrap(small_fit, tmp_path / "direct", sims=10, seed=2, workers=1, progress=False)
+    method = small_fit.bootstrap(sims=10, out=tmp_path / "method", seed=2, workers=1, progress=False)
+    pd.testing.assert_frame_equal(method.table, direct.table)
+    assert method.folder == tmp_path / "method"
+
+    intervals = small_fit.confint("boot", sims=10, out=tmp_path / "method", seed=2, workers=1, progress=False)
+    assert list(intervals.columns) == ["estimate", "lower", "upper"]
+    np.testing.assert_allclose(intervals["lower"], direct.table["percentile_lower"])
+    np.testing.assert_allclose(intervals["upper"], direct.table["percentile_upper"])
+    basic = small_fit.confint("boot", 0.8, ["beta[x]"], boot_type="basic", sims=10, seed=2, workers=1, progress=False)
+    values = direct.study.replicates.query("name == 'beta[x]'")["estimate"].to_numpy()
+    estimate = small_fit.params().loc["beta[x]", "estimate"]
+    low, high = np.quantile(values, [0.1, 0.9])
+    assert list(basic.index) == ["beta[x]"]
+    assert (basic.loc["beta[x]", "lower"], basic.loc["beta[x]", "upper"]) == pytest.approx(
+        (2 * estimate - high, 2 * estimate - low)
+    )
+
+
+def test_bootstrap_options_belong_to_method_boot(small_fit):
+    with pytest.raises(SpecError, match="sims apply to method='boot' only"):
+        small_fit.confint("wald", sims=10)
+    with pytest.raises(SpecError, match="boot_type must be one of"):
+        small_fit.confint("boot", boot_type="bca")

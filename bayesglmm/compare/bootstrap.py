@@ -15,29 +15,35 @@ kept (a boundary fit is a result) and counted (``not_converged``).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
 from ..options import check_float
+from ..results import protocol
+from ..results.mlfit import MLFit
 from .coverage import CoverageStudy, coverage_study
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
     """The per-parameter table (estimate, bias, se_boot, the percentile and basic intervals, n,
-    failed, not_converged) and the study behind it (every replicate's estimates)."""
+    failed, not_converged), the study behind it (every replicate's estimates) and the folder that
+    keeps the replicates (call again on it to resume or extend)."""
 
     table: pd.DataFrame
     study: CoverageStudy
     level: float
+    folder: Path
 
 
 def parametric_bootstrap(
     fit,
-    out,
+    out=None,
     sims: int = 1000,
     seed: int = 0,
     workers: int | None = None,
@@ -46,17 +52,26 @@ def parametric_bootstrap(
     executor=None,
 ) -> BootstrapResult:
     """Parametric bootstrap of ``fit`` (an ML fit, Laplace or AGQ with its number of points) in the
-    folder ``out`` (module docstring); calling it again on the same folder resumes. ``workers``
-    and ``executor`` (a Dask cluster's, say) as :func:`~.coverage.coverage_study`."""
+    folder ``out`` (module docstring); calling it again on the same folder resumes; without
+    ``out``, a new temporary folder keeps the replicates (``result.folder``). ``workers``
+    and ``executor`` (a Dask cluster's, say) as :func:`~.coverage.coverage_study`;
+    ``fit.bootstrap(...)`` is the same."""
     check_float("level", level, 0.0, 1.0)
     spec = getattr(fit, "spec", None)
     if spec is None or not hasattr(fit, "optimization"):
         raise SpecError("parametric_bootstrap takes an ML fit made in this session (fit_ml(spec, ...))")
+    if out is None:
+        out = tempfile.mkdtemp(prefix="bayesglmm-bootstrap-")
     engine = "laplace" if fit.method == "laplace" else f"agq{fit.qpoints}"
     study = coverage_study(
         spec, out, [engine], sims=sims, truth=fit, seed=seed, workers=workers, progress=progress, executor=executor
     )
-    return BootstrapResult(bootstrap_table(study, fit.params()["estimate"], level), study, level)
+    return BootstrapResult(bootstrap_table(study, fit.params()["estimate"], level), study, level, Path(out))
+
+
+@protocol.bootstrap.register
+def _(fit: MLFit, sims: int = 1000, out=None, seed: int = 0, workers=None, level: float = 0.95, **options):
+    return parametric_bootstrap(fit, out, sims, seed, workers, level, **options)
 
 
 def bootstrap_table(study: CoverageStudy, estimates: pd.Series, level: float) -> pd.DataFrame:

@@ -255,13 +255,28 @@ class MLFit:
             )
         return pd.DataFrame(rows).set_index("name")
 
-    def confint(self, method: str = "wald", level: float = 0.95, parameters=None) -> pd.DataFrame:
+    def confint(self, method: str = "wald", level: float = 0.95, parameters=None, **options) -> pd.DataFrame:
         """Confidence intervals by common name (estimate, lower, upper): ``"wald"`` as :meth:`params`
-        at any ``level``, or ``"profile"``, the profile likelihood (lme4's
-        ``confint(method = "profile")``; :mod:`bayesglmm.results.intervals`)."""
+        at any ``level``, ``"profile"``, the profile likelihood (lme4's
+        ``confint(method = "profile")``), or ``"boot"``, the parametric bootstrap's percentile
+        intervals (lme4's ``confint(method = "boot")``; ``options`` go to :meth:`bootstrap`, and
+        ``boot_type="basic"`` gives the basic ones); :mod:`bayesglmm.results.intervals`."""
         from .intervals import confidence_intervals
 
-        return confidence_intervals(self, method, level, parameters)
+        return confidence_intervals(self, method, level, parameters, **options)
+
+    def bootstrap(
+        self, sims: int = 1000, out=None, seed: int = 0, workers=None, level: float = 0.95, **options
+    ) -> object:
+        """Parametric bootstrap (lme4's ``bootMer``): ``sims`` data sets simulated at the estimates
+        and refitted by this fit's method; bias, bootstrap SE, percentile and basic intervals by
+        common name, failed refits counted.  Kept in the folder ``out`` (resumable: call again on it),
+        or in a new temporary folder (its path is the result's ``folder``).  ``options``:
+        ``executor``, ``progress``.  Returns a :class:`bayesglmm.compare.BootstrapResult`
+        (:func:`bayesglmm.compare.parametric_bootstrap`)."""
+        from . import protocol
+
+        return protocol.bootstrap(self, sims, out, seed, workers, level, **options)
 
     def comparison_columns(self) -> ComparisonColumns:
         """:func:`bayesglmm.compare.compare`'s view of the fit (:class:`~.protocol.ComparisonColumns`)."""
@@ -301,84 +316,10 @@ class MLFit:
 
     # -- output -----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The documented machine-readable form (see the README's JSON section)."""
-        fixed = self.fixed_effects()
-        cov = self.covariance_parameters()
-        se_mbn = (
-            np.full(len(fixed), np.nan)
-            if self.inference.cov_mbn is None
-            else self._se(True, "mbn")[self._index("beta")]
-        )
-        return {
-            "engine": "ml",
-            "method": self.method,
-            "qpoints": self.qpoints,
-            "formula": self.formula,
-            "family": self.family,
-            "link": self.link,
-            "loglik": self.loglik,
-            "deviance": self.deviance,
-            "aic": self.aic,
-            "bic": self.bic,
-            "n_params": self.n_params,
-            "converged": self.converged,
-            "singular": self.is_singular,
-            "gradient_norm": self.optimization.gradient_norm,
-            "nobs": self.nobs,
-            "nobs_read": self.nobs_read,
-            "ngroups": self.ngroups if self.has_independent_groups else {f.group: len(f.levels) for f in self.factors},
-            "seconds": self.seconds,
-            "se_used": "empirical" if self.empirical else "model",  # the SE of z, p and the limits
-            "hessian_positive_definite": self.optimization.hessian_positive_definite,
-            "compile_seconds": self.optimization.compile_seconds,
-            "warnings": list(self.messages),
-            "fixed": [
-                {
-                    "term": term,
-                    "estimate": row.estimate,
-                    "se": row.se,
-                    "se_empirical": row.se_empirical,
-                    "se_mbn": mbn,
-                    "z": row.z,
-                    "p": row.p,
-                    "lower": row.lower,
-                    "upper": row.upper,
-                }
-                for (term, row), mbn in zip(fixed.iterrows(), se_mbn)
-            ],
-            "odds_ratios": []
-            if self.link != "logit"
-            else [
-                {"term": term, "odds_ratio": row.odds_ratio, "lower": row.lower, "upper": row.upper}
-                for term, row in self.odds_ratios().iterrows()
-            ],
-            "type3": [{"term": term, **{k: float(v) for k, v in row.items()}} for term, row in self.type3().iterrows()],
-            "random": [self._factor_dict(factor) for factor in self.factors],
-            "covariance_parameters": [
-                {
-                    "name": name,
-                    "label": row.label,
-                    "estimate": row.estimate,
-                    "se": row.se,
-                    "se_empirical": row.se_empirical,
-                }
-                for name, row in cov.iterrows()
-            ],
-            "qpoints_table": {str(k): v for k, v in self.optimization.qpoints_table.items()},
-            "versions": self.optimization.versions,
-        }
+        """The documented machine-readable form (see the README's JSON section; :mod:`.ml_json`)."""
+        from .ml_json import ml_fit_dict
 
-    def _factor_dict(self, factor: FactorEstimates) -> dict:
-        G = self.covariance(factor.group)
-        sd = np.sqrt(np.diag(G))
-        return {
-            "group": factor.group,
-            "terms": list(factor.terms),
-            "type": factor.covariance_type,
-            "covariance": G.tolist(),
-            "sd": sd.tolist(),
-            "corr": (G / np.outer(sd, sd)).tolist(),
-        }
+        return ml_fit_dict(self)
 
     def predict(self, data, scale: str = "response", kind: str = "conditional", **options) -> pd.DataFrame:
         """Predicted means (``scale="response"``) or linear predictors on ``data`` with 95% intervals;

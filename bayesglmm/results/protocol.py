@@ -65,3 +65,9 @@ def profile(fit, level: float = 0.95, parameters=None) -> object:
     """Profile-likelihood intervals of a fit; the ML engine registers its fits
     (:func:`bayesglmm.ml.profile.profile_intervals`)."""
     raise TypeError(f"profile intervals are defined for ML fits, not {type(fit).__name__}")
+
+
+@singledispatch
+def bootstrap(fit, sims: int = 1000, out=None, seed: int = 0, workers=None, level: float = 0.95, **options) -> object:
+    """Parametric bootstrap of a fit; :mod:`bayesglmm.compare.bootstrap` registers ML fits."""
+    raise TypeError(f"the parametric bootstrap is defined for ML fits, not {type(fit).__name__}")

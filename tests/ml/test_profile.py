@@ -222,8 +222,8 @@ def test_confint_gives_wald_at_any_level_and_the_profile(epilepsy_laplace, epile
     np.testing.assert_allclose(wide.loc["beta[trt]", "upper"] - wide.loc["beta[trt]", "estimate"], 2.5758293 * se)
     profile = epilepsy_laplace.confint("profile", parameters=["corr[id,(Intercept),time]"])
     np.testing.assert_allclose(profile, epilepsy_profile.table.loc[["corr[id,(Intercept),time]"]], rtol=1e-6)
-    with pytest.raises(SpecError, match="method must be one of wald, profile"):
-        epilepsy_laplace.confint("boot")
+    with pytest.raises(SpecError, match="method must be one of wald, profile, boot"):
+        epilepsy_laplace.confint("bayes")
     with pytest.raises(SpecError, match="no parameter 'sd\\[id,age\\]'"):
         epilepsy_laplace.confint(parameters=["sd[id,age]"])
 
