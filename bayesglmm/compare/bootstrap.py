@@ -1,7 +1,8 @@
 """Parametric bootstrap of an ML fit (lme4's ``bootMer``, MixedModels.jl's ``parametricbootstrap``).
 
 Replicate r simulates a response from the fitted model at the estimates (the design kept) and
-refits it by the fit's own method, with the coverage study's machinery (:mod:`.coverage`,
+refits it by the fit's own method, starting at the estimates (``fit_ml``'s ``start``; from the
+GLM where the fit is singular), with the coverage study's machinery (:mod:`.coverage`,
 :mod:`.study_runner`): the same per-replicate seeds ``SeedSequence([seed, r])``, one file per
 replicate in ``out``, resumable after an interruption, worker processes. Per parameter:
 
@@ -64,7 +65,16 @@ def parametric_bootstrap(
         out = tempfile.mkdtemp(prefix="bayesglmm-bootstrap-")
     engine = "laplace" if fit.method == "laplace" else f"agq{fit.qpoints}"
     study = coverage_study(
-        spec, out, [engine], sims=sims, truth=fit, seed=seed, workers=workers, progress=progress, executor=executor
+        spec,
+        out,
+        [engine],
+        sims=sims,
+        truth=fit,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+        executor=executor,
+        start_at_truth=True,
     )
     return BootstrapResult(bootstrap_table(study, fit.params()["estimate"], level), study, level, Path(out))
 

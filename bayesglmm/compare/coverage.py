@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..options import check_int
+from ..options import check_bool, check_int
 from .engines import BAYESIAN_ENGINES, BayesSettings, fit_engine, parse_engines
 from .study_runner import (
     check_folder,
@@ -55,10 +55,13 @@ class StudyPlan:
     sims: int
     seed: int
     bayes: BayesSettings
+    start_at_truth: bool = False  # the ML refits start at the truth (the bootstrap's estimates)
 
     def to_json(self) -> dict:
         plan = asdict(self)
         plan["engines"], plan["bayes"] = list(self.engines), asdict(self.bayes)
+        if not self.start_at_truth:  # as folders written before the option: they stay resumable
+            del plan["start_at_truth"]
         return plan
 
 
@@ -76,7 +79,8 @@ def replicate_rows(spec, plan: StudyPlan, replicate: int) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                fit = fit_engine(simulated, engine, bayes, progress=False)
+                start = plan.truth if plan.start_at_truth else None
+                fit = fit_engine(simulated, engine, bayes, progress=False, start=start)
             except Exception as error:  # a failed fit is a result of the study: counted, not fatal
                 rows.append(
                     {
@@ -195,6 +199,7 @@ def coverage_study(
     bayes: BayesSettings = BayesSettings(),
     progress: bool = True,
     executor=None,
+    start_at_truth: bool = False,
 ) -> CoverageStudy:
     """Simulate ``sims`` data sets from ``spec``'s model at ``truth`` and fit each engine to each.
 
@@ -212,6 +217,8 @@ def coverage_study(
         ``out`` must be a folder they share.
     bayes : prior set and sampler lengths for Bayesian engines (its seed is not used: each
         replicate's sampler seed comes from ``seed`` and the replicate number).
+    start_at_truth : the ML engines' refits start at ``truth`` instead of the GLM (``fit_ml``'s
+        ``start``): the parametric bootstrap's warm start at the estimates.
     """
     from ..ml import fit_ml
 
@@ -221,8 +228,18 @@ def coverage_study(
     if workers is not None:
         check_int("workers", workers, 1)
     out = Path(out)
+    check_bool("start_at_truth", start_at_truth)
     early = StudyPlan(
-        spec.formula, spec.family.name, spec.family.link, spec.nobs, {}, engines, int(sims), int(seed), bayes
+        spec.formula,
+        spec.family.name,
+        spec.family.link,
+        spec.nobs,
+        {},
+        engines,
+        int(sims),
+        int(seed),
+        bayes,
+        start_at_truth,
     )
     check_folder(out, early.to_json(), ignore=("sims", "truth"))  # before the truth fit, which takes a while
     if truth is None:
@@ -233,7 +250,16 @@ def coverage_study(
         truth = fit_columns(truth).table["estimate"]
     truth = {str(name): float(value) for name, value in dict(truth).items()}
     plan = StudyPlan(
-        spec.formula, spec.family.name, spec.family.link, spec.nobs, truth, engines, int(sims), int(seed), bayes
+        spec.formula,
+        spec.family.name,
+        spec.family.link,
+        spec.nobs,
+        truth,
+        engines,
+        int(sims),
+        int(seed),
+        bayes,
+        start_at_truth,
     )
     folder = start_folder(out, plan.to_json())
     run_replicates(replicate_rows, (spec, plan), folder, sims, workers, progress, executor)

@@ -67,12 +67,13 @@ def parse_engines(text) -> tuple[str, ...]:
 
 
 def fit_engine(
-    spec, engine: str, bayes: BayesSettings = BayesSettings(), progress: bool | None = None
+    spec, engine: str, bayes: BayesSettings = BayesSettings(), progress: bool | None = None, start=None
 ) -> MLFit | BayesFit:
     """Fit ``spec`` with the named engine (see the module docstring); returns an MLFit or BayesFit.
 
     ML fits report model-based Wald intervals (GLIMMIX's default); their empirical SEs are
-    computed too and shown beside them by :func:`~bayesglmm.compare.compare`.
+    computed too and shown beside them by :func:`~bayesglmm.compare.compare`.  ``start``: the ML
+    engines' starting values (``fit_ml``'s); the samplers do not take one.
     """
     from ..bayes import fit_bayes, laplace_fit
     from ..ml import fit_ml
@@ -80,11 +81,11 @@ def fit_engine(
     if engine.endswith("-profile"):
         from ..results.profiled import profiled
 
-        return profiled(fit_engine(spec, engine.removesuffix("-profile"), bayes, progress))
+        return profiled(fit_engine(spec, engine.removesuffix("-profile"), bayes, progress, start))
     if engine == "laplace":
-        return fit_ml(spec, "laplace")
+        return fit_ml(spec, "laplace", start=start)
     if engine.startswith("agq"):
-        return fit_ml(spec, "agq", int(engine[3:]) if engine[3:] else "auto")
+        return fit_ml(spec, "agq", int(engine[3:]) if engine[3:] else "auto", start=start)
     if engine == "laplace-posterior":
         return laplace_fit(spec, bayes.prior_set, bayes.priors, seed=bayes.seed, predictive=False)
     sampler = {"bayes": "auto", "nuts": "full", "marginal": "marginal"}[engine]

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from .._jax import compile_seconds
 from ..core.covariance import CovarianceStructure
 from ..core.data import chunked_data, single_factor
 from ..core.group_likelihood import MarginalModel
+from ..core.parameter_map import phi_from_natural
 from ..core.point_rule import compilation_dominates
 from ..errors import ConvergenceWarning, InferenceWarning, SingularFitWarning, SpecError
 from ..model.identifiability import columns_varying_in_one_cluster, separated_columns
+from ..model.simulate import natural_parameters
 from ..model.spec import ModelSpec
 from ..results.mlfit import MLFit
 from .crossed_fit import fit_crossed
@@ -62,6 +66,7 @@ def fit_ml(
     max_grid_gb: float | None = None,
     *,
     options: MLOptions | None = None,
+    start=None,
 ) -> MLFit:
     """Maximum-likelihood fit of a GLMM: one grouping factor by Laplace or AGQ, several (nested
     or crossed) by Laplace with a joint sparse mode (:mod:`.crossed`).
@@ -82,6 +87,11 @@ def fit_ml(
     options : all of the above (and the engine's tuning knobs) as one :class:`~bayesglmm.ml.options.MLOptions`,
         instead of the keywords: what the TOML loader and the CLI build, and a way to reuse one set of
         options across fits.
+    start : starting values (lme4's and glmmTMB's ``start``): an ML fit of the same model, or every
+        parameter by common name (``fit.params()["estimate"]``), instead of the GLM start; one
+        grouping factor.  A start on the boundary (a singular G) is not used: the GLM start is
+        (from an SD of exactly 0 the optimiser cannot leave it).  The bootstrap's refits start at
+        the estimates (:func:`bayesglmm.compare.parametric_bootstrap`).
     """
     keywords = (method, qpoints, empirical, auto_tol, max_nodes, gtol, chunks, max_grid_gb)
     if options is None:
@@ -91,7 +101,7 @@ def fit_ml(
     compiling = compile_seconds()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = _fit(spec, options)
+        fit = _fit(spec, options, start)
     messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     optimization = replace(fit.optimization, compile_seconds=compile_seconds() - compiling)
     for w in caught:  # raised again under the caller's filters (``error`` still raises), at the caller's line
@@ -102,13 +112,15 @@ def fit_ml(
 _KEYWORD_DEFAULTS = ("laplace", None, False, DEFAULT_TOL, DEFAULT_MAX_NODES, 1e-6, None, None)
 
 
-def _fit(spec: ModelSpec, options: MLOptions):
+def _fit(spec: ModelSpec, options: MLOptions, start=None):
     """The stages of :func:`fit_ml` (which adds the warnings raised and the compilation time)."""
     method, qpoints, empirical, gtol = options.method, options.qpoints, options.empirical, options.gtol
     auto_tol, max_nodes, max_grid_gb = options.auto_tol, options.max_nodes, options.max_grid_gb
     one_program_up_to = options.one_program_up_to
     separated = _separation(spec)
     if len(spec.random) > 1:
+        if start is not None:
+            raise SpecError("start applies to fits with one grouping factor")
         _check_several_factors(spec, method, empirical)
         fit = _unless_separated(fit_crossed(spec, gtol), separated)
         _warn_about(fit)
@@ -123,14 +135,20 @@ def _fit(spec: ModelSpec, options: MLOptions):
     if method == "agq" and qpoints not in (None, "auto"):  # refused before any compilation
         _check_grid_memory(int(qpoints), factor.q, data, MarginalModel(spec.family, structure, p).n_params, max_grid_gb)
 
-    beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
-    sd0 = np.full(factor.q, spec.family.start_random_sd(extra0))
-    phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
+    phi0 = None if start is None else _phi_of_start(spec, structure, start)
+    given_start = phi0 is not None
+    if not given_start:
+        beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+        sd0 = np.full(factor.q, spec.family.start_random_sd(extra0))
+        phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
     objective = MarginalObjective(laplace_model, data, 1)
-    stages, start, modes = _warm_start(objective, phi0, gtol, options.warm_start_from_chunks)
-    result = minimize(objective, start, modes, gtol=gtol)
+    if given_start:  # better than the first chunks' estimates
+        stages, phi_first, modes = [], phi0, objective.initial_modes()
+    else:
+        stages, phi_first, modes = _warm_start(objective, phi0, gtol, options.warm_start_from_chunks)
+    result = minimize(objective, phi_first, modes, gtol=gtol)
     stages.append(("laplace", 1, result.iterations, 2.0 * result.value))
     qpoints_table: dict[int, float] = {}
     used_qpoints, newton = 1, True
@@ -281,6 +299,22 @@ def _warn_one_cluster_columns(spec: ModelSpec) -> None:
             InferenceWarning,
             stacklevel=3,
         )
+
+
+def _phi_of_start(spec: ModelSpec, structure: CovarianceStructure, start) -> np.ndarray | None:
+    """φ of a user's ``start`` (:func:`fit_ml`), or None where it is on the boundary (a singular G)."""
+    if isinstance(start, MLFit):
+        start = start.params()["estimate"]
+    if not isinstance(start, Mapping | pd.Series):
+        raise SpecError(
+            f"start must be an ML fit or parameter values by name (a mapping or a Series), not {type(start).__name__}"
+        )
+    beta, (G,), extra = natural_parameters(spec, start)
+    eigenvalues = np.linalg.eigvalsh(G)
+    if eigenvalues.min() <= 1e-8 * max(eigenvalues.max(), 1e-300):
+        return None
+    phi = phi_from_natural(structure, beta, G, extra, spec.family)
+    return phi if np.all(np.isfinite(phi)) else None
 
 
 def _warm_start(objective: MarginalObjective, phi0, gtol: float, from_chunks: int):

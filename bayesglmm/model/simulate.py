@@ -26,7 +26,7 @@ from .spec import ModelSpec
 
 def _value(params: Mapping, name: str) -> float:
     if name not in params:
-        raise SpecError(f"simulation needs a value for {name}; give every parameter of the model's params() table")
+        raise SpecError(f"no value for {name}: give every parameter of the model's params() table")
     return float(params[name])
 
 
@@ -41,6 +41,14 @@ def _factor_covariance(factor: RandomFactor, params: Mapping) -> np.ndarray:
     if np.linalg.eigvalsh(corr).min() < -1e-12:
         raise SpecError(f"the correlations given for {factor.group} do not form a valid correlation matrix")
     return corr * np.outer(sd, sd)
+
+
+def natural_parameters(spec: ModelSpec, params: Mapping) -> tuple[np.ndarray, list[np.ndarray], object]:
+    """(β, G of each grouping factor, the family's natural extra) of ``spec``'s model from values by
+    common name (``fit.params()["estimate"]``; every parameter of that table is needed)."""
+    beta = np.array([_value(params, beta_name(name)) for name in spec.fixed_names])
+    covariances = [_factor_covariance(factor, params) for factor in spec.random]
+    return beta, covariances, spec.family.extra_from_params(lambda name: _value(params, name))
 
 
 def linear_predictor(spec: ModelSpec, params: Mapping, rng: np.random.Generator) -> np.ndarray:
