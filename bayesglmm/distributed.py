@@ -13,7 +13,7 @@ replicated values, so every process ends with the same fit (equal to the one-pro
 What it does not split: the model spec (the data frame and its design matrices) is read whole
 by every process, and a process's peak memory is set by one chunk's rows × nodes arrays (chunks
 are evaluated one after the other), which more chunks lower in one process too
-(benchmarks/distributed.py).
+(benchmarks/multiprocess_fit.py).
 
 One grouping factor (Laplace and AGQ); several factors and the samplers run whole in each process.
 """

@@ -111,8 +111,8 @@ def loo_rule_at_means(spec: ModelSpec, program: Program, sites: dict) -> tuple[i
 
     −2ℓ is evaluated by :func:`_rule_deviance`, one small program over the distinct groups at one
     φ, not by the ML engine's objective: a full-latent fit has compiled no ML program, and this
-    one compiles in about half the time (its chunking and derivatives are not needed here;
-    benchmarks/loo_overhead.py)."""
+    one, without the objective's chunks and derivatives and at XLA's quickest optimisation level,
+    compiles in two thirds of its time (docs/measurements.md; benchmarks/loo_overhead.py)."""
     marginal = _marginal_model(program)
     beta, G, extra = _natural_at_means(program, sites)
     phi = phi_from_natural(marginal.covariance, beta, G, extra, program.family)

@@ -1,7 +1,7 @@
 """One ML fit in one process against the same fit split over two processes (JAX multi-process,
 Gloo collectives; :mod:`bayesglmm.distributed`): wall time and each process's peak memory.
 
-    python benchmarks/distributed.py [--groups 20000] [--per-group 10] [--method agq] [--qpoints 15]
+    python benchmarks/multiprocess_fit.py [--groups 20000] [--per-group 10] [--method agq] [--qpoints 15]
 
 Simulated Bernoulli data ``y ~ x + (1 + x | g)``; the fit uses 4 chunks (2 per process).  Both
 processes run on this machine, so on a 2-core machine they share its cores: the gain to expect
