@@ -39,12 +39,12 @@ EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "potential_energy", "en
 
 
 class CompiledInitNUTS(NUTS):
-    """NumPyro's NUTS with the vectorised chains' initialisation compiled as one program.
+    """NumPyro's NUTS with the chains' initialisation compiled as one program.
 
-    With several chains on one device NumPyro's ``HMC.init`` finds the initial values and the
-    first step size by running the model op by op under ``vmap``: hundreds of small XLA
-    compilations, most of a fit's compilation (docs/measurements.md). Under ``jax.jit`` the same
-    code compiles once. NumPyro's own check
+    With several chains on one device (vectorised) or a single chain, NumPyro's ``HMC.init``
+    finds the initial values and the first step size by running the model op by op (under
+    ``vmap`` for several chains): hundreds of small XLA compilations, most of a fit's compilation
+    (docs/measurements.md). Under ``jax.jit`` the same code compiles once. NumPyro's own check
     that valid initial values were found is skipped under ``jit``, so it is made here.
     """
 
@@ -103,7 +103,9 @@ def run_nuts(
     the chains and the metric adaptation from a known approximation of the posterior.
     """
     chain_method = "parallel" if jax.local_device_count() >= driver.chains else "vectorized"
-    nuts = (CompiledInitNUTS if chain_method == "vectorized" and driver.chains > 1 else NUTS)(
+    # NumPyro initialises inside its pmap only for parallel chains; otherwise op by op unless compiled
+    in_pmap = chain_method == "parallel" and driver.chains > 1
+    nuts = (NUTS if in_pmap else CompiledInitNUTS)(
         model,
         target_accept_prob=kernel.target_accept,
         max_tree_depth=kernel.max_tree_depth,

@@ -1,5 +1,6 @@
-"""More chains than devices: the chains run vectorised, and their initialisation is one compiled
-program (:class:`bayesglmm.bayes.sampling.CompiledInitNUTS`), not NumPyro's op-by-op ``vmap``."""
+"""More chains than devices (vectorised) or a single chain: the initialisation is one compiled
+program (:class:`bayesglmm.bayes.sampling.CompiledInitNUTS`), not NumPyro's op-by-op run of the
+model (under ``vmap`` for vectorised chains)."""
 
 import warnings
 
@@ -13,12 +14,16 @@ from bayesglmm.bayes import fit_bayes
 from ..compile_events import compile_events
 
 
-def test_vectorised_chains_start_from_one_compiled_program():
+def _spec():
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(15), 4)
     frame = pd.DataFrame({"g": g, "x": rng.normal(size=g.size)})
     frame["y"] = 1.0 + 0.5 * frame.x + rng.normal(0, 0.7, 15)[g] + rng.normal(0, 0.5, g.size)
-    spec = ModelSpec.from_formula("y ~ x + (1 | g)", frame, "gaussian")
+    return ModelSpec.from_formula("y ~ x + (1 | g)", frame, "gaussian")
+
+
+def test_vectorised_chains_start_from_one_compiled_program():
+    spec = _spec()
     chains = jax.local_device_count() + 1  # one more than the devices: vectorised
     with compile_events() as compiles, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -42,3 +47,41 @@ def test_vectorised_chains_start_from_one_compiled_program():
     slope = beta[..., 1]
     assert np.ptp(slope.mean(axis=1)) < 6 * slope.std() / np.sqrt(300 / 4)
     assert abs(slope.mean() - 0.5) < 0.3
+
+
+def test_a_single_chain_starts_from_one_compiled_program(monkeypatch):
+    """NumPyro runs a single chain's initialisation outside any program: op by op, one small XLA
+    compilation per operation of the model (measured: 796 of a first marginal fit's compilations,
+    121 with the compiled start; benchmarks/latency.py). The counts below are from this small
+    model (numpyro 0.22): 307 compilations op by op, 46 compiled."""
+    from bayesglmm.bayes import sampling
+
+    def fit():
+        with compile_events() as compiles, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fit_bayes(
+                _spec(),
+                "brms_proper",
+                sampler="full",
+                chains=1,
+                warmup=200,
+                draws=200,
+                seed=5,
+                progress=False,
+                predictive=False,
+                group_loglik=False,
+            )
+        return result, len(compiles)
+
+    jax.clear_caches()
+    compiled_fit, compiled_count = fit()
+    jax.clear_caches()
+    monkeypatch.setattr(sampling, "CompiledInitNUTS", sampling.NUTS)  # NumPyro's own start
+    eager_fit, eager_count = fit()
+    assert compiled_count < eager_count / 2, (compiled_count, eager_count)
+    # NumPyro draws the start's random numbers differently inside a program, so the chains differ;
+    # they sample the same posterior: means within their Monte Carlo error (200 draws, ESS > 50)
+    compiled_beta, eager_beta = (f.idata.posterior["beta"].values[0] for f in (compiled_fit, eager_fit))
+    error = np.sqrt(compiled_beta.var(axis=0) / 50 + eager_beta.var(axis=0) / 50)
+    assert np.all(np.abs(compiled_beta.mean(axis=0) - eager_beta.mean(axis=0)) < 4 * error)
+    assert compiled_fit.divergences == 0
