@@ -186,3 +186,15 @@ def test_public_functions_and_methods_have_return_types():
 
         visit(ast.parse(path.read_text()), False)
     assert missing == []
+
+
+def test_importing_the_package_leaves_the_heavy_optional_modules_unloaded():
+    """``import bayesglmm`` (every command-line call pays it) does not load NumPyro (a Bayesian fit
+    loads it) or scipy.stats (0.4 s; the few statistics that need it import it where they run)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, bayesglmm.cli; print(sorted(m for m in ('numpyro', 'scipy.stats') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

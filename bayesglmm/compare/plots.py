@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 import numpy as np
-from scipy.stats import gaussian_kde, norm
 
 from ..model.parameters import common_name, interval_scale, parameter_kind, parse_common_name
 from ..results.stats import wald_interval
@@ -53,6 +52,8 @@ def _save(fig, path):
 def interval_density(grid: np.ndarray, estimate: float, se: float, scale: str) -> np.ndarray:
     """The density a Wald interval on ``scale`` assumes (:func:`~bayesglmm.results.stats.wald_interval`):
     the transformed parameter t(θ) ~ N(t(θ̂), (t'(θ̂) se)²), mapped back to θ by the change of variables."""
+    from scipy.stats import norm
+
     grid = np.asarray(grid, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         if scale == "identity":
@@ -129,6 +130,8 @@ def density_plot(comparison, path=None, columns: int = 3, prior: bool = False) -
     ML fit's interval density (:func:`interval_density`), on one grid spanning every fit (tails
     included, inside the parameter's range), so every fit is visible; ``prior`` overlays the first
     Bayesian fit's prior density where its prior is a distribution of that parameter itself."""
+    from scipy.stats import gaussian_kde
+
     plt = _pyplot()
     names = [n for n in comparison.wide().index]
     rows = int(np.ceil(len(names) / columns))

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import SpecError
 from ..options import check_int
@@ -112,6 +111,8 @@ def replicate_ranks(spec, plan: SBCPlan, replicate: int) -> list[dict]:
 def summarise_ranks(ranks: pd.DataFrame, L: int, bins: int) -> pd.DataFrame:
     """Per parameter: n, mean rank / L, the chi-square test of uniform ranks in ``bins`` bins of
     0..L, and the largest ECDF distance from uniform (module docstring)."""
+    from scipy import stats
+
     rows = []
     edges = np.linspace(0, L + 1, bins + 1)
     for name, group in ranks[ranks["name"].notna()].groupby("name", sort=False):
@@ -169,6 +170,7 @@ class SBCStudy:
         """Per parameter a histogram of the ranks in the study's bins with the 99% band of a uniform
         histogram (binomial; the paper's figure 1)."""
         import matplotlib.pyplot as plt
+        from scipy import stats
 
         names = list(self.table.index)
         figure, axes = plt.subplots(1, max(len(names), 1), figsize=(3.2 * max(len(names), 1), 2.8), squeeze=False)

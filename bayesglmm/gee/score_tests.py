@@ -17,7 +17,7 @@ from dataclasses import replace
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import chdtrc
 
 from .. import _jax  # noqa: F401  (float64)
 from .estimating import mean_pieces, score_pieces, working_covariance
@@ -58,5 +58,5 @@ def type3_score_table(
         if term == "(Intercept)":
             continue
         statistic, df = score_statistic(spec, layout, structure, columns, solve, ar1, max_iter, tol)
-        rows.append({"term": term, "df": df, "chi2": statistic, "p": float(chi2.sf(statistic, df))})
+        rows.append({"term": term, "df": df, "chi2": statistic, "p": float(chdtrc(df, statistic))})
     return pd.DataFrame(rows, columns=["term", "df", "chi2", "p"]).set_index("term")

@@ -31,8 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.interpolate import PchipInterpolator
+from scipy.special import ndtri
 
 from .. import _jax  # noqa: F401
 from ..core.covariance import CovarianceStructure
@@ -190,7 +190,7 @@ def profile_intervals(spec: ModelSpec, fit: MLFit, level: float = 0.95, paramete
     full = _WithCoordinateFixed(objective, coordinates, None)
     _, _, hessian_x, _ = full.derivatives(x_hat, modes_hat)
     se_x = np.sqrt(np.abs(np.diag(np.linalg.pinv(hessian_x))))
-    cutoff = float(stats.norm.ppf(0.5 + level / 2.0))
+    cutoff = float(ndtri(0.5 + level / 2.0))
     rows, traces = [], []
     for r in profiled:
         k = in_x_order.index(r)
