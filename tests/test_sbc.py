@@ -87,7 +87,7 @@ def test_uniformity_summary_on_known_ranks():
     assert piled.loc["a", "mean_rank"] == 1.0 and piled.loc["a", "p_value"] < 1e-10
 
 
-@pytest.mark.slow  # 200 marginal-sampler fits, about 35 minutes on 2 cores (the numbers are in docs/compare.md)
+@pytest.mark.slow  # 200 marginal-sampler fits, about 16 minutes on 2 cores (the numbers are in docs/compare.md)
 def test_two_hundred_replicates_of_the_sampler_are_uniform(spec, tmp_path):
     """The exact sampler (``bayes``: the marginal one here) passes: every parameter's ranks are
     uniform at 200 replicates (chi-square p > 0.01)."""
