@@ -32,7 +32,7 @@ from ..options import check_bool, check_choice, check_int, check_qpoints
 from ..results.bayesfit import BayesFit
 from ..results.sampler_record import SamplerRecord
 from .convert import to_inference_data
-from .group_loglik import group_marginal_logliks, loo_qpoints
+from .group_loglik import group_marginal_logliks
 from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
 from .priors import check_proper
@@ -305,6 +305,5 @@ def _inference_data(
     prior = prior_predictive(program, prior_draws, seed + 2) if prior_draws else None
     by_group = None
     if spec is not None and len(program.factors) == 1:
-        qpoints = loo_qpoints(spec, program, latent) if qpoints is None else qpoints
         by_group = _by_chain(group_marginal_logliks(spec, program, latent, qpoints), chains)
     return to_inference_data(program, posterior, stats, log_lik, predicted, prior, by_group)

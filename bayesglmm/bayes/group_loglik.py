@@ -37,10 +37,17 @@ from .integrated_program import parameter_vector
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites
 
 
-def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoints: int) -> np.ndarray:
+def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoints: int | None) -> np.ndarray:
     """log p(y_i | draw) for every draw and group (draws, n_groups), groups in the factor's level
     order; ``sites`` are flat draws of the full-latent program's sites (the innovations ``z``,
-    the draws' spherical effects, start each mode search near its mode)."""
+    the draws' spherical effects, start each mode search near its mode).  ``qpoints`` None: the
+    rule's number at the posterior means (:func:`loo_rule_at_means`)."""
+    # groups with identical rows have identical integrals: one per pattern (amenorrhea: 55 of 1151)
+    data = grouped_data(spec)
+    pattern = group_patterns(data)
+    distinct, counts, representative = distinct_groups(data, pattern)
+    if qpoints is None:
+        qpoints = _rule_on_distinct(program, sites, distinct, counts)[0]
     (factor,) = program.factors
     marginal = _marginal_model(program, "laplace" if qpoints == 1 else "agq")
     structure = marginal.covariance
@@ -59,10 +66,6 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     phis = jax.jit(jax.vmap(phi_of))(population)
     layout = DrawSharding.of(phis.shape[0], 1)
     nodes, log_weights = (jnp.asarray(a) for a in gauss_hermite_grid(qpoints, structure.q))
-    # groups with identical rows have identical integrals: one per pattern (amenorrhea: 55 of 1151)
-    data = grouped_data(spec)
-    pattern = group_patterns(data)
-    distinct, _, representative = distinct_groups(data, pattern)
     starts = np.asarray(sites[innovations_site(g)])[:, representative]
     values = _sharded_logliks(marginal)(layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights)
     return np.asarray(layout.gather(values))[:, pattern]
@@ -113,11 +116,15 @@ def loo_rule_at_means(spec: ModelSpec, program: Program, sites: dict) -> tuple[i
     φ, not by the ML engine's objective: a full-latent fit has compiled no ML program, and this
     one, without the objective's chunks and derivatives and at XLA's quickest optimisation level,
     compiles in two thirds of its time (docs/measurements.md; benchmarks/loo_overhead.py)."""
+    distinct, counts, _ = distinct_groups(grouped_data(spec))
+    return _rule_on_distinct(program, sites, distinct, counts)
+
+
+def _rule_on_distinct(program: Program, sites: dict, distinct, counts: np.ndarray) -> tuple[int, dict[int, float]]:
+    """:func:`loo_rule_at_means` on the distinct groups (``distinct``, each standing for ``counts`` groups)."""
     marginal = _marginal_model(program)
     beta, G, extra = _natural_at_means(program, sites)
     phi = phi_from_natural(marginal.covariance, beta, G, extra, program.family)
-    data = grouped_data(spec)
-    distinct, counts, _ = distinct_groups(data)
     q = marginal.covariance.q
 
     def deviance_on_grid(nodes, log_weights):
@@ -133,7 +140,9 @@ def _natural_at_means(program: Program, sites: dict) -> tuple[np.ndarray, np.nda
     steps as JAX operations outside a program compile one small program each (18 here, 0.3 s)."""
     (factor,) = program.factors
     g = factor.group
-    mean = {name: np.mean(np.asarray(value), axis=0) for name, value in sites.items()}
+    needed = [sd_site(g), *(cholesky_site(g, k) for k in range(len(factor.correlated_blocks)))]
+    needed += [BETA_SITE] + _family_sites(program)
+    mean = {name: np.mean(np.asarray(sites[name]), axis=0) for name in needed if name in sites}
     correlation = np.eye(len(factor.terms))
     for k, block in enumerate(factor.correlated_blocks):
         chol = mean[cholesky_site(g, k)]

@@ -20,7 +20,6 @@ from ..core.point_rule import (
     candidate_qpoints,
     choose_by_rule,
     deviances_by_qpoints,
-    padded_size,
     rule_choice,
 )
 from .objective import _evaluate, program_inputs
@@ -31,7 +30,6 @@ __all__ = ["QPOINT_SEQUENCE", "candidate_qpoints", "choose_qpoints", "deviance_b
 DEFAULT_TOL = MLOptions.auto_tol
 DEFAULT_MAX_NODES = MLOptions.max_nodes
 ONE_PROGRAM_UP_TO = MLOptions.one_program_up_to
-_padded_size = padded_size  # the tests' name
 
 
 def deviance_by_qpoints(
