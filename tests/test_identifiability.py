@@ -14,7 +14,8 @@ import pytest
 from bayesglmm import ConvergenceWarning, InferenceWarning, ModelSpec, SpecError, fit_ml
 from bayesglmm.gee import fit_gee
 from bayesglmm.model.families import make_family
-from bayesglmm.model.identifiability import separated_columns
+from bayesglmm.ml.start import glm_row_scores
+from bayesglmm.model.identifiability import scores_rule_out_separation, separated_columns
 
 
 def separation_sides(family: str, y, trials):
@@ -74,6 +75,55 @@ def test_separation_lp_on_textbook_cases():
     counts = np.array([2, 0, 3, 0, 0, 0.0])
     assert separated_columns(level, ["(Intercept)", "b"], separation_sides("poisson", counts, np.ones(6))) == ["b"]
     assert separated_columns(level, ["(Intercept)", "b"], separation_sides("poisson", counts + 1, np.ones(6))) == []
+
+
+def _scores(family: str, X, y):
+    n = np.ones(len(y))
+    return glm_row_scores(make_family(family), X, y, n, np.zeros(len(y)))
+
+
+def test_glm_scores_certify_no_separation_exactly_where_the_lp_finds_none():
+    # The certificate (Stiemke's theorem, identifiability module) may only skip the LP where the LP
+    # finds no separation: on random designs, separated, quasi-separated and overlapping, the
+    # answer with the scores equals the LP's, and the scores certify every overlapping design.
+    rng = np.random.default_rng(3)
+    certified = 0
+    for case in range(60):
+        n = int(rng.integers(8, 200))
+        X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 3, n)])
+        names = ["(Intercept)", "x", "k"]
+        kind = case % 3
+        if kind == 0:  # complete separation by a direction
+            y = (X @ rng.normal(size=3) > 0).astype(float)
+        elif kind == 1:  # quasi-complete: every row with k == 2 is an event
+            y = np.where(X[:, 2] == 2, 1.0, rng.integers(0, 2, n))
+        else:
+            y = rng.integers(0, 2, n).astype(float)
+        if y.min() == y.max():
+            continue
+        sides = separation_sides("bernoulli", y, np.ones(n))
+        scores = _scores("bernoulli", X, y)
+        lp = separated_columns(X, names, sides)
+        assert separated_columns(X, names, sides, scores) == lp
+        if scores_rule_out_separation(X / np.abs(X).max(axis=0), sides, scores):
+            certified += 1
+            assert lp == []
+    assert certified >= 12  # most overlapping designs skip the LP
+
+
+def test_glm_scores_never_certify_a_separated_textbook_case():
+    X = np.column_stack([np.ones(6), [1.0, 2, 3, 4, 5, 6]])
+    y = np.array([0, 0, 0, 1, 1, 1.0])
+    sides = separation_sides("bernoulli", y, np.ones(6))
+    assert not scores_rule_out_separation(X / 6, sides, _scores("bernoulli", X, y))
+    assert separated_columns(X, ["(Intercept)", "x"], sides, _scores("bernoulli", X, y)) == ["x"]
+    level = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1.0]])
+    counts = np.array([2, 0, 3, 0, 0, 0.0])
+    poisson_sides = separation_sides("poisson", counts, np.ones(6))
+    assert not scores_rule_out_separation(level, poisson_sides, _scores("poisson", level, counts))
+    assert scores_rule_out_separation(
+        level, separation_sides("poisson", counts + 1, np.ones(6)), _scores("poisson", level, counts + 1)
+    )
 
 
 def test_singleton_groups_with_a_random_intercept_are_refused_for_binary_data():

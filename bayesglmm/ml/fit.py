@@ -37,7 +37,7 @@ from .objective import MarginalObjective
 from .optimise import minimize
 from .options import MLOptions
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
-from .start import glm_start
+from .start import glm_row_scores, glm_start
 
 
 def _check_several_factors(spec: ModelSpec, method: str, empirical: bool):
@@ -271,7 +271,10 @@ def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: floa
 def _separation(spec: ModelSpec) -> list[str]:
     """The fixed-effect columns that separate the data (:mod:`bayesglmm.model.identifiability`), or []."""
     sides = spec.family.separation_sides(spec.y, spec.trials)
-    return [] if sides is None else separated_columns(spec.fixed.X, spec.fixed.names, sides)
+    if sides is None:
+        return []
+    scores = glm_row_scores(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+    return separated_columns(spec.fixed.X, spec.fixed.names, sides, scores)
 
 
 def _unless_separated(fit, separated: list[str]):
