@@ -13,8 +13,8 @@ import pytest
 
 from bayesglmm import ConvergenceWarning, InferenceWarning, ModelSpec, SpecError, fit_ml
 from bayesglmm.gee import fit_gee
-from bayesglmm.model.families import make_family
 from bayesglmm.ml.start import glm_row_scores
+from bayesglmm.model.families import make_family
 from bayesglmm.model.identifiability import scores_rule_out_separation, separated_columns
 
 
