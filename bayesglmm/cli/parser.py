@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--method", choices=["laplace", "agq"], help="laplace or agq (default: the spec's, else laplace)")
     fit.add_argument("--qpoints", type=_qpoints, help="points per dimension for agq, or 'auto'")
     fit.add_argument(
-        "--max-grid-gb", type=float, help="refuse AGQ grids estimated to need more memory (default: 3/4 of RAM)"
+        "--max-grid-gb",
+        type=float,
+        help="refuse AGQ grids (or several-factor fits) estimated to need more memory (default: 3/4 of RAM)",
     )
     fit.add_argument(
         "--empirical",

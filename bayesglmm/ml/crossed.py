@@ -15,7 +15,13 @@ meets, and D (m × m) small.  Eliminating b₀ first — the fill-reducing order
 and a Newton step for the joint mode needs only batched q₀ × q₀ solves, row-wise products with C
 and one dense m × m Cholesky of S.  Memory is linear in the rows plus m²; time is linear in the
 rows plus m³, so the secondary factors together may have a few thousand effects (sites, schools,
-raters), the primary any number (patients, classes).
+items; m = 1000 with 100,000 rows refits in 6 s, m = 3000 in 36 s on 2 cores), the primary any number
+(patients, subjects, classes).  The memory (:func:`bayesglmm.ml.memory.crossed_memory_gb`) is
+estimated and checked before compiling.
+
+The first and second derivatives in φ pass through S by Jacobi's formula and implicit solves
+(:func:`spd_log_det`, :func:`spd_solve`), one S⁻¹ dS S⁻¹ per direction for the Hessian,
+instead of differentiating the Cholesky factorisation (5.6× faster at m = 1000).
 
 Written in JAX, not with CHOLMOD or scipy.sparse: the objective must be twice differentiable in
 (β, θ) for the exact observed information, and neither factorisation is differentiable in JAX.
@@ -37,11 +43,8 @@ from .. import _jax  # noqa: F401
 from ..core import parameter_map, smallmat
 from ..core.covariance import CovarianceStructure
 from ..core.newton import damped_newton
-from ..errors import SpecError
 from ..model.families import Family
 from ..model.spec import ModelSpec
-
-MAX_SECONDARY_EFFECTS = 4000  # m: S is a dense m x m matrix (128 MB) factorised at every Newton step
 
 
 @partial(
@@ -74,6 +77,11 @@ class CrossedData:
     n_levels: tuple
 
     @property
+    def n_pairs(self) -> int:
+        """Pairs of cells in the same primary level: the scattered terms of S."""
+        return sum(int(first.shape[0]) for first, _ in self.pairs.values())
+
+    @property
     def n_secondary(self) -> int:
         """m, the number of secondary random effects."""
         return sum(n * Z.shape[1] for n, Z in zip(self.n_levels[1:], self.Z[1:]))
@@ -97,14 +105,6 @@ def factor_order(spec: ModelSpec) -> list[int]:
 def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
     """Arrays of ``spec`` for :func:`laplace_loglik`, factors in ``order`` (primary first)."""
     factors = [spec.random[g] for g in order]
-    m = sum(len(f.levels) * f.q for f in factors[1:])
-    if m > MAX_SECONDARY_EFFECTS:
-        names = ", ".join(f"'{f.group}'" for f in factors[1:])
-        raise SpecError(
-            f"the factors {names} have {m} random effects together beyond the largest factor '{factors[0].group}'; "
-            f"the Laplace engine handles at most {MAX_SECONDARY_EFFECTS} (a dense matrix of that size is "
-            "factorised at every step). Use the Bayesian engine (fit_bayes) or fewer levels"
-        )
     order_rows = np.argsort(factors[0].index, kind="stable")
     primary = factors[0].index[order_rows]
     cells, cell_group, cell_level = [], [], []

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _jax  # noqa: F401
 from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
+from ..errors import SpecError
 from ..model.spec import ModelSpec
 from ..results.mlfit import MLFit
 from .crossed import (
@@ -31,6 +32,7 @@ from .crossed import (
 )
 from .finish import OptimumDerivatives, finish_fit
 from .inference import report_values
+from .memory import crossed_memory_gb, default_memory_limit_gb
 from .optimise import minimize
 from .start import glm_start
 
@@ -85,12 +87,29 @@ class CrossedObjective:
         return value, gradient
 
 
-def fit_crossed(spec: ModelSpec, gtol: float = 1e-6) -> MLFit:
-    """Laplace fit of a GLMM with several (nested or crossed) grouping factors; an MLFit."""
+def _check_memory(data: CrossedData, factors, limit_gb: float | None) -> None:
+    needed = crossed_memory_gb(data.n_secondary, int(data.y.shape[0]), data.n_pairs)
+    limit = default_memory_limit_gb() if limit_gb is None else limit_gb
+    if needed > limit:
+        names = ", ".join(f"'{f.group}'" for f in factors[1:])
+        raise SpecError(
+            f"the factors {names} have {data.n_secondary} random effects together beyond the largest factor "
+            f"'{factors[0].group}'; the Laplace fit holds dense matrices of that size and needs an estimated "
+            f"{needed:.1f} GB (limit {limit:.1f} GB). Use fewer levels, the Bayesian engine (fit_bayes), or raise "
+            "the limit: max_grid_gb= in Python, --max-grid-gb on the command line"
+        )
+
+
+def fit_crossed(spec: ModelSpec, gtol: float = 1e-6, max_memory_gb: float | None = None) -> MLFit:
+    """Laplace fit of a GLMM with several (nested or crossed) grouping factors; an MLFit.
+
+    Refused before compiling when the estimated memory (:func:`.memory.crossed_memory_gb`)
+    exceeds ``max_memory_gb`` (default three quarters of the machine's)."""
     started = time.perf_counter()
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
     data = crossed_data(spec, order)
+    _check_memory(data, factors, max_memory_gb)
     model = CrossedModel(
         spec.family,
         tuple(CovarianceStructure(f.q, f.blocks, log_diagonal=True) for f in factors),

@@ -79,8 +79,9 @@ def fit_ml(
         number whose −2 log-likelihood is within ``auto_tol`` of the next one's.
     empirical : report tests and intervals with the empirical (sandwich)
         covariance, as GLIMMIX's ``empirical`` option; both SEs are always computed.
-    max_grid_gb : refuse an AGQ grid whose estimated memory exceeds this many GB (default: three
-        quarters of the machine's memory), before compiling it (:mod:`.memory`).
+    max_grid_gb : refuse an AGQ grid, or with several grouping factors the dense matrices of the
+        secondary factors' effects, whose estimated memory exceeds this many GB (default: three
+        quarters of the machine's memory), before compiling (:mod:`.memory`).
     chunks : the groups are cut into this many chunks of whole groups, evaluated one after the
         other on each device and sharded across the JAX devices (default: one per GPU, on CPU about
         65,000 rows each; :func:`~bayesglmm.core.data.chunked_data`).  The estimates do not depend on it.
@@ -122,7 +123,7 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         if start is not None:
             raise SpecError("start applies to fits with one grouping factor")
         _check_several_factors(spec, method, empirical)
-        fit = _unless_separated(fit_crossed(spec, gtol), separated)
+        fit = _unless_separated(fit_crossed(spec, gtol, max_grid_gb), separated)
         _warn_about(fit)
         return fit
     if empirical:
