@@ -1,7 +1,13 @@
-"""Laplace ML fits as the data grow: seconds and peak memory per size (issue 9).
+"""Laplace ML fits as the data grow: seconds and peak memory per size (issues 9 and 25).
 
     python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace] [--chunks K] [--devices D]
                                [--cache DIR]
+    python benchmarks/scale.py --crossed [--crossed-sizes 2000x200,10000x1000,100000x10000] [--slopes]
+
+``--crossed``: simulated Bernoulli ``y ~ x + (1 | subj) + (1 | item)`` (``--slopes``:
+``(1 + x | subj) + (1 | item)``), each subject seeing 10 distinct items; per size the first fit
+and a refit in one process (the refit runs the compiled programs again: the algorithm's cost), its
+peak memory, and glmmTMB's fit of the same data (written to CSV) when ``Rscript`` is on the PATH.
 
 Simulated Bernoulli data, y ~ time + trt:time + (1 + time | id), groups x visits rows
 (glmmTMB on this 2-core machine: 20,000 x 5 in 23.5 s, 100,000 x 5 in 156.5 s). Each size
@@ -77,8 +83,127 @@ def one_size(n_groups: int, visits: int, method: str, chunks: int | None, device
     }
 
 
+CROSSED_TRUTH = {
+    "beta[(Intercept)]": -0.5,
+    "beta[x]": 0.5,
+    "sd[subj,(Intercept)]": 1.0,
+    "sd[subj,x]": 0.3,
+    "corr[subj,(Intercept),x]": 0.2,
+    "sd[item,(Intercept)]": 0.5,
+}
+
+
+def crossed_formula(slopes: bool) -> str:
+    return f"y ~ x + ({'1 + x' if slopes else '1'} | subj) + (1 | item)"
+
+
+def crossed_frame(n_subjects: int, n_items: int, slopes: bool):
+    """Each subject sees 10 distinct items at random; y drawn from the model at CROSSED_TRUTH."""
+    import numpy as np
+    import pandas as pd
+
+    from bayesglmm import simulate
+
+    rng = np.random.default_rng(1)
+    items = np.argsort(rng.random((n_subjects, n_items)), axis=1)[:, :10] if n_items <= 2000 else None
+    if items is None:  # argsort of a large matrix is slow: draw with replacement and redraw repeats
+        items = rng.integers(0, n_items, (n_subjects, 10))
+        for _ in range(100):
+            repeated = np.any(np.diff(np.sort(items, axis=1), axis=1) == 0, axis=1)
+            if not repeated.any():
+                break
+            items[repeated] = rng.integers(0, n_items, (int(repeated.sum()), 10))
+    design = pd.DataFrame(
+        {"subj": np.repeat(np.arange(n_subjects), 10), "item": items.reshape(-1), "x": rng.normal(size=10 * n_subjects)}
+    )
+    params = {k: v for k, v in CROSSED_TRUTH.items() if slopes or ",x]" not in k}
+    return simulate(crossed_formula(slopes), params, design, seed=2)
+
+
+def one_crossed(n_subjects: int, n_items: int, slopes: bool, csv: str | None) -> dict:
+    import warnings
+
+    from bayesglmm import ModelSpec, SpecError, fit_ml
+
+    frame = crossed_frame(n_subjects, n_items, slopes)
+    if csv:
+        frame.to_csv(csv, index=False)
+    spec = ModelSpec.from_formula(crossed_formula(slopes), frame, "bernoulli")
+    seconds = []
+    for _ in range(2):
+        started = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_ml(spec)
+        except SpecError as error:
+            return {"rows": spec.nobs, "refused": str(error)}
+        seconds.append(time.perf_counter() - started)
+    return {
+        "rows": spec.nobs,
+        "first": seconds[0],
+        "refit": seconds[1],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "loglik": fit.loglik,
+        "converged": fit.converged,
+    }
+
+
+GLMMTMB_SCRIPT = """
+args <- commandArgs(TRUE)
+suppressMessages(library(glmmTMB))
+d <- read.csv(args[1]); d$subj <- factor(d$subj); d$item <- factor(d$item)
+t <- system.time(f <- glmmTMB(as.formula(args[2]), d, family = binomial))
+cat(sprintf("%.3f %.6f\n", t[["elapsed"]], logLik(f)))
+"""
+
+
+def crossed_main(sizes: str, slopes: bool) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    rscript = shutil.which("Rscript")
+    with tempfile.TemporaryDirectory() as folder:
+        script = os.path.join(folder, "glmmtmb.R")
+        with open(script, "w") as handle:
+            handle.write(GLMMTMB_SCRIPT)
+        for size in sizes.split(","):
+            n_subjects, n_items = map(int, size.split("x"))
+            csv = os.path.join(folder, "data.csv") if rscript else None
+            command = [sys.executable, __file__, "--one-crossed", size, *(["--slopes"] if slopes else [])]
+            run = subprocess.run([*command, *(["--csv", csv] if csv else [])], capture_output=True, text=True)
+            if run.returncode != 0:
+                print(f"{size}: failed\n{run.stderr[-2000:]}")
+                continue
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+            label = f"{result['rows']:>9} rows {n_subjects:>7} x {n_items:<6}"
+            if "refused" in result:
+                print(f"{label}: refused before compiling: {result['refused']}")
+                continue
+            line = (
+                f"{label}: first fit {result['first']:6.1f} s, refit {result['refit']:6.1f} s, "
+                f"peak RSS {result['peak_rss_mb']:6.0f} MB, logLik {result['loglik']:.4f}"
+            )
+            if rscript:
+                r = subprocess.run(
+                    [rscript, script, csv, crossed_formula(slopes)], capture_output=True, text=True, check=True
+                )
+                tmb_seconds, tmb_loglik = map(float, r.stdout.split())
+                line += (
+                    f" | glmmTMB fit {tmb_seconds:6.1f} s (logLik {tmb_loglik:.4f}); "
+                    f"refit/glmmTMB {result['refit'] / tmb_seconds:.2f}, first/glmmTMB {result['first'] / tmb_seconds:.2f}"
+                )
+            print(line, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--crossed", action="store_true", help="subjects x items crossed designs (issue 25)")
+    parser.add_argument("--crossed-sizes", default="2000x200,10000x1000,100000x10000")
+    parser.add_argument("--slopes", action="store_true", help="a random slope of x by subject")
+    parser.add_argument("--one-crossed", help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--method", default="laplace")
@@ -89,6 +214,13 @@ def main():
     parser.add_argument("--cache", help="program cache folder: each size runs twice, the second from the cache")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_crossed:
+        n_subjects, n_items = map(int, args.one_crossed.split("x"))
+        print(json.dumps(one_crossed(n_subjects, n_items, args.slopes, args.csv)))
+        return
+    if args.crossed:
+        crossed_main(args.crossed_sizes, args.slopes)
+        return
     if args.one:
         print(json.dumps(one_size(args.one, args.visits, args.method, args.chunks, args.devices, args.cache)))
         return
