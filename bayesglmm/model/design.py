@@ -200,7 +200,7 @@ def random_factors(parsed: ParsedFormula, frame: pd.DataFrame) -> tuple[RandomFa
             columns.append(block_cols)
             indices = tuple(range(start, start + len(block_names)))
             blocks.extend([indices] if bar.correlated else [(i,) for i in indices])
-        levels, index = np.unique(_group_labels(group, frame), return_inverse=True)
+        levels, index = np.unique(group_labels(group, frame), return_inverse=True)
         factors.append(
             RandomFactor(
                 group=group,
@@ -219,8 +219,9 @@ def _expand_nesting(group: str) -> list[str]:
     return [":".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _group_labels(group: str, frame: pd.DataFrame) -> np.ndarray:
-    """Group value of each row; numeric ids stay numeric so levels sort as numbers."""
+def group_labels(group: str, frame: pd.DataFrame) -> np.ndarray:
+    """Group value of each row; numeric ids stay numeric so levels sort as numbers.  A nested
+    group ``a:b`` (from ``(1 | a/b)``) joins the columns' values with ':'."""
     names = group.split(":")
     if len(names) == 1 and pd.api.types.is_numeric_dtype(frame[names[0]]):
         return frame[names[0]].to_numpy()

@@ -43,22 +43,31 @@ def group_positions(data: pd.DataFrame, group: str, levels, new_groups: str) -> 
     unseen or missing group; ``"population"`` gives them b = 0 (lme4's ``allow.new.levels = TRUE``,
     brms's ``allow_new_levels`` with the population mean).
     """
-    from ..model.design import level_strings
+    from ..model.design import group_labels, level_strings
 
     if new_groups not in NEW_GROUPS:
         raise SpecError(f"new_groups must be one of {', '.join(NEW_GROUPS)}, not {new_groups!r}")
     position = {str(level): i for i, level in enumerate(levels)}
-    if group not in data.columns:
+    columns = [group] if group in data.columns else group.split(":")  # a nested group a:b needs a and b
+    missing = [column for column in columns if column not in data.columns]
+    if missing:
         if new_groups == "error":
+            needed = " and ".join(repr(column) for column in missing)
             raise SpecError(
-                f"conditional predictions need the group column {group!r} in the new data; add it, use "
+                f"conditional predictions need the group column {needed} in the new data; add it, use "
                 "kind='typical' or 'marginal', or new_groups='population' to predict with b = 0"
             )
         return np.full(len(data), -1)
-    labels = level_strings(data[group].reset_index(drop=True)) if data[group].notna().all() else data[group].astype(str)
+    if group not in data.columns:  # the nested group's labels, built as the fit built them
+        labels = pd.Series(group_labels(group, data.reset_index(drop=True))).astype(str)
+    elif data[group].notna().all():
+        labels = level_strings(data[group].reset_index(drop=True))
+    else:
+        labels = data[group].astype(str)
     index = np.array([position.get(label, -1) for label in labels])
     if new_groups == "error" and np.any(index < 0):
-        unseen = list(dict.fromkeys(np.asarray(data[group])[index < 0].tolist()))
+        shown = data[group] if group in data.columns else labels
+        unseen = list(dict.fromkeys(np.asarray(shown)[index < 0].tolist()))
         raise SpecError(
             f"{int(np.sum(index < 0))} row(s) of the new data belong to {group} level(s) not in the fit "
             f"({', '.join(map(repr, unseen[:5]))}{', ...' if len(unseen) > 5 else ''}); pass new_groups='population' "

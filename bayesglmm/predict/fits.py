@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,43 +67,42 @@ def predict_ml(
 ) -> pd.DataFrame:
     """Predictions of an ML GLMM with delta-method 95% intervals (model-based or empirical, as the fit).
 
-    ``kind``: ``conditional`` (each row's group at its conditional mode), ``typical`` (b = 0),
-    ``marginal`` (population-averaged over N(0, G)); with zero inflation the response scale is
+    ``kind``: ``conditional`` (each row's groups at their conditional modes, one per grouping
+    factor), ``typical`` (b = 0), ``marginal`` (population-averaged over N(0, G); with several
+    factors, independent, over the normal sum Σ_g z_gᵀ b_g by a one-dimensional rule); with zero inflation the response scale is
     E(y) = (1 − π) μ (glmmTMB's ``type = "response"``; its interval on the log scale) and the link
-    scale is the count part's η. A group not in the fit is an error unless
+    scale is the count part's η. A group not in the fit (of any factor) is an error unless
     ``new_groups="population"`` (b = 0 for it, lme4's ``allow.new.levels``). Conditional SEs
     count the uncertainty of β, not of the modes.
     """
     _check(scale, kind)
-    if not fit.has_independent_groups:
-        raise SpecError(
-            f"predictions from a fit with several grouping factors ({', '.join(f.group for f in fit.factors)}) "
-            "are not available yet; fit one grouping factor to predict"
-        )
-    design = prediction_design(fit, data, fit.fixed_names, fit.group, fit.re_terms)
-    kinds = [p.kind for p in fit.parameters]
-    beta_idx = [i for i, k in enumerate(kinds) if k == "beta"]
-    sd_idx = [i for i, k in enumerate(kinds) if k == "sd"]
-    corr_idx = [i for i, k in enumerate(kinds) if k == "corr"]
+    design = prediction_design(fit, data, fit.fixed_names)
+    X, offset = jnp.asarray(design.X), jnp.asarray(design.offset)
+    factors = [_FactorPart.of(fit, factor, data, kind, new_groups) for factor in fit.factors]
+    beta_idx = [i for i, parameter in enumerate(fit.parameters) if parameter.kind == "beta"]
+    used = beta_idx + [i for part in factors for i in part.sd_idx + part.corr_idx]
     cov = fit.inference.cov_empirical if fit.empirical else fit.inference.cov_model
-    used = beta_idx + sd_idx + corr_idx
     theta, cov = fit.inference.estimates[used], cov[np.ix_(used, used)]
-    p, q = len(beta_idx), len(sd_idx)
-    corr_pairs = [fit.parameters[i].indices for i in corr_idx]
-    X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
-    b = (
-        jnp.asarray(_group_effects(data, fit.group, fit.group_levels, fit.modes, new_groups))
-        if kind == "conditional"
-        else 0.0
-    )
+    p = len(beta_idx)
 
     def eta_star(parameters):
-        beta = parameters[:p]
-        eta = X @ beta + offset
-        if kind != "marginal":
-            return eta + jnp.sum(Z * b, axis=1)
-        G = covariance_from(parameters[p : p + q], parameters[p + q :], q, corr_pairs)
-        return link_function(fit.link, population_average(eta, Z, G, fit.link, qpoints))
+        eta = X @ parameters[:p] + offset
+        if kind == "conditional":
+            return eta + sum(jnp.sum(part.Z * part.effects, axis=1) for part in factors)
+        if kind == "typical" or not factors:
+            return eta
+        covariances, start = [], p
+        for part in factors:
+            q, n_corr = len(part.sd_idx), len(part.corr_idx)
+            sd, corr = parameters[start : start + q], parameters[start + q : start + q + n_corr]
+            covariances.append(covariance_from(sd, corr, q, part.corr_pairs))
+            start += q + n_corr
+        if len(factors) == 1:
+            return link_function(fit.link, population_average(eta, factors[0].Z, covariances[0], fit.link, qpoints))
+        # independent factors: Σ_g z_gᵀ b_g ~ N(0, Σ_g z_gᵀ G_g z_g), a one-dimensional average per row
+        variance = sum(jnp.einsum("nj,jk,nk->n", part.Z, G, part.Z) for part, G in zip(factors, covariances))
+        scale_of_row = jnp.sqrt(jnp.maximum(variance, 1e-300))[:, None]
+        return link_function(fit.link, population_average(eta, scale_of_row, jnp.eye(1), fit.link, qpoints))
 
     zi_idx = [i for i, parameter in enumerate(fit.parameters) if parameter.name.split("[")[0] == "zi"]
     if zi_idx and scale == "response":  # E(y) = (1 − π) g⁻¹(η*): its own delta method, with the zi parameters
@@ -121,6 +122,38 @@ def predict_ml(
     jacobian = np.asarray(jacobian)
     se = np.sqrt(np.einsum("np,pq,nq->n", jacobian, cov, jacobian))
     return _wald_table(data.index, eta, se, fit.link, scale)
+
+
+@dataclass(frozen=True)
+class _FactorPart:
+    """One grouping factor's part of a prediction: its covariates Z (n, q) on the new rows, each
+    row's conditional modes (zero for a new level with ``new_groups="population"``; zero unless
+    ``kind="conditional"``), and the positions of its SDs and correlations in the fit's parameters."""
+
+    Z: jax.Array
+    effects: jax.Array
+    sd_idx: list
+    corr_idx: list
+    corr_pairs: list
+
+    @classmethod
+    def of(cls, fit, factor, data: pd.DataFrame, kind: str, new_groups: str) -> _FactorPart:
+        Z = fit.template.random(data, factor.group, factor.terms)
+        effects = (
+            _group_effects(data, factor.group, factor.levels, factor.modes, new_groups)
+            if kind == "conditional"
+            else np.zeros_like(Z)
+        )
+        mine = [(i, parameter) for i, parameter in enumerate(fit.parameters) if parameter.group == factor.group]
+        corr = [(i, parameter) for i, parameter in mine if parameter.kind == "corr"]
+        sd = sorted((parameter.indices, i) for i, parameter in mine if parameter.kind == "sd")
+        return cls(
+            jnp.asarray(Z),
+            jnp.asarray(effects),
+            [i for _, i in sd],
+            [i for i, _ in corr],
+            [parameter.indices for _, parameter in corr],
+        )
 
 
 def _zi_terms(fit, zi_idx) -> tuple[str, ...]:

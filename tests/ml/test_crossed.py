@@ -261,6 +261,50 @@ def test_too_many_secondary_effects_for_the_memory_is_a_clear_error():
         bg.fit_ml(spec, max_grid_gb=2.0)
 
 
-def test_predictions_from_several_factors_say_they_are_not_available(nested_fit):
-    with pytest.raises(SpecError, match="several grouping factors"):
-        nested_fit.predict(nested_frame().head(3))
+def test_conditional_predictions_add_every_factors_modes(nested_fit):
+    # μ = exp(xᵀβ + b_school + b_school:class), each at its conditional mode; the nested group's
+    # level is built from the school and class columns as the fit built it.
+    frame = nested_frame().iloc[[0, 37, 599]]
+    predicted = nested_fit.predict(frame, scale="link")
+    schools = nested_fit.conditional_modes("school")["(Intercept)"]
+    classes = nested_fit.conditional_modes("school:class")["(Intercept)"]
+    beta = nested_fit.beta.values
+    school, klass = frame["school"].astype(str), frame["class"].astype(str)
+    expected = beta[0] + beta[1] * frame["x"].values + schools[school].values + classes[school + ":" + klass].values
+    np.testing.assert_allclose(predicted["estimate"].values, expected, rtol=1e-12)
+    np.testing.assert_allclose(nested_fit.predict(frame)["estimate"].values, np.exp(expected), rtol=1e-12)
+    assert np.all(predicted["se"] > 0)
+
+
+def test_new_levels_of_one_factor_take_its_effect_at_zero(crossed_fit, nested_fit):
+    frame, _ = crossed_frame()
+    rows = frame.iloc[:2].assign(site=[999, frame["site"].iloc[1]])
+    with pytest.raises(SpecError, match="1 row.* site level.*999"):
+        crossed_fit.predict(rows)
+    predicted = crossed_fit.predict(rows, scale="link", new_groups="population")["estimate"].values
+    patients = crossed_fit.conditional_modes("patient")["(Intercept)"]
+    sites = crossed_fit.conditional_modes("site")["(Intercept)"]
+    eta = crossed_fit.beta.values[0] + crossed_fit.beta.values[1] * rows["x"].values
+    eta = eta + patients[rows["patient"].astype(str)].values
+    np.testing.assert_allclose(predicted, eta + [0.0, sites[str(rows["site"].iloc[1])]], rtol=1e-12)
+    with pytest.raises(SpecError, match="group column 'class'"):
+        nested_fit.predict(nested_frame().drop(columns="class").head(2))
+
+
+def test_population_averaged_predictions_integrate_both_factors(crossed_fit):
+    # E[logistic(η + b_patient + b_site)] with independent normal effects, by a 2-D product rule
+    # of 80 x 80 Gauss–Hermite points computed here: equal to the package's 1-D rule on the sum.
+    frame, _ = crossed_frame()
+    rows = frame.iloc[:4]
+    predicted = crossed_fit.predict(rows, kind="marginal")
+    params = crossed_fit.params()["estimate"]
+    sd_patient, sd_site = params["sd[patient,(Intercept)]"], params["sd[site,(Intercept)]"]
+    nodes, weights = np.polynomial.hermite.hermgauss(80)
+    a = np.sqrt(2) * sd_patient * nodes[:, None] + np.sqrt(2) * sd_site * nodes[None, :]
+    w = weights[:, None] * weights[None, :] / np.pi
+    eta = crossed_fit.beta.values[0] + crossed_fit.beta.values[1] * rows["x"].values
+    expected = [np.sum(w / (1 + np.exp(-(e + a)))) for e in eta]
+    np.testing.assert_allclose(predicted["estimate"].values, expected, rtol=1e-8)
+    assert np.all(np.isfinite(predicted["se"])) and np.all(predicted["se"] > 0)
+    typical = crossed_fit.predict(rows, kind="typical")["estimate"].values
+    assert np.all(np.abs(predicted["estimate"].values - 0.5) < np.abs(typical - 0.5))  # attenuated
