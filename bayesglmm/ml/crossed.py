@@ -50,7 +50,7 @@ from ..model.spec import ModelSpec
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["X", "y", "trials", "offset", "W", "Z", "index", "cells", "cell_group", "cell_level", "pairs"],
-    meta_fields=["n_levels"],
+    meta_fields=["n_levels", "nested"],
 )
 @dataclass(frozen=True)
 class CrossedData:
@@ -61,6 +61,10 @@ class CrossedData:
     in the data: ``cells[g-1]`` (n,) the cell of each row, ``cell_group[g-1]`` and
     ``cell_level[g-1]`` the two levels of each cell.  ``pairs[(g, h)]`` holds the index arrays
     (cells of g, cells of h) of every two cells in the same primary level, for S's Cᵀ A⁻¹ C term.
+    ``nested``: one secondary factor within whose levels the primary levels nest (``(1 | a/b)``,
+    or crossed-looking data that happen to nest): then every cell is its primary level's only one,
+    S is block diagonal over the secondary levels (q_1 × q_1 blocks), and it is factorised block by
+    block, in time and memory linear in its size.
     """
 
     X: jax.Array
@@ -75,6 +79,12 @@ class CrossedData:
     cell_level: tuple
     pairs: dict
     n_levels: tuple
+    nested: bool  # one secondary factor and each primary level inside one of its levels: S block diagonal
+
+    @property
+    def dense_size(self) -> int:
+        """The side of the dense matrix the fit factorises: m, or 0 when S is block diagonal."""
+        return 0 if self.nested else self.n_secondary
 
     @property
     def n_pairs(self) -> int:
@@ -114,6 +124,7 @@ def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
         cells.append(cell.reshape(-1).astype(np.int32))
         cell_group.append(keys[:, 0].astype(np.int32))
         cell_level.append(keys[:, 1].astype(np.int32))
+    nested = len(cells) == 1 and len(cell_group[0]) == len(factors[0].levels)
     pairs = {}
     for g in range(len(cells)):
         for h in range(len(cells)):
@@ -132,6 +143,7 @@ def crossed_data(spec: ModelSpec, order: list[int]) -> CrossedData:
         cell_level=tuple(put(c) for c in cell_level),
         pairs=pairs,
         n_levels=tuple(len(f.levels) for f in factors),
+        nested=bool(nested),
     )
 
 
@@ -254,16 +266,42 @@ class _Curvature:
 
     weights: jax.Array  # w_r = −∂² log p / ∂η², (n,)
     chol_A: jax.Array  # (n_levels_0, q0, q0)
-    S: jax.Array  # (m, m), the Schur complement D − Cᵀ A⁻¹ C
-    chol_S: jax.Array  # (m, m)
+    S: jax.Array  # the Schur complement D − Cᵀ A⁻¹ C: (m, m), or its blocks (n_levels_1, q1, q1) when nested
+    chol_S: jax.Array  # its Cholesky factor, of the same shape
     V: list  # per secondary factor, L_i⁻¹ C_cell for each cell, (cells, q0, q_g)
 
+    @property
+    def nested(self) -> bool:
+        return self.S.ndim == 3
+
     def log_det(self) -> jax.Array:
-        return jnp.sum(smallmat.log_det_from_cholesky(self.chol_A)) + spd_log_det(self.S)
+        log_det_S = jnp.sum(smallmat.log_det_from_cholesky(self.chol_S)) if self.nested else spd_log_det(self.S)
+        return jnp.sum(smallmat.log_det_from_cholesky(self.chol_A)) + log_det_S
 
     def solve_S(self, r) -> jax.Array:
-        """S⁻¹ r (:func:`spd_solve`)."""
+        """S⁻¹ r (:func:`spd_solve`; block by block when nested)."""
+        if self.nested:
+            return smallmat.cho_solve(self.chol_S, r.reshape(self.S.shape[:2])).reshape(-1)
         return spd_solve(self.S, self.chol_S, r)
+
+    def _block_inverses(self) -> jax.Array:
+        q = self.S.shape[1]
+        eye = jnp.broadcast_to(jnp.eye(q), self.S.shape)
+        return jnp.stack([smallmat.cho_solve(self.chol_S, eye[..., j]) for j in range(q)], -1)
+
+    def inverse_blocks(self, rows, cols) -> jax.Array:
+        """Blocks of S⁻¹ at the row and column indices (p, a) and (p, b) of one secondary level
+        each (the same level, all of its block, when nested): (p, a, b)."""
+        if self.nested:
+            return self._block_inverses()[rows[:, 0] // self.S.shape[1]]
+        S_inverse = jax.scipy.linalg.cho_solve((self.chol_S, True), jnp.eye(self.S.shape[0]))
+        return S_inverse[rows[:, :, None], cols[:, None, :]]
+
+    def inverse_diagonal(self) -> jax.Array:
+        """diag(S⁻¹), (m,)."""
+        if self.nested:
+            return jnp.diagonal(self._block_inverses(), axis1=1, axis2=2).reshape(-1)
+        return jnp.diag(jax.scipy.linalg.cho_solve((self.chol_S, True), jnp.eye(self.S.shape[0])))
 
 
 def _C_times(u, weights, data: CrossedData):
@@ -293,6 +331,8 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
         + precisions[0]
     )
     chol_A = smallmat.cholesky(A)
+    if data.nested:
+        return _nested_curvature(weights, precisions, data, chol_A)
     m, starts = data.n_secondary, data.offsets()
     S = jnp.zeros((m, m), dtype=weights.dtype)
     # D: rows' w z_g z_hᵀ, and G_g⁻¹ on the diagonal blocks of each level.
@@ -325,6 +365,18 @@ def _curvature(weights, precisions, data: CrossedData) -> _Curvature:
             S = S.at[rows[:, :, None], cols[:, None, :]].add(-block)
     S = 0.5 * (S + S.T)
     return _Curvature(weights, chol_A, S, jnp.linalg.cholesky(S), V)
+
+
+def _nested_curvature(weights, precisions, data: CrossedData, chol_A) -> _Curvature:
+    """S's blocks when nested: per level l of the secondary factor, Σ_rows of l w z₁z₁ᵀ + G₁⁻¹
+    minus V_cᵀV_c of the one cell c of each primary level inside l."""
+    Z0, Z1, group, level = data.Z[0], data.Z[1], data.index[0], data.index[1]
+    n1 = data.n_levels[1]
+    D = segment_sum(weights[:, None, None] * Z1[:, :, None] * Z1[:, None, :], level, n1) + precisions[1]
+    whitened_rows = smallmat.solve_lower(chol_A[group], Z0) * weights[:, None]
+    V = segment_sum(whitened_rows[:, :, None] * Z1[:, None, :], data.cells[0], data.cell_level[0].shape[0])
+    S = D - segment_sum(jnp.einsum("cag,cah->cgh", V, V), data.cell_level[0], n1)
+    return _Curvature(weights, chol_A, S, smallmat.cholesky(S), [V])
 
 
 def _gradient_and_curvature(b0, u, eta_fixed, precisions, log_dispersion, data, family, for_steps=False):
@@ -416,7 +468,6 @@ def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes) -> list:
     _, _, curvature = _gradient_and_curvature(
         b0, u, data.X @ beta + data.offset, precisions, log_dispersion, data, model.family
     )
-    S_inverse = jax.scipy.linalg.cho_solve((curvature.chol_S, True), jnp.eye(data.n_secondary))
     q0 = data.Z[0].shape[1]
     eye = jnp.broadcast_to(jnp.eye(q0), curvature.chol_A.shape)
     A_inverse_diag = jnp.stack([smallmat.cho_solve(curvature.chol_A, eye[..., j])[..., j] for j in range(q0)], -1)
@@ -435,8 +486,8 @@ def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes) -> list:
             first, second = data.pairs[(g, h)]
             rows = starts[g] + data.cell_level[g][first][:, None] * qg + jnp.arange(qg)
             cols = starts[h] + data.cell_level[h][second][:, None] * qh + jnp.arange(qh)
-            block = S_inverse[rows[:, :, None], cols[:, None, :]]
+            block = curvature.inverse_blocks(rows, cols)
             term = jnp.einsum("pag,pgh,pah->pa", W[g][first], block, W[h][second])
             primary = primary + segment_sum(term, data.cell_group[g][first], data.n_levels[0])
-    secondary = _split(jnp.diag(S_inverse), data)
+    secondary = _split(curvature.inverse_diagonal(), data)
     return [jnp.sqrt(primary), *[jnp.sqrt(v) for v in secondary]]

@@ -88,7 +88,7 @@ class CrossedObjective:
 
 
 def _check_memory(data: CrossedData, factors, limit_gb: float | None) -> None:
-    needed = crossed_memory_gb(data.n_secondary, int(data.y.shape[0]), data.n_pairs)
+    needed = crossed_memory_gb(data.dense_size, int(data.y.shape[0]), data.n_pairs)
     limit = default_memory_limit_gb() if limit_gb is None else limit_gb
     if needed > limit:
         names = ", ".join(f"'{f.group}'" for f in factors[1:])

@@ -29,9 +29,10 @@ def agq_memory_gb(rows_per_chunk: int, nodes: int, n_params: int) -> float:
     return BYTES * rows_per_chunk * nodes * (8 + 2 * n_params) / 1e9
 
 
-def crossed_memory_gb(secondary_effects: int, rows: int, pairs: int) -> float:
-    """Estimated peak GB of the several-factor Laplace programs (see the module docstring)."""
-    return (BYTES * 32 * secondary_effects**2 + 800 * (rows + pairs)) / 1e9 + 0.6
+def crossed_memory_gb(dense_size: int, rows: int, pairs: int) -> float:
+    """Estimated peak GB of the several-factor Laplace programs (see the module docstring);
+    ``dense_size`` the side m of the dense Schur complement (0 when it is block diagonal)."""
+    return (BYTES * 32 * dense_size**2 + 800 * (rows + pairs)) / 1e9 + 0.6
 
 
 def default_memory_limit_gb() -> float:
