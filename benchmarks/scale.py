@@ -3,11 +3,13 @@
     python benchmarks/scale.py [--sizes 2000,20000,100000] [--visits 5] [--method laplace] [--chunks K] [--devices D]
                                [--cache DIR]
     python benchmarks/scale.py --crossed [--crossed-sizes 2000x200,10000x1000,100000x10000] [--slopes]
+    python benchmarks/scale.py --nested [--nested-sizes 2000x5x10,20000x5x10]
 
 ``--crossed``: simulated Bernoulli ``y ~ x + (1 | subj) + (1 | item)`` (``--slopes``:
 ``(1 + x | subj) + (1 | item)``), each subject seeing 10 distinct items; per size the first fit
 and a refit in one process (the refit runs the compiled programs again: the algorithm's cost), its
 peak memory, and glmmTMB's fit of the same data (written to CSV) when ``Rscript`` is on the PATH.
+``--nested``: Bernoulli ``y ~ x + (1 | school/class)``, schools x classes per school x pupils per class.
 
 Simulated Bernoulli data, y ~ time + trt:time + (1 + time | id), groups x visits rows
 (glmmTMB on this 2-core machine: 20,000 x 5 in 23.5 s, 100,000 x 5 in 156.5 s). Each size
@@ -97,6 +99,33 @@ def crossed_formula(slopes: bool) -> str:
     return f"y ~ x + ({'1 + x' if slopes else '1'} | subj) + (1 | item)"
 
 
+NESTED_FORMULA = "y ~ x + (1 | school/class)"
+
+
+def nested_frame(n_schools: int, classes: int, pupils: int):
+    import numpy as np
+    import pandas as pd
+
+    from bayesglmm import simulate
+
+    rng = np.random.default_rng(1)
+    rows = n_schools * classes * pupils
+    design = pd.DataFrame(
+        {
+            "school": np.repeat(np.arange(n_schools), classes * pupils),
+            "class": np.tile(np.repeat(np.arange(classes), pupils), n_schools),
+            "x": rng.normal(size=rows),
+        }
+    )
+    truth = {
+        "beta[(Intercept)]": -0.5,
+        "beta[x]": 0.5,
+        "sd[school,(Intercept)]": 0.8,
+        "sd[school:class,(Intercept)]": 0.5,
+    }
+    return simulate(NESTED_FORMULA, truth, design, seed=2)
+
+
 def crossed_frame(n_subjects: int, n_items: int, slopes: bool):
     """Each subject sees 10 distinct items at random; y drawn from the model at CROSSED_TRUTH."""
     import numpy as np
@@ -120,15 +149,20 @@ def crossed_frame(n_subjects: int, n_items: int, slopes: bool):
     return simulate(crossed_formula(slopes), params, design, seed=2)
 
 
-def one_crossed(n_subjects: int, n_items: int, slopes: bool, csv: str | None) -> dict:
+def one_crossed(size: str, slopes: bool, csv: str | None) -> dict:
+    """First fit and refit of one crossed (``SUBJECTSxITEMS``) or nested (``SCHOOLSxCLASSESxPUPILS``) size."""
     import warnings
 
     from bayesglmm import ModelSpec, SpecError, fit_ml
 
-    frame = crossed_frame(n_subjects, n_items, slopes)
+    numbers = list(map(int, size.split("x")))
+    if len(numbers) == 3:
+        frame, formula = nested_frame(*numbers), NESTED_FORMULA
+    else:
+        frame, formula = crossed_frame(*numbers, slopes), crossed_formula(slopes)
     if csv:
         frame.to_csv(csv, index=False)
-    spec = ModelSpec.from_formula(crossed_formula(slopes), frame, "bernoulli")
+    spec = ModelSpec.from_formula(formula, frame, "bernoulli")
     seconds = []
     for _ in range(2):
         started = time.perf_counter()
@@ -152,13 +186,14 @@ def one_crossed(n_subjects: int, n_items: int, slopes: bool, csv: str | None) ->
 GLMMTMB_SCRIPT = """
 args <- commandArgs(TRUE)
 suppressMessages(library(glmmTMB))
-d <- read.csv(args[1]); d$subj <- factor(d$subj); d$item <- factor(d$item)
+d <- read.csv(args[1])
+for (v in intersect(c("subj", "item", "school", "class"), names(d))) d[[v]] <- factor(d[[v]])
 t <- system.time(f <- glmmTMB(as.formula(args[2]), d, family = binomial))
 cat(sprintf("%.3f %.6f\n", t[["elapsed"]], logLik(f)))
 """
 
 
-def crossed_main(sizes: str, slopes: bool) -> None:
+def crossed_main(sizes: str, slopes: bool, nested: bool = False) -> None:
     import os
     import shutil
     import tempfile
@@ -169,7 +204,6 @@ def crossed_main(sizes: str, slopes: bool) -> None:
         with open(script, "w") as handle:
             handle.write(GLMMTMB_SCRIPT)
         for size in sizes.split(","):
-            n_subjects, n_items = map(int, size.split("x"))
             csv = os.path.join(folder, "data.csv") if rscript else None
             command = [sys.executable, __file__, "--one-crossed", size, *(["--slopes"] if slopes else [])]
             run = subprocess.run([*command, *(["--csv", csv] if csv else [])], capture_output=True, text=True)
@@ -177,7 +211,7 @@ def crossed_main(sizes: str, slopes: bool) -> None:
                 print(f"{size}: failed\n{run.stderr[-2000:]}")
                 continue
             result = json.loads(run.stdout.strip().splitlines()[-1])
-            label = f"{result['rows']:>9} rows {n_subjects:>7} x {n_items:<6}"
+            label = f"{result['rows']:>9} rows {size.replace('x', ' x '):>20}"
             if "refused" in result:
                 print(f"{label}: refused before compiling: {result['refused']}")
                 continue
@@ -187,7 +221,10 @@ def crossed_main(sizes: str, slopes: bool) -> None:
             )
             if rscript:
                 r = subprocess.run(
-                    [rscript, script, csv, crossed_formula(slopes)], capture_output=True, text=True, check=True
+                    [rscript, script, csv, NESTED_FORMULA if nested else crossed_formula(slopes)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 tmb_seconds, tmb_loglik = map(float, r.stdout.split())
                 line += (
@@ -202,6 +239,8 @@ def main():
     parser.add_argument("--crossed", action="store_true", help="subjects x items crossed designs (issue 25)")
     parser.add_argument("--crossed-sizes", default="2000x200,10000x1000,100000x10000")
     parser.add_argument("--slopes", action="store_true", help="a random slope of x by subject")
+    parser.add_argument("--nested", action="store_true", help="pupils in classes in schools (issue 25)")
+    parser.add_argument("--nested-sizes", default="2000x5x10,20000x5x10")
     parser.add_argument("--one-crossed", help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="2000,20000,100000", help="numbers of groups")
@@ -215,11 +254,10 @@ def main():
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_crossed:
-        n_subjects, n_items = map(int, args.one_crossed.split("x"))
-        print(json.dumps(one_crossed(n_subjects, n_items, args.slopes, args.csv)))
+        print(json.dumps(one_crossed(args.one_crossed, args.slopes, args.csv)))
         return
-    if args.crossed:
-        crossed_main(args.crossed_sizes, args.slopes)
+    if args.crossed or args.nested:
+        crossed_main(args.nested_sizes if args.nested else args.crossed_sizes, args.slopes, args.nested)
         return
     if args.one:
         print(json.dumps(one_size(args.one, args.visits, args.method, args.chunks, args.devices, args.cache)))
