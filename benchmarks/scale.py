@@ -4,6 +4,7 @@
                                [--cache DIR]
     python benchmarks/scale.py --crossed [--crossed-sizes 2000x200,10000x1000,100000x10000] [--slopes]
     python benchmarks/scale.py --nested [--nested-sizes 2000x5x10,20000x5x10]
+    python benchmarks/scale.py --crossed --bayes   # the full-latent program's gradient per crossed size
 
 ``--crossed``: simulated Bernoulli ``y ~ x + (1 | subj) + (1 | item)`` (``--slopes``:
 ``(1 + x | subj) + (1 | item)``), each subject seeing 10 distinct items; per size the first fit
@@ -183,6 +184,30 @@ def one_crossed(size: str, slopes: bool, csv: str | None) -> dict:
     }
 
 
+def full_latent_gradient(sizes: str) -> None:
+    """Milliseconds per gradient of the full-latent NUTS program's potential (the sampler's unit
+    of work: one per leapfrog step) on each crossed size, after compilation, mean of 20."""
+    import jax
+    from numpyro.infer.util import initialize_model
+
+    from bayesglmm import ModelSpec
+    from bayesglmm.bayes.program import compile_program
+
+    for size in sizes.split(","):
+        n_subjects, n_items = map(int, size.split("x"))
+        spec = ModelSpec.from_formula(crossed_formula(False), crossed_frame(n_subjects, n_items, False), "bernoulli")
+        program = compile_program(spec)
+        start = initialize_model(jax.random.PRNGKey(0), program.model, model_kwargs=program.data)
+        gradient = jax.jit(jax.grad(start.potential_fn))
+        jax.block_until_ready(gradient(start.param_info.z))
+        started = time.perf_counter()
+        for _ in range(20):
+            value = gradient(start.param_info.z)
+        jax.block_until_ready(value)
+        milliseconds = (time.perf_counter() - started) / 20 * 1e3
+        print(f"{spec.nobs:>9} rows {size:>14}: full-latent gradient {milliseconds:7.2f} ms", flush=True)
+
+
 GLMMTMB_SCRIPT = """
 args <- commandArgs(TRUE)
 suppressMessages(library(glmmTMB))
@@ -240,6 +265,7 @@ def main():
     parser.add_argument("--crossed-sizes", default="2000x200,10000x1000,100000x10000")
     parser.add_argument("--slopes", action="store_true", help="a random slope of x by subject")
     parser.add_argument("--nested", action="store_true", help="pupils in classes in schools (issue 25)")
+    parser.add_argument("--bayes", action="store_true", help="with --crossed: the full-latent program's gradient")
     parser.add_argument("--nested-sizes", default="2000x5x10,20000x5x10")
     parser.add_argument("--one-crossed", help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
@@ -255,6 +281,9 @@ def main():
     args = parser.parse_args()
     if args.one_crossed:
         print(json.dumps(one_crossed(args.one_crossed, args.slopes, args.csv)))
+        return
+    if args.crossed and args.bayes:
+        full_latent_gradient(args.crossed_sizes)
         return
     if args.crossed or args.nested:
         crossed_main(args.nested_sizes if args.nested else args.crossed_sizes, args.slopes, args.nested)
