@@ -195,36 +195,52 @@ def predict_bayes(
 ) -> pd.DataFrame:
     """Posterior predictions: mean, SD and equal-tailed 95% interval of η or μ over the draws.
 
-    ``conditional`` uses each row's group's random-effect draws (a group not in the fit is an
-    error unless ``new_groups="population"``: b = 0, brms's ``allow_new_levels``), ``typical``
-    b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every draw (``qpoints`` per dimension); with
+    ``conditional`` uses each row's groups' random-effect draws, one per grouping factor (a group
+    not in the fit is an error unless ``new_groups="population"``: b = 0, brms's
+    ``allow_new_levels``), ``typical`` b = 0, ``marginal`` averages g⁻¹ over N(0, G) for every
+    draw (``qpoints`` per dimension; with several factors over the normal sum of their effects); with
     zero inflation the response scale is (1 − π) μ per draw.
     """
     _check(scale, kind)
     post = fit.idata.posterior
     groups = list(fit.ngroups)  # the grouping factors, in the model's order
-    if len(groups) > 1:
-        raise SpecError("Bayesian predictions support one grouping factor so far")
-    group = groups[0] if groups else None
-    re_terms = tuple(post[term_dim(group)].values) if group else ()
-    design = prediction_design(fit, data, tuple(post["term"].values), group, re_terms)
+    design = prediction_design(fit, data, tuple(post["term"].values))
     beta = jnp.asarray(post[BETA_SITE].values.reshape(-1, post[BETA_SITE].shape[-1]))
-    X, Z, offset = (jnp.asarray(a) for a in (design.X, design.Z, design.offset))
+    X, offset = jnp.asarray(design.X), jnp.asarray(design.offset)
     eta_fixed = beta @ X.T + offset  # (S, n)
-    if kind == "typical" or group is None:
+    terms = {group: tuple(post[term_dim(group)].values) for group in groups}
+    Z = {group: jnp.asarray(fit.template.random(data, group, terms[group])) for group in groups}
+    if kind == "typical" or not groups:
         draws = eta_fixed
     elif kind == "conditional":
-        effects = fit.idata.random_effects[effects_site(group)]
-        b = effects.values.reshape(-1, *effects.shape[-2:])  # (S, m, q)
-        row_b = _group_effects(data, group, effects[group].values, b, new_groups)  # (S, n, q)
-        draws = eta_fixed + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z)
+        draws = eta_fixed
+        for group in groups:
+            effects = fit.idata.random_effects[effects_site(group)]
+            b = effects.values.reshape(-1, *effects.shape[-2:])  # (S, m, q)
+            row_b = _group_effects(data, group, effects[group].values, b, new_groups)  # (S, n, q)
+            draws = draws + jnp.einsum("snq,nq->sn", jnp.asarray(row_b), Z[group])
     else:
-        sd = post[sd_site(group)].values.reshape(-1, len(re_terms))
-        corr = _correlation_matrices(fit, group, re_terms)
-        G = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
-        mu = jax.lax.map(
-            lambda args: population_average(args[0], Z, args[1], fit.link, qpoints), (eta_fixed, G), batch_size=64
-        )
+        covariances = {}
+        for group in groups:
+            sd = post[sd_site(group)].values.reshape(-1, len(terms[group]))
+            corr = _correlation_matrices(fit, group, terms[group])
+            covariances[group] = jnp.asarray(corr * sd[:, :, None] * sd[:, None, :])
+        if len(groups) == 1:
+            Z_one, G_one = Z[groups[0]], covariances[groups[0]]
+            mu = jax.lax.map(
+                lambda args: population_average(args[0], Z_one, args[1], fit.link, qpoints),
+                (eta_fixed, G_one),
+                batch_size=64,
+            )
+        else:  # independent factors: per draw, a one-dimensional average over the normal sum of their effects
+            scale_of_rows = jnp.sqrt(
+                sum(jnp.einsum("nj,sjk,nk->sn", Z[group], covariances[group], Z[group]) for group in groups)
+            )
+            mu = jax.lax.map(
+                lambda args: population_average(args[0], args[1][:, None], jnp.eye(1), fit.link, qpoints),
+                (eta_fixed, scale_of_rows),
+                batch_size=64,
+            )
         draws = link_function(fit.link, mu)
     values = np.asarray(draws if scale == "link" else inverse_link(fit.link, draws))
     if scale == "response" and "zi" in post:  # zero inflation: E(y) = (1 − π) μ per draw
