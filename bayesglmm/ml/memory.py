@@ -12,9 +12,11 @@ used 9 GB is estimated at 8.1 GB plus the process's baseline.
 **Several grouping factors** (:mod:`.crossed`): the second-order program holds the dense m × m
 Schur complement of the secondary effects, its Cholesky factor and inverse, and their tangents in
 each parameter, besides per-row and per-pair arrays.  Measured (peak RSS of whole processes,
-Bernoulli ``y ~ x + (1 | subj) + (1 | item)``, 4 parameters, 2026-12-07): m = 2000 with 30,000 rows
-1.61 GB, m = 3000 with 60,000 rows 2.90 GB, m = 1000 with 100,000 rows and 10⁶ same-level pairs
-1.82 GB: about 32 m × m float64 matrices, 800 bytes per row or pair, and 0.6 GB of baseline.
+Bernoulli ``y ~ x + (1 | subj) + (1 | item)``, 10 items per subject, 4 parameters, 2026-12-07):
+m = 2000 with 30,000 rows 1.61 GB, m = 3000 with 60,000 rows 2.90 GB, m = 1000 with 100,000
+rows 1.82 GB, m = 2000 with 1,000,000 rows (10⁷ same-level pairs) 6.0 GB.  The estimate,
+0.6 GB of baseline, 32 m × m float64 matrices and 600 bytes per row or pair, gives 1.8, 3.3,
+1.5 and 8.2 GB for them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def agq_memory_gb(rows_per_chunk: int, nodes: int, n_params: int) -> float:
 def crossed_memory_gb(dense_size: int, rows: int, pairs: int) -> float:
     """Estimated peak GB of the several-factor Laplace programs (see the module docstring);
     ``dense_size`` the side m of the dense Schur complement (0 when it is block diagonal)."""
-    return (BYTES * 32 * dense_size**2 + 800 * (rows + pairs)) / 1e9 + 0.6
+    return (BYTES * 32 * dense_size**2 + 600 * (rows + pairs)) / 1e9 + 0.6
 
 
 def default_memory_limit_gb() -> float:
