@@ -69,9 +69,9 @@ def predict_ml(
 
     ``kind``: ``conditional`` (each row's groups at their conditional modes, one per grouping
     factor), ``typical`` (b = 0), ``marginal`` (population-averaged over N(0, G); with several
-    factors, independent, over the normal sum Σ_g z_gᵀ b_g by a one-dimensional rule); with zero inflation the response scale is
-    E(y) = (1 − π) μ (glmmTMB's ``type = "response"``; its interval on the log scale) and the link
-    scale is the count part's η. A group not in the fit (of any factor) is an error unless
+    factors, independent, over the normal sum Σ_g z_gᵀ b_g by a one-dimensional rule); with zero
+    inflation the response scale is E(y) = (1 − π) μ (glmmTMB's ``type = "response"``; its
+    interval on the log scale) and the link scale is the count part's η. A group not in the fit (of any factor) is an error unless
     ``new_groups="population"`` (b = 0 for it, lme4's ``allow.new.levels``). Conditional SEs
     count the uncertainty of β, not of the modes.
     """
