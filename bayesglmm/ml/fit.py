@@ -165,7 +165,8 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         _check_grid_memory(used_qpoints, factor.q, data, laplace_model.n_params, max_grid_gb)
         hessian = result.hessian
         while True:
-            objective = MarginalObjective(agq_model, data, used_qpoints)
+            grid_size = _shared_check_grid(used_qpoints, factor.q, max_nodes) if qpoints not in (None, "auto") else None
+            objective = MarginalObjective(agq_model, data, used_qpoints, grid_size=grid_size)
             # Newton with exact Hessians on small data (fewer iterations and one program fewer to
             # compile: docs/measurements.md); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q, one_program_up_to)
@@ -234,20 +235,43 @@ def _agq_stage(objective, laplace, hessian, newton: bool, gtol: float, n_fixed: 
     return min(converged, key=lambda r: r.value), tried
 
 
+# A fixed number of points is checked against the next of the rule's sequence at the optimum
+# (_check_fixed_qpoints). When that grid is at most this much larger, the AGQ stage runs on the
+# fixed grid padded with zero-weight nodes to the check's size, so that the check reuses the
+# stage's compiled program: 50 points in 2 dimensions (the README's epilepsy fit) evaluate 2601
+# nodes instead of 2500 (+4% per evaluation) and compile one program fewer (0.6 s).
+CHECK_GRID_SHARED_UP_TO = 1.25
+
+
+def _next_check_qpoints(qpoints: int, q: int, max_nodes: int) -> int | None:
+    """The number of points :func:`_check_fixed_qpoints` compares ``qpoints`` with; None if none."""
+    larger = [k for k in QPOINT_SEQUENCE if k > qpoints]
+    if not larger or larger[0] ** q > max(max_nodes, qpoints**q):
+        return None
+    return larger[0]
+
+
+def _shared_check_grid(qpoints: int, q: int, max_nodes: int) -> int | None:
+    """The padded grid size of a fixed-points AGQ stage (:data:`CHECK_GRID_SHARED_UP_TO`), or None."""
+    larger = _next_check_qpoints(qpoints, q, max_nodes)
+    if larger is None or larger**q > CHECK_GRID_SHARED_UP_TO * qpoints**q:
+        return None
+    return larger**q
+
+
 def _check_fixed_qpoints(result, data, laplace_model, qpoints: int, tol: float, max_nodes: int) -> dict[int, float]:
     """−2ℓ at the optimum with the given and the next number of points of the automatic rule's
     sequence; a :class:`ConvergenceWarning` with both numbers when they differ by more than the
     rule's own ``tol`` (the quadrature has not converged at the user's number of points)."""
-    q = laplace_model.covariance.q
-    larger = [k for k in QPOINT_SEQUENCE if k > qpoints]
-    if not larger or larger[0] ** q > max(max_nodes, qpoints**q):
+    larger = _next_check_qpoints(qpoints, laplace_model.covariance.q, max_nodes)
+    if larger is None:
         return {}
-    table = {qpoints: 2.0 * result.value, **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger[0]])}
-    change = table[larger[0]] - table[qpoints]
+    table = {qpoints: 2.0 * result.value, **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger])}
+    change = table[larger] - table[qpoints]
     if abs(change) > tol:
         warnings.warn(
             f"the quadrature has not converged at {qpoints} points: at the estimates -2 log-likelihood is "
-            f"{table[qpoints]:.4f} with {qpoints} points and {table[larger[0]]:.4f} with {larger[0]} (a change of "
+            f"{table[qpoints]:.4f} with {qpoints} points and {table[larger]:.4f} with {larger} (a change of "
             f"{change:+.4f}, more than the automatic rule's {tol}); use qpoints='auto' or more points",
             ConvergenceWarning,
             stacklevel=4,

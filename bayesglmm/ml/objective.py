@@ -20,7 +20,7 @@ from ..core.compiled import compiled
 from ..core.data import ChunkedData, GroupedData, chunk_mesh
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import differentiable_modes, find_modes, random_effects_scale
-from ..core.quadrature import gauss_hermite_grid
+from ..core.point_rule import padded_grid
 from .finish import OptimumDerivatives
 from .inference import report_values
 
@@ -188,6 +188,7 @@ class MarginalObjective:
     chunks: ChunkedData
     qpoints: int = 1
     active_chunks: int | None = None  # evaluate the first this many chunks only; None: all
+    grid_size: int | None = None  # pad the grid with zero-weight nodes to this many (a shared program shape)
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -197,9 +198,9 @@ class MarginalObjective:
 
     @cached_property
     def _dynamic(self) -> ProgramInputs:
-        return program_inputs(
-            self.chunks, *gauss_hermite_grid(self.qpoints, self.model.covariance.q), self.active_chunks
-        )
+        q = self.model.covariance.q
+        grid = padded_grid(self.qpoints, q, self.grid_size or self.qpoints**q)
+        return program_inputs(self.chunks, *grid, self.active_chunks)
 
     def on_first_chunks(self, count: int) -> MarginalObjective:
         """The same objective on the groups of the first ``count`` chunks only (a random sample of

@@ -146,3 +146,34 @@ def test_second_formula_and_subset_compile_nothing(amenorrhea_specs):
             fit_ml(fewer, "laplace")
             fit_ml(subset, "laplace")
     assert len(compiles) == before
+
+
+def test_fixed_points_check_runs_on_the_stage_program(epilepsy, monkeypatch):
+    """A fixed number of points within 25% of the check's next grid (50 -> 51 points, one random
+    effect) runs its AGQ stage on the grid padded to the check's size: every evaluation, the
+    check's included, sees one grid shape (one program), and the fit equals the unpadded one."""
+    import bayesglmm.ml.fit as ml_fit
+    import bayesglmm.ml.objective as objective
+    import bayesglmm.ml.point_rule as point_rule
+
+    spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 | id)", epilepsy, "poisson")
+    shapes = []
+    evaluate = objective._evaluate
+
+    def recording(phi, modes, dynamic, model):
+        if model.method == "agq":
+            shapes.append(dynamic.nodes.shape)
+        return evaluate(phi, modes, dynamic, model)
+
+    monkeypatch.setattr(objective, "_evaluate", recording)
+    monkeypatch.setattr(point_rule, "_evaluate", recording)
+    padded = fit_ml(spec, "agq", 50)
+    assert set(shapes) == {(51, 1)} and len(shapes) > 2  # the stage's evaluations and the check's
+    assert set(padded.optimization.qpoints_table) == {50, 51}
+    monkeypatch.setattr(ml_fit, "CHECK_GRID_SHARED_UP_TO", 1.0)  # no sharing: the stage at 50 nodes
+    shapes.clear()
+    plain = fit_ml(spec, "agq", 50)
+    assert set(shapes) == {(50, 1), (51, 1)}
+    assert abs(padded.loglik - plain.loglik) < 1e-10
+    np.testing.assert_allclose(padded.params()["estimate"], plain.params()["estimate"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(padded.params()["se"], plain.params()["se"], rtol=1e-10)
