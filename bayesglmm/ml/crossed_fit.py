@@ -8,7 +8,7 @@ crossed factors there are none.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +69,7 @@ class CrossedObjective:
 
     model: CrossedModel
     data: CrossedData
+    _last: dict = field(default_factory=dict, compare=False, repr=False)
 
     def initial_modes(self) -> tuple[jax.Array, jax.Array]:
         q0 = self.data.Z[0].shape[1]
@@ -78,9 +79,21 @@ class CrossedObjective:
         value, modes = _evaluate(np.asarray(phi, dtype=float), modes, self.data, self.model)
         return float(value), modes
 
+    def derivatives_and_modes(self, phi, modes) -> tuple:
+        """(−ℓ, gradient, Hessian, refined modes) at φ; the last result is kept, since the fit asks
+        again at the optimum where the optimiser's last iteration has just computed it (the
+        costliest program: 5 s at 3000 secondary effects)."""
+        phi = np.asarray(phi, dtype=float)
+        last = self._last.get("at")
+        if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
+            value, gradient, hessian, refined = _derivatives(phi, modes, self.data, self.model)
+            last = (phi.copy(), modes, (float(value), np.asarray(gradient), np.asarray(hessian), refined))
+            self._last["at"] = last
+        return last[2]
+
     def derivatives(self, phi, modes) -> tuple:
-        value, gradient, hessian, _ = _derivatives(np.asarray(phi, dtype=float), modes, self.data, self.model)
-        return float(value), np.asarray(gradient), np.asarray(hessian), None
+        value, gradient, hessian, _ = self.derivatives_and_modes(phi, modes)
+        return value, gradient, hessian, None
 
     def value_and_gradient(self, phi, modes) -> tuple[float, np.ndarray]:
         value, gradient, _, _ = self.derivatives(phi, modes)
@@ -127,7 +140,7 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6, max_memory_gb: float | None
     )
     objective = CrossedObjective(model, data)
     result = minimize(objective, phi0, objective.initial_modes(), gtol=gtol)
-    value, gradient, hessian, refined = _derivatives(result.x, result.aux, data, model)
+    value, gradient, hessian, refined = objective.derivatives_and_modes(result.x, result.aux)
     estimates, jacobian, modes, sds = _report(result.x, refined, data, model)
     at_optimum = OptimumDerivatives(
         value=float(value),
