@@ -144,7 +144,10 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
-    objective = MarginalObjective(laplace_model, data, 1)
+    # Small data: the optimum's extras ride in the derivatives program (one program fewer), in
+    # every Laplace stage alike, so that Laplace and AGQ fits share that program.
+    small = compilation_dominates(data.data.y.size, 1, one_program_up_to)
+    objective = MarginalObjective(laplace_model, data, 1, report_with_derivatives=small)
     if given_start:  # better than the first chunks' estimates
         stages, phi_first, modes = [], phi0, objective.initial_modes()
     else:
@@ -166,10 +169,12 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         hessian = result.hessian
         while True:
             grid_size = _shared_check_grid(used_qpoints, factor.q, max_nodes) if qpoints not in (None, "auto") else None
-            objective = MarginalObjective(agq_model, data, used_qpoints, grid_size=grid_size)
             # Newton with exact Hessians on small data (fewer iterations and one program fewer to
             # compile: docs/measurements.md); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q, one_program_up_to)
+            objective = MarginalObjective(
+                agq_model, data, used_qpoints, grid_size=grid_size, report_with_derivatives=newton
+            )
             first = not any(stage[0].startswith("agq") for stage in stages)
             result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)
             stages.extend((label, used_qpoints, r.iterations, 2.0 * r.value) for label, r in tried)

@@ -125,11 +125,13 @@ def _value_and_gradient(phi, modes, dynamic, model):
     return -jnp.sum(values), -jnp.sum(gradients, axis=0)
 
 
-@compiled(static_argnames="model")
-def _derivatives(phi, modes, dynamic, model):
+@compiled(static_argnames=("model", "with_report"))
+def _derivatives(phi, modes, dynamic, model, with_report=False):
     """What each Newton iteration needs at φ, in one compiled program: −ℓ, its gradient and
     Hessian, and the per-group scores ∂ℓ_i/∂φ (K, G, P) that forward mode yields on the way
-    (the empirical covariance needs them at the optimum)."""
+    (the empirical covariance needs them at the optimum).  ``with_report``: also what
+    :func:`_random_effects_and_report` returns, so that a small fit, where compiling a program
+    costs more than computing its results at every iteration, compiles one program fewer."""
 
     def chunk_derivatives(shared, d, m):
         phi, nodes, log_weights = shared
@@ -145,18 +147,27 @@ def _derivatives(phi, modes, dynamic, model):
     values, gradients, hessians, scores = _map_chunks(
         chunk_derivatives, (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes
     )
-    return {
+    out = {
         "value": -jnp.sum(values),
         "gradient": -jnp.sum(gradients, axis=0),
         "hessian": -jnp.sum(hessians, axis=0),
         "scores": scores,
     }
+    return {**out, **_optimum_extras(phi, modes, dynamic, model)} if with_report else out
 
 
 @compiled(static_argnames="model")
 def _random_effects_and_report(phi, modes, dynamic, model):
-    """What only the optimum needs, kept out of the per-iteration program (a quarter of its time
-    at 10⁵ groups): the conditional modes of b and their conditional covariances
+    """What only the optimum needs, kept out of the per-iteration program on large data (a
+    quarter of its time at 10⁵ groups): :func:`_optimum_extras`."""
+    return _optimum_extras(phi, modes, dynamic, model)
+
+
+OPTIMUM_EXTRAS = ("modes", "conditional_covariances", "reported", "report_jacobian")
+
+
+def _optimum_extras(phi, modes, dynamic, model) -> dict:
+    """The conditional modes of b and their conditional covariances
     (:func:`~.modes.random_effects_scale`), the reported quantities and their Jacobian in φ
     (:func:`~.inference.report_values`)."""
 
@@ -189,6 +200,7 @@ class MarginalObjective:
     qpoints: int = 1
     active_chunks: int | None = None  # evaluate the first this many chunks only; None: all
     grid_size: int | None = None  # pad the grid with zero-weight nodes to this many (a shared program shape)
+    report_with_derivatives: bool = False  # the optimum's extras in the derivatives program (small data)
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -235,7 +247,13 @@ class MarginalObjective:
         last = self._last_derivatives.get("at")
         if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
             padding = self.chunks.padding
-            out = _derivatives(padding.embed(phi), modes, self._dynamic, self._program_model)
+            out = _derivatives(
+                padding.embed(phi),
+                modes,
+                self._dynamic,
+                self._program_model,
+                with_report=self.report_with_derivatives,
+            )
             last = (
                 phi.copy(),
                 modes,
@@ -245,6 +263,7 @@ class MarginalObjective:
                     padding.restrict(out["hessian"], axes=(0, 1)),
                     padding.restrict(self.chunks.gather(out["scores"])),
                 ),
+                {name: out[name] for name in OPTIMUM_EXTRAS if name in out},
             )
             self._last_derivatives["at"] = last
         return last[2]
@@ -254,7 +273,9 @@ class MarginalObjective:
         the modes of b and their conditional SDs as (n_groups, q) in the original group order."""
         value, gradient, hessian, scores = self.derivatives(phi, modes)
         padding = self.chunks.padding
-        extras = _random_effects_and_report(padding.embed(phi), modes, self._dynamic, self._program_model)
+        extras = self._last_derivatives["at"][3]  # computed with the derivatives at φ on small data
+        if not extras:
+            extras = _random_effects_and_report(padding.embed(phi), modes, self._dynamic, self._program_model)
         covariances = self.chunks.gather(extras["conditional_covariances"])
         return OptimumDerivatives(
             value=value,

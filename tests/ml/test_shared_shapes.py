@@ -177,3 +177,28 @@ def test_fixed_points_check_runs_on_the_stage_program(epilepsy, monkeypatch):
     assert abs(padded.loglik - plain.loglik) < 1e-10
     np.testing.assert_allclose(padded.params()["estimate"], plain.params()["estimate"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(padded.params()["se"], plain.params()["se"], rtol=1e-10)
+
+
+def test_small_fits_report_from_the_derivatives_program(epilepsy, monkeypatch):
+    """On small data the optimum's extras (modes, conditional covariances, reported values and their
+    Jacobian) come out of the derivatives program, not a program of their own; the fit equals the
+    one that computes them apart (``one_program_up_to=0``: the large-data path)."""
+    import bayesglmm.ml.objective as objective
+
+    spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 + time | id)", epilepsy, "poisson")
+    calls = []
+    separate = objective._random_effects_and_report
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return separate(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "_random_effects_and_report", counting)
+    small = fit_ml(spec, options=MLOptions("laplace", empirical=True))
+    assert calls == []
+    apart = fit_ml(spec, options=MLOptions("laplace", empirical=True, one_program_up_to=0))
+    assert calls == [1]
+    for column in ("estimate", "se", "se_empirical"):
+        np.testing.assert_allclose(small.params()[column], apart.params()[column], rtol=1e-12)
+    np.testing.assert_allclose(small.modes, apart.modes, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(small.factors[0].conditional_sd, apart.factors[0].conditional_sd, rtol=1e-12)
