@@ -150,54 +150,65 @@ def test_second_formula_and_subset_compile_nothing(amenorrhea_specs):
 
 def test_fixed_points_check_runs_on_the_stage_program(epilepsy, monkeypatch):
     """A fixed number of points within 25% of the check's next grid (50 -> 51 points, one random
-    effect) runs its AGQ stage on the grid padded to the check's size: every evaluation, the
-    check's included, sees one grid shape (one program), and the fit equals the unpadded one."""
+    effect) runs its AGQ stage on the grid padded to the check's size, and on small data by one
+    program (_stage_step): every AGQ evaluation, the check's included, is that program at one grid
+    shape, and the fit equals the one whose check compiles a program of its own."""
     import bayesglmm.ml.fit as ml_fit
     import bayesglmm.ml.objective as objective
     import bayesglmm.ml.point_rule as point_rule
 
     spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 | id)", epilepsy, "poisson")
-    shapes = []
-    evaluate = objective._evaluate
+    calls = []
 
-    def recording(phi, modes, dynamic, model):
-        if model.method == "agq":
-            shapes.append(dynamic.nodes.shape)
-        return evaluate(phi, modes, dynamic, model)
+    def recording(name, program):
+        def record(phi, modes, dynamic, model):
+            if model.method == "agq":
+                calls.append((name, dynamic.nodes.shape))
+            return program(phi, modes, dynamic, model)
 
-    monkeypatch.setattr(objective, "_evaluate", recording)
-    monkeypatch.setattr(point_rule, "_evaluate", recording)
+        return record
+
+    for module in (objective, point_rule):
+        monkeypatch.setattr(module, "_stage_step", recording("stage", objective._stage_step))
+        monkeypatch.setattr(module, "_evaluate", recording("evaluate", objective._evaluate))
     padded = fit_ml(spec, "agq", 50)
-    assert set(shapes) == {(51, 1)} and len(shapes) > 2  # the stage's evaluations and the check's
+    assert set(calls) == {("stage", (51, 1))} and len(calls) > 2  # the stage's evaluations and the check's
     assert set(padded.optimization.qpoints_table) == {50, 51}
     monkeypatch.setattr(ml_fit, "CHECK_GRID_SHARED_UP_TO", 1.0)  # no sharing: the stage at 50 nodes
-    shapes.clear()
+    calls.clear()
     plain = fit_ml(spec, "agq", 50)
-    assert set(shapes) == {(50, 1), (51, 1)}
+    assert set(calls) == {("stage", (50, 1)), ("evaluate", (51, 1))}
     assert abs(padded.loglik - plain.loglik) < 1e-10
     np.testing.assert_allclose(padded.params()["estimate"], plain.params()["estimate"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(padded.params()["se"], plain.params()["se"], rtol=1e-10)
 
 
 def test_small_fits_report_from_the_derivatives_program(epilepsy, monkeypatch):
-    """On small data the optimum's extras (modes, conditional covariances, reported values and their
-    Jacobian) come out of the derivatives program, not a program of their own; the fit equals the
-    one that computes them apart (``one_program_up_to=0``: the large-data path)."""
+    """On small data a stage runs one program (_stage_step): the modes, −ℓ, its derivatives and
+    the optimum's extras (modes, conditional covariances, reported values and their Jacobian)
+    together, the line search included; the fit equals the one by separate programs
+    (``one_program_up_to=0``: the large-data path)."""
     import bayesglmm.ml.objective as objective
 
     spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 + time | id)", epilepsy, "poisson")
     calls = []
-    separate = objective._random_effects_and_report
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return separate(*args, **kwargs)
+    def counting(name):
+        program = getattr(objective, name)
 
-    monkeypatch.setattr(objective, "_random_effects_and_report", counting)
+        def count(*args, **kwargs):
+            calls.append(name)
+            return program(*args, **kwargs)
+
+        return count
+
+    for name in ("_evaluate", "_derivatives", "_random_effects_and_report", "_stage_step"):
+        monkeypatch.setattr(objective, name, counting(name))
     small = fit_ml(spec, options=MLOptions("laplace", empirical=True))
-    assert calls == []
+    assert set(calls) == {"_stage_step"}
+    calls.clear()
     apart = fit_ml(spec, options=MLOptions("laplace", empirical=True, one_program_up_to=0))
-    assert calls == [1]
+    assert set(calls) == {"_evaluate", "_derivatives", "_random_effects_and_report"}
     for column in ("estimate", "se", "se_empirical"):
         np.testing.assert_allclose(small.params()[column], apart.params()[column], rtol=1e-12)
     np.testing.assert_allclose(small.modes, apart.modes, rtol=1e-12, atol=1e-14)
