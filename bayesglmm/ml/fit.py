@@ -144,10 +144,10 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
 
     laplace_model = MarginalModel(spec.family, structure, p, "laplace")
-    # Small data: one program per stage (:func:`.objective._stage_step`), in every Laplace stage
-    # alike, so that Laplace and AGQ fits share it.
+    # Small data: the optimum's extras ride in the derivatives program (one program fewer), in
+    # every Laplace stage alike, so that Laplace and AGQ fits share that program.
     small = compilation_dominates(data.data.y.size, 1, one_program_up_to)
-    objective = MarginalObjective(laplace_model, data, 1, one_program=small)
+    objective = MarginalObjective(laplace_model, data, 1, report_with_derivatives=small)
     if given_start:  # better than the first chunks' estimates
         stages, phi_first, modes = [], phi0, objective.initial_modes()
     else:
@@ -172,15 +172,14 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
             # Newton with exact Hessians on small data (fewer iterations and one program fewer to
             # compile: docs/measurements.md); BFGS, cheaper per step, on large
             newton = compilation_dominates(data.data.y.size, used_qpoints**factor.q, one_program_up_to)
-            objective = MarginalObjective(agq_model, data, used_qpoints, grid_size=grid_size, one_program=newton)
+            objective = MarginalObjective(
+                agq_model, data, used_qpoints, grid_size=grid_size, report_with_derivatives=newton
+            )
             first = not any(stage[0].startswith("agq") for stage in stages)
             result, tried = _agq_stage(objective, result, hessian, newton, gtol, p, several_starts=first and newton)
             stages.extend((label, used_qpoints, r.iterations, 2.0 * r.value) for label, r in tried)
             if qpoints not in (None, "auto"):
-                shared = objective.one_program and grid_size is not None  # the check by the stage's program
-                qpoints_table = _check_fixed_qpoints(
-                    result, data, laplace_model, used_qpoints, auto_tol, max_nodes, shared
-                )
+                qpoints_table = _check_fixed_qpoints(result, data, laplace_model, used_qpoints, auto_tol, max_nodes)
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
             chosen, qpoints_table = choose_qpoints(
@@ -265,17 +264,14 @@ def _shared_check_grid(qpoints: int, q: int, max_nodes: int) -> int | None:
     return larger**q
 
 
-def _check_fixed_qpoints(
-    result, data, laplace_model, qpoints: int, tol: float, max_nodes: int, one_program: bool = False
-) -> dict[int, float]:
+def _check_fixed_qpoints(result, data, laplace_model, qpoints: int, tol: float, max_nodes: int) -> dict[int, float]:
     """−2ℓ at the optimum with the given and the next number of points of the automatic rule's
     sequence; a :class:`ConvergenceWarning` with both numbers when they differ by more than the
     rule's own ``tol`` (the quadrature has not converged at the user's number of points)."""
     larger = _next_check_qpoints(qpoints, laplace_model.covariance.q, max_nodes)
     if larger is None:
         return {}
-    check = deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger], one_program=one_program)
-    table = {qpoints: 2.0 * result.value, **check}
+    table = {qpoints: 2.0 * result.value, **deviance_by_qpoints(result.x, result.aux, data, laplace_model, [larger])}
     change = table[larger] - table[qpoints]
     if abs(change) > tol:
         warnings.warn(

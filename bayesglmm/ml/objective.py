@@ -100,19 +100,13 @@ def _chunk_logliks(phi, dynamic, model, modes):
     )
 
 
-def _found_modes(phi, dynamic, model, modes):
-    """The spherical modes at φ, by damped Newton from ``modes`` in every chunk (:mod:`.modes`)."""
-
+@compiled(static_argnames="model")
+def _evaluate(phi, modes, dynamic, model):
     def chunk_modes(phi, d, m):
         beta, chol_G, log_dispersion = model.unpack(phi)
         return find_modes(d.X @ beta + d.offset, chol_G, log_dispersion, d, model.family, m)
 
-    return _map_chunks(chunk_modes, phi, dynamic, modes)
-
-
-@compiled(static_argnames="model")
-def _evaluate(phi, modes, dynamic, model):
-    modes = _found_modes(phi, dynamic, model, modes)
+    modes = _map_chunks(chunk_modes, phi, dynamic, modes)
     return -jnp.sum(_chunk_logliks(phi, dynamic, model, modes)), modes
 
 
@@ -131,31 +125,13 @@ def _value_and_gradient(phi, modes, dynamic, model):
     return -jnp.sum(values), -jnp.sum(gradients, axis=0)
 
 
-@compiled(static_argnames="model")
-def _derivatives(phi, modes, dynamic, model):
+@compiled(static_argnames=("model", "with_report"))
+def _derivatives(phi, modes, dynamic, model, with_report=False):
     """What each Newton iteration needs at φ, in one compiled program: −ℓ, its gradient and
     Hessian, and the per-group scores ∂ℓ_i/∂φ (K, G, P) that forward mode yields on the way
-    (the empirical covariance needs them at the optimum)."""
-    return _derivative_terms(phi, modes, dynamic, model)
-
-
-@compiled(static_argnames="model")
-def _stage_step(phi, modes, dynamic, model):
-    """Everything a fit's stage needs at φ, in one program, for small data (where compiling a
-    program costs more than running it at every iteration, :func:`~..core.point_rule.compilation_dominates`):
-    the modes found from ``modes``, what :func:`_derivatives` and :func:`_random_effects_and_report`
-    return there.  The line search then runs this program too, so a stage compiles one program
-    instead of three; an accepted step's derivatives are the next iteration's."""
-    modes = _found_modes(phi, dynamic, model, modes)
-    return {
-        **_derivative_terms(phi, modes, dynamic, model),
-        **_optimum_extras(phi, modes, dynamic, model),
-        "found_modes": modes,
-    }
-
-
-def _derivative_terms(phi, modes, dynamic, model) -> dict:
-    """:func:`_derivatives`' results (modes converged at φ)."""
+    (the empirical covariance needs them at the optimum).  ``with_report``: also what
+    :func:`_random_effects_and_report` returns, so that a small fit, where compiling a program
+    costs more than computing its results at every iteration, compiles one program fewer."""
 
     def chunk_derivatives(shared, d, m):
         phi, nodes, log_weights = shared
@@ -171,12 +147,13 @@ def _derivative_terms(phi, modes, dynamic, model) -> dict:
     values, gradients, hessians, scores = _map_chunks(
         chunk_derivatives, (phi, dynamic.nodes, dynamic.log_weights), dynamic, modes
     )
-    return {
+    out = {
         "value": -jnp.sum(values),
         "gradient": -jnp.sum(gradients, axis=0),
         "hessian": -jnp.sum(hessians, axis=0),
         "scores": scores,
     }
+    return {**out, **_optimum_extras(phi, modes, dynamic, model)} if with_report else out
 
 
 @compiled(static_argnames="model")
@@ -223,7 +200,7 @@ class MarginalObjective:
     qpoints: int = 1
     active_chunks: int | None = None  # evaluate the first this many chunks only; None: all
     grid_size: int | None = None  # pad the grid with zero-weight nodes to this many (a shared program shape)
-    one_program: bool = False  # small data: every evaluation by _stage_step (one program per stage)
+    report_with_derivatives: bool = False  # the optimum's extras in the derivatives program (small data)
     _last_derivatives: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -252,9 +229,6 @@ class MarginalObjective:
         return jax.device_put(np.zeros((K, G, self.model.covariance.q)), self.chunks.data.y.sharding)
 
     def evaluate(self, phi, modes) -> tuple[float, jax.Array]:
-        if self.one_program:
-            last = self._stage_at(phi, modes)
-            return last[2][0], last[1]
         value, modes = _evaluate(self.chunks.padding.embed(phi), modes, self._dynamic, self._program_model)
         return float(value), modes
 
@@ -272,34 +246,27 @@ class MarginalObjective:
         phi = np.asarray(phi, dtype=float)
         last = self._last_derivatives.get("at")
         if last is None or last[1] is not modes or not np.array_equal(last[0], phi):
-            if self.one_program:
-                return self._stage_at(phi, modes)[2]
-            out = _derivatives(self.chunks.padding.embed(phi), modes, self._dynamic, self._program_model)
-            last = self._keep(phi, modes, out)
+            padding = self.chunks.padding
+            out = _derivatives(
+                padding.embed(phi),
+                modes,
+                self._dynamic,
+                self._program_model,
+                with_report=self.report_with_derivatives,
+            )
+            last = (
+                phi.copy(),
+                modes,
+                (
+                    float(out["value"]),
+                    padding.restrict(out["gradient"]),
+                    padding.restrict(out["hessian"], axes=(0, 1)),
+                    padding.restrict(self.chunks.gather(out["scores"])),
+                ),
+                {name: out[name] for name in OPTIMUM_EXTRAS if name in out},
+            )
+            self._last_derivatives["at"] = last
         return last[2]
-
-    def _stage_at(self, phi, modes) -> tuple:
-        """:func:`_stage_step` at φ from ``modes``, kept under the modes it found."""
-        phi = np.asarray(phi, dtype=float)
-        out = _stage_step(self.chunks.padding.embed(phi), modes, self._dynamic, self._program_model)
-        return self._keep(phi, out["found_modes"], out)
-
-    def _keep(self, phi, modes, out) -> tuple:
-        """(φ, modes, (−ℓ, gradient, Hessian, scores), the optimum's extras if computed) as the last result."""
-        padding = self.chunks.padding
-        last = (
-            phi.copy(),
-            modes,
-            (
-                float(out["value"]),
-                padding.restrict(out["gradient"]),
-                padding.restrict(out["hessian"], axes=(0, 1)),
-                padding.restrict(self.chunks.gather(out["scores"])),
-            ),
-            {name: out[name] for name in OPTIMUM_EXTRAS if name in out},
-        )
-        self._last_derivatives["at"] = last
-        return last
 
     def derivatives_all(self, phi, modes) -> OptimumDerivatives:
         """:meth:`derivatives` and everything :func:`_random_effects_and_report` returns, as numpy;

@@ -22,7 +22,7 @@ from ..core.point_rule import (
     deviances_by_qpoints,
     rule_choice,
 )
-from .objective import _evaluate, _stage_step, program_inputs
+from .objective import _evaluate, program_inputs
 from .options import MLOptions
 
 __all__ = ["QPOINT_SEQUENCE", "candidate_qpoints", "choose_qpoints", "deviance_by_qpoints", "rule_choice"]
@@ -40,17 +40,14 @@ def deviance_by_qpoints(
     qpoints_list,
     stop_tol=None,
     one_program_up_to: int = ONE_PROGRAM_UP_TO,
-    one_program: bool = False,
 ) -> dict[int, float]:
     """−2ℓ at φ for each number of points (adaptive quadrature; grids padded to shared sizes,
     :func:`~bayesglmm.core.point_rule.padded_size`, so that few programs are compiled).
 
     With ``stop_tol``, stops after the first pair of successive values closer than it.
-    ``one_program``: by the small-data stage program (:func:`.objective._stage_step`) a fit has
-    compiled for that grid's size, rather than a program of its own.
     """
     return deviances_by_qpoints(
-        _deviance_on_grid(phi, modes, chunks, model, one_program),
+        _deviance_on_grid(phi, modes, chunks, model),
         model.covariance.q,
         chunks.data.y.size,
         qpoints_list,
@@ -59,15 +56,13 @@ def deviance_by_qpoints(
     )
 
 
-def _deviance_on_grid(phi, modes, chunks: ChunkedData, model: MarginalModel, one_program: bool = False):
-    """−2ℓ at φ as a function of the grid (nodes, log_weights), by the ML objective's program
-    (``one_program``: its small-data stage program)."""
+def _deviance_on_grid(phi, modes, chunks: ChunkedData, model: MarginalModel):
+    """−2ℓ at φ as a function of the grid (nodes, log_weights), by the ML objective's program."""
     agq = MarginalModel(model.family, model.covariance, int(chunks.data.X.shape[-1]), "agq")  # as the data's columns
     phi = np.asarray(chunks.padding.embed(phi), dtype=float)
 
     def deviance_on_grid(nodes, log_weights) -> float:
-        inputs = program_inputs(chunks, nodes, log_weights)
-        value = _stage_step(phi, modes, inputs, agq)["value"] if one_program else _evaluate(phi, modes, inputs, agq)[0]
+        value, _ = _evaluate(phi, modes, program_inputs(chunks, nodes, log_weights), agq)
         return 2.0 * float(value)
 
     return deviance_on_grid

@@ -150,65 +150,54 @@ def test_second_formula_and_subset_compile_nothing(amenorrhea_specs):
 
 def test_fixed_points_check_runs_on_the_stage_program(epilepsy, monkeypatch):
     """A fixed number of points within 25% of the check's next grid (50 -> 51 points, one random
-    effect) runs its AGQ stage on the grid padded to the check's size, and on small data by one
-    program (_stage_step): every AGQ evaluation, the check's included, is that program at one grid
-    shape, and the fit equals the one whose check compiles a program of its own."""
+    effect) runs its AGQ stage on the grid padded to the check's size: every evaluation, the
+    check's included, sees one grid shape (one program), and the fit equals the unpadded one."""
     import bayesglmm.ml.fit as ml_fit
     import bayesglmm.ml.objective as objective
     import bayesglmm.ml.point_rule as point_rule
 
     spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 | id)", epilepsy, "poisson")
-    calls = []
+    shapes = []
+    evaluate = objective._evaluate
 
-    def recording(name, program):
-        def record(phi, modes, dynamic, model):
-            if model.method == "agq":
-                calls.append((name, dynamic.nodes.shape))
-            return program(phi, modes, dynamic, model)
+    def recording(phi, modes, dynamic, model):
+        if model.method == "agq":
+            shapes.append(dynamic.nodes.shape)
+        return evaluate(phi, modes, dynamic, model)
 
-        return record
-
-    for module in (objective, point_rule):
-        monkeypatch.setattr(module, "_stage_step", recording("stage", objective._stage_step))
-        monkeypatch.setattr(module, "_evaluate", recording("evaluate", objective._evaluate))
+    monkeypatch.setattr(objective, "_evaluate", recording)
+    monkeypatch.setattr(point_rule, "_evaluate", recording)
     padded = fit_ml(spec, "agq", 50)
-    assert set(calls) == {("stage", (51, 1))} and len(calls) > 2  # the stage's evaluations and the check's
+    assert set(shapes) == {(51, 1)} and len(shapes) > 2  # the stage's evaluations and the check's
     assert set(padded.optimization.qpoints_table) == {50, 51}
     monkeypatch.setattr(ml_fit, "CHECK_GRID_SHARED_UP_TO", 1.0)  # no sharing: the stage at 50 nodes
-    calls.clear()
+    shapes.clear()
     plain = fit_ml(spec, "agq", 50)
-    assert set(calls) == {("stage", (50, 1)), ("evaluate", (51, 1))}
+    assert set(shapes) == {(50, 1), (51, 1)}
     assert abs(padded.loglik - plain.loglik) < 1e-10
     np.testing.assert_allclose(padded.params()["estimate"], plain.params()["estimate"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(padded.params()["se"], plain.params()["se"], rtol=1e-10)
 
 
 def test_small_fits_report_from_the_derivatives_program(epilepsy, monkeypatch):
-    """On small data a stage runs one program (_stage_step): the modes, −ℓ, its derivatives and
-    the optimum's extras (modes, conditional covariances, reported values and their Jacobian)
-    together, the line search included; the fit equals the one by separate programs
-    (``one_program_up_to=0``: the large-data path)."""
+    """On small data the optimum's extras (modes, conditional covariances, reported values and their
+    Jacobian) come out of the derivatives program, not a program of their own; the fit equals the
+    one that computes them apart (``one_program_up_to=0``: the large-data path)."""
     import bayesglmm.ml.objective as objective
 
     spec = ModelSpec.from_formula("y ~ time + trt + offset(t) + (1 + time | id)", epilepsy, "poisson")
     calls = []
+    separate = objective._random_effects_and_report
 
-    def counting(name):
-        program = getattr(objective, name)
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return separate(*args, **kwargs)
 
-        def count(*args, **kwargs):
-            calls.append(name)
-            return program(*args, **kwargs)
-
-        return count
-
-    for name in ("_evaluate", "_derivatives", "_random_effects_and_report", "_stage_step"):
-        monkeypatch.setattr(objective, name, counting(name))
+    monkeypatch.setattr(objective, "_random_effects_and_report", counting)
     small = fit_ml(spec, options=MLOptions("laplace", empirical=True))
-    assert set(calls) == {"_stage_step"}
-    calls.clear()
+    assert calls == []
     apart = fit_ml(spec, options=MLOptions("laplace", empirical=True, one_program_up_to=0))
-    assert set(calls) == {"_evaluate", "_derivatives", "_random_effects_and_report"}
+    assert calls == [1]
     for column in ("estimate", "se", "se_empirical"):
         np.testing.assert_allclose(small.params()[column], apart.params()[column], rtol=1e-12)
     np.testing.assert_allclose(small.modes, apart.modes, rtol=1e-12, atol=1e-14)
