@@ -33,6 +33,9 @@ from typing import Protocol
 
 import numpy as np
 
+# Relative size of the objective's rounding noise below which a predicted decrease is not resolved.
+RESOLUTION = 1e-12
+
 STATUS_MESSAGES = {
     0: "converged: gradient below tolerance",
     1: "converged: no step decreases the objective further, gradient small (numerical precision reached)",
@@ -124,11 +127,15 @@ def minimize(
             break
         direction = _newton_direction(hessian, gradient, max_step)
         slope = float(gradient @ direction)
+        # Near the optimum the predicted decrease can fall below what the objective's rounding
+        # resolves (a sum of 10⁴ terms): the full step is then taken unless it visibly rises.
+        resolution = RESOLUTION * (1.0 + abs(value))
         alpha, accepted = 1.0, False
         for _ in range(40):
             candidate, candidate_aux = objective.evaluate(x + alpha * direction, aux)
             candidate = float(candidate)
-            if np.isfinite(candidate) and candidate <= value + 1e-4 * alpha * slope:
+            unresolved = alpha == 1.0 and -slope <= resolution and candidate <= value + resolution
+            if np.isfinite(candidate) and (candidate <= value + 1e-4 * alpha * slope or unresolved):
                 accepted = True
                 break
             alpha *= 0.5

@@ -185,6 +185,29 @@ def test_a_flat_optimum_at_a_boundary_counts_as_converged():
     assert result.value + 1 < 1e-4  # within the flat tolerance of the supremum
 
 
+class _RoundedQuadratic:
+    """f(x) = 45649.96 + 500 |x|², whose value rounds 2 ulp (1.5e-11) high near the optimum, as a
+    sum of 10⁴ terms may: there Newton's predicted decrease is below the rounding."""
+
+    def evaluate(self, x, aux):
+        rounding = 1.5e-11 if np.max(np.abs(x)) < 1e-9 else 0.0
+        return 45649.96 + 500.0 * float(x @ x) + rounding, aux
+
+    def derivatives(self, x, aux):
+        return self.evaluate(x, aux)[0], 1000.0 * x, 1000.0 * np.eye(x.size), None
+
+
+def test_newton_steps_below_the_objectives_rounding_are_taken():
+    # The full step is taken when its predicted decrease is below the objective's resolution
+    # (optimise.RESOLUTION) and the value does not visibly rise. The Armijo test alone rejected
+    # it and halved the step, and the fit stopped at a gradient above tolerance ("no step decreases
+    # the objective further"): seen on a 5-chunk fit stopping at 2.6e-5 where 1 chunk reached 3e-11.
+    from bayesglmm.ml.optimise import minimize
+
+    result = minimize(_RoundedQuadratic(), np.array([5e-8, -3e-8]), None, gtol=1e-6)
+    assert result.status == 0 and np.max(np.abs(result.gradient)) <= 1e-6
+
+
 @pytest.mark.slow  # 20,000 groups, 20 s; the default run checks a smaller boundary fit (test_families_fit)
 def test_boundary_fit_at_scale_converges_and_warns_singular():
     # 20,000 subjects x 5 visits; the slope SD is weakly identified (visits span 0.8) and the
