@@ -22,27 +22,32 @@ def _spec():
     return ModelSpec.from_formula("y ~ x + (1 | g)", frame, "gaussian")
 
 
-def test_vectorised_chains_start_from_one_compiled_program():
-    spec = _spec()
-    chains = jax.local_device_count() + 1  # one more than the devices: vectorised
+def _fit_counting_compilations(chains: int, draws: int, seed: int):
+    """A short full-latent fit of :func:`_spec` and the number of compile events it caused."""
     with compile_events() as compiles, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = fit_bayes(
-            spec,
+            _spec(),
             "brms_proper",
             sampler="full",
             chains=chains,
-            warmup=300,
-            draws=300,
-            seed=3,
+            warmup=draws,
+            draws=draws,
+            seed=seed,
             progress=False,
             predictive=False,
             group_loglik=False,
         )
+    return fit, len(compiles)
+
+
+def test_vectorised_chains_start_from_one_compiled_program():
+    chains = jax.local_device_count() + 1  # one more than the devices: vectorised
+    fit, compiled = _fit_counting_compilations(chains, 300, 3)
     beta = np.asarray(fit.idata.posterior["beta"])
     assert beta.shape[:2] == (chains, 300)
     # measured with numpyro 0.22: 166 compilations with the eager start, 83 with the compiled one
-    assert len(compiles) < 120, len(compiles)
+    assert compiled < 120, compiled
     # every chain samples the same posterior: chain means agree within their Monte Carlo error
     slope = beta[..., 1]
     assert np.ptp(slope.mean(axis=1)) < 6 * slope.std() / np.sqrt(300 / 4)
@@ -56,28 +61,11 @@ def test_a_single_chain_starts_from_one_compiled_program(monkeypatch):
     model (numpyro 0.22): 307 compilations op by op, 46 compiled."""
     from bayesglmm.bayes import sampling
 
-    def fit():
-        with compile_events() as compiles, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = fit_bayes(
-                _spec(),
-                "brms_proper",
-                sampler="full",
-                chains=1,
-                warmup=200,
-                draws=200,
-                seed=5,
-                progress=False,
-                predictive=False,
-                group_loglik=False,
-            )
-        return result, len(compiles)
-
     jax.clear_caches()
-    compiled_fit, compiled_count = fit()
+    compiled_fit, compiled_count = _fit_counting_compilations(1, 200, 5)
     jax.clear_caches()
     monkeypatch.setattr(sampling, "CompiledInitNUTS", sampling.NUTS)  # NumPyro's own start
-    eager_fit, eager_count = fit()
+    eager_fit, eager_count = _fit_counting_compilations(1, 200, 5)
     assert compiled_count < eager_count / 2, (compiled_count, eager_count)
     # NumPyro draws the start's random numbers differently inside a program, so the chains differ;
     # they sample the same posterior: means within their Monte Carlo error (200 draws, ESS > 50)
