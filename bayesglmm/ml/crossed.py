@@ -210,6 +210,7 @@ def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes) -> list:
         )
         for V, cell_group in zip(curvature.V, data.cell_group)
     ]
+    S_inverse = curvature.S_inverse()
     primary = A_inverse_diag
     for g in range(len(W)):
         qg = W[g].shape[-1]
@@ -218,8 +219,8 @@ def conditional_sds(phi, data: CrossedData, model: CrossedModel, modes) -> list:
             first, second = data.pairs[(g, h)]
             rows = starts[g] + data.cell_level[g][first][:, None] * qg + jnp.arange(qg)
             cols = starts[h] + data.cell_level[h][second][:, None] * qh + jnp.arange(qh)
-            block = curvature.inverse_blocks(rows, cols)
+            block = curvature.inverse_blocks(S_inverse, rows, cols)
             term = jnp.einsum("pag,pgh,pah->pa", W[g][first], block, W[h][second])
             primary = primary + segment_sum(term, data.cell_group[g][first], data.n_levels[0])
-    secondary = split_secondary(curvature.inverse_diagonal(), data)
+    secondary = split_secondary(curvature.inverse_diagonal(S_inverse), data)
     return [jnp.sqrt(primary), *[jnp.sqrt(v) for v in secondary]]

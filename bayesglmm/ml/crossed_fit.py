@@ -101,6 +101,7 @@ class CrossedObjective:
 
 
 def _check_memory(data: CrossedData, factors, limit_gb: float | None) -> None:
+    """SpecError before compiling when the estimated memory (:func:`.memory.crossed_memory_gb`) exceeds the limit."""
     needed = crossed_memory_gb(data.dense_size, int(data.y.shape[0]), data.n_pairs)
     limit = default_memory_limit_gb() if limit_gb is None else limit_gb
     if needed > limit:

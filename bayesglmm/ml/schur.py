@@ -45,24 +45,26 @@ class Curvature:
             return smallmat.cho_solve(self.chol_S, r.reshape(self.S.shape[:2])).reshape(-1)
         return spd_solve(self.S, self.chol_S, r)
 
-    def _block_inverses(self) -> jax.Array:
+    def S_inverse(self) -> jax.Array:
+        """S⁻¹: dense (m, m), or its diagonal blocks (n_levels_1, q1, q1) when nested."""
+        if not self.nested:
+            return jax.scipy.linalg.cho_solve((self.chol_S, True), jnp.eye(self.S.shape[0], dtype=self.S.dtype))
         q = self.S.shape[1]
         eye = jnp.broadcast_to(jnp.eye(q), self.S.shape)
         return jnp.stack([smallmat.cho_solve(self.chol_S, eye[..., j]) for j in range(q)], -1)
 
-    def inverse_blocks(self, rows, cols) -> jax.Array:
-        """Blocks of S⁻¹ at the row and column indices (p, a) and (p, b) of one secondary level
-        each (the same level, all of its block, when nested): (p, a, b)."""
+    def inverse_blocks(self, S_inverse, rows, cols) -> jax.Array:
+        """Blocks of ``S_inverse`` (:meth:`S_inverse`) at the row and column indices (p, a) and
+        (p, b) of one secondary level each (the same level, all of its block, when nested): (p, a, b)."""
         if self.nested:
-            return self._block_inverses()[rows[:, 0] // self.S.shape[1]]
-        S_inverse = jax.scipy.linalg.cho_solve((self.chol_S, True), jnp.eye(self.S.shape[0]))
+            return S_inverse[rows[:, 0] // self.S.shape[1]]
         return S_inverse[rows[:, :, None], cols[:, None, :]]
 
-    def inverse_diagonal(self) -> jax.Array:
-        """diag(S⁻¹), (m,)."""
+    def inverse_diagonal(self, S_inverse) -> jax.Array:
+        """diag(S⁻¹), (m,), from ``S_inverse`` (:meth:`S_inverse`)."""
         if self.nested:
-            return jnp.diagonal(self._block_inverses(), axis1=1, axis2=2).reshape(-1)
-        return jnp.diag(jax.scipy.linalg.cho_solve((self.chol_S, True), jnp.eye(self.S.shape[0])))
+            return jnp.diagonal(S_inverse, axis1=1, axis2=2).reshape(-1)
+        return jnp.diag(S_inverse)
 
 
 def C_times(u, weights, data: CrossedData) -> jax.Array:
