@@ -13,7 +13,7 @@ import pytest
 
 from bayesglmm import ConvergenceWarning, InferenceWarning, ModelSpec, SpecError, fit_ml
 from bayesglmm.gee import fit_gee
-from bayesglmm.ml.start import glm_row_scores
+from bayesglmm.ml.start import glm_fit
 from bayesglmm.model.families import make_family
 from bayesglmm.model.identifiability import scores_rule_out_separation, separated_columns
 
@@ -79,7 +79,7 @@ def test_separation_lp_on_textbook_cases():
 
 def _scores(family: str, X, y):
     n = np.ones(len(y))
-    return glm_row_scores(make_family(family), X, y, n, np.zeros(len(y)))
+    return glm_fit(make_family(family), X, y, n, np.zeros(len(y))).row_scores
 
 
 def test_glm_scores_certify_no_separation_exactly_where_the_lp_finds_none():

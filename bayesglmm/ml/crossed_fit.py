@@ -34,7 +34,7 @@ from .finish import OptimumDerivatives, finish_fit
 from .inference import report_values
 from .memory import crossed_memory_gb, default_memory_limit_gb
 from .optimise import minimize
-from .start import glm_start
+from .start import GLMFit, glm_fit
 
 
 @compiled(static_argnames="model")
@@ -114,11 +114,14 @@ def _check_memory(data: CrossedData, factors, limit_gb: float | None) -> None:
         )
 
 
-def fit_crossed(spec: ModelSpec, gtol: float = 1e-6, max_memory_gb: float | None = None) -> MLFit:
+def fit_crossed(
+    spec: ModelSpec, gtol: float = 1e-6, max_memory_gb: float | None = None, glm: GLMFit | None = None
+) -> MLFit:
     """Laplace fit of a GLMM with several (nested or crossed) grouping factors; an MLFit.
 
     Refused before compiling when the estimated memory (:func:`.memory.crossed_memory_gb`)
-    exceeds ``max_memory_gb`` (default three quarters of the machine's)."""
+    exceeds ``max_memory_gb`` (default three quarters of the machine's).  ``glm``: the GLM that
+    starts it (:func:`.start.glm_fit`), if the caller has it already."""
     started = time.perf_counter()
     order = factor_order(spec)
     factors = [spec.random[g] for g in order]
@@ -130,7 +133,8 @@ def fit_crossed(spec: ModelSpec, gtol: float = 1e-6, max_memory_gb: float | None
         spec.fixed.X.shape[1],
     )
 
-    beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+    glm = glm or glm_fit(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+    beta0, extra0 = glm.beta, glm.extra
     sd0 = spec.family.start_random_sd(extra0)
     phi0 = np.concatenate(
         [

@@ -37,7 +37,7 @@ from .objective import MarginalObjective
 from .optimise import minimize
 from .options import MLOptions
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, QPOINT_SEQUENCE, choose_qpoints, deviance_by_qpoints
-from .start import glm_row_scores, glm_start
+from .start import GLMFit, glm_fit
 
 
 def _check_several_factors(spec: ModelSpec, method: str, empirical: bool):
@@ -118,12 +118,13 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
     method, qpoints, empirical, gtol = options.method, options.qpoints, options.empirical, options.gtol
     auto_tol, max_nodes, max_grid_gb = options.auto_tol, options.max_nodes, options.max_grid_gb
     one_program_up_to = options.one_program_up_to
-    separated = _separation(spec)
+    glm = glm_fit(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)  # the start and the certificate
+    separated = _separation(spec, glm)
     if len(spec.random) > 1:
         if start is not None:
             raise SpecError("start applies to fits with one grouping factor")
         _check_several_factors(spec, method, empirical)
-        fit = _unless_separated(fit_crossed(spec, gtol, max_grid_gb), separated)
+        fit = _unless_separated(fit_crossed(spec, gtol, max_grid_gb, glm), separated)
         _warn_about(fit)
         return fit
     if empirical:
@@ -139,7 +140,7 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
     phi0 = None if start is None else _phi_of_start(spec, structure, start)
     given_start = phi0 is not None
     if not given_start:
-        beta0, extra0 = glm_start(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
+        beta0, extra0 = glm.beta, glm.extra
         sd0 = np.full(factor.q, spec.family.start_random_sd(extra0))
         phi0 = np.concatenate([beta0, structure.start_theta(sd0), np.atleast_1d(extra0) if spec.family.n_extra else []])
 
@@ -298,13 +299,13 @@ def _check_grid_memory(qpoints: int, q: int, data, n_params: int, limit_gb: floa
         )
 
 
-def _separation(spec: ModelSpec) -> list[str]:
-    """The fixed-effect columns that separate the data (:mod:`bayesglmm.model.identifiability`), or []."""
+def _separation(spec: ModelSpec, glm: GLMFit) -> list[str]:
+    """The fixed-effect columns that separate the data (:mod:`bayesglmm.model.identifiability`), or [];
+    the GLM's row scores rule it out without the linear program where they can."""
     sides = spec.family.separation_sides(spec.y, spec.trials)
     if sides is None:
         return []
-    scores = glm_row_scores(spec.family, spec.fixed.X, spec.y, spec.trials, spec.offset)
-    return separated_columns(spec.fixed.X, spec.fixed.names, sides, scores)
+    return separated_columns(spec.fixed.X, spec.fixed.names, sides, glm.row_scores)
 
 
 def _unless_separated(fit, separated: list[str]):

@@ -6,26 +6,34 @@ The GLM's coefficients start the Laplace fit, as lme4 starts ``glmer`` from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..model.families import Family
 
 
-def glm_start(family: Family, X, y, trials, offset, iterations: int = 25) -> tuple[np.ndarray, float]:
-    """(beta, the extra parameter's unconstrained start or 0) of the GLM ``y ~ X`` by IRLS
-    (McCullagh & Nelder 1989, 2.5); the extra parameter from :meth:`Family.start_extra`."""
+@dataclass(frozen=True)
+class GLMFit:
+    """The GLM ``y ~ X`` by IRLS (McCullagh & Nelder 1989, 2.5), what the ML fit takes from it.
+
+    ``beta`` and ``extra`` (the family's extra parameter's unconstrained start, or 0, from
+    :meth:`Family.start_extra`) start the fit; ``row_scores`` are each row's contribution
+    u_i = (r_i − μ_i) μ'_i / V(μ_i) to the GLM's score Xᵀu at the estimate (r the response on the
+    mean's scale): Xᵀu ≈ 0 there and sign(u_i) = sign(r_i − μ_i), a certificate that the data are
+    not separated (:func:`bayesglmm.model.identifiability.scores_rule_out_separation`)."""
+
+    beta: np.ndarray
+    extra: float | np.ndarray
+    row_scores: np.ndarray
+
+
+def glm_fit(family: Family, X, y, trials, offset, iterations: int = 25) -> GLMFit:
+    """:class:`GLMFit` of ``y ~ X`` with ``offset``, one IRLS run for the start and the certificate."""
     beta, eta = _irls(family, X, y, trials, offset, iterations)
-    return beta, family.start_extra(y, family.link_object.mean_and_slope(eta)[0], trials)
-
-
-def glm_row_scores(family: Family, X, y, trials, offset, iterations: int = 25) -> np.ndarray:
-    """Each row's contribution u_i = (r_i − μ_i) μ'_i / V(μ_i) to the GLM's score Xᵀu at its IRLS
-    estimate (r the response on the mean's scale): Xᵀu ≈ 0 there, and sign(u_i) = sign(r_i − μ_i).
-    Used as a certificate that the data are not separated
-    (:func:`bayesglmm.model.identifiability.scores_rule_out_separation`)."""
-    _, eta = _irls(family, X, y, trials, offset, iterations)
     mu, dmu = family.link_object.mean_and_slope(eta)
-    return (family.glm_response(y, trials) - mu) * dmu / family.glm_variance(mu, trials)
+    scores = (family.glm_response(y, trials) - mu) * dmu / family.glm_variance(mu, trials)
+    return GLMFit(beta, family.start_extra(y, mu, trials), scores)
 
 
 def _irls(family: Family, X, y, trials, offset, iterations: int) -> tuple[np.ndarray, np.ndarray]:

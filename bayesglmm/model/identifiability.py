@@ -39,7 +39,7 @@ SEPARATION_TOLERANCE = 1e-7
 def separated_columns(X: np.ndarray, names, sides: np.ndarray, scores: np.ndarray | None = None) -> list[str]:
     """Fixed-effect columns along which the likelihood is unbounded (the module's LP); [] if none.
 
-    ``scores``: the rows' GLM score contributions (:func:`bayesglmm.ml.start.glm_row_scores`);
+    ``scores``: the rows' GLM score contributions (:attr:`bayesglmm.ml.start.GLMFit.row_scores`);
     when they prove that no separating direction exists (:func:`scores_rule_out_separation`),
     the LP is not run."""
     from scipy.optimize import linprog
