@@ -135,14 +135,12 @@ def crossed_frame(n_subjects: int, n_items: int, slopes: bool):
     from bayesglmm import simulate
 
     rng = np.random.default_rng(1)
-    items = np.argsort(rng.random((n_subjects, n_items)), axis=1)[:, :10] if n_items <= 2000 else None
-    if items is None:  # argsort of a large matrix is slow: draw with replacement and redraw repeats
-        items = rng.integers(0, n_items, (n_subjects, 10))
-        for _ in range(100):
-            repeated = np.any(np.diff(np.sort(items, axis=1), axis=1) == 0, axis=1)
-            if not repeated.any():
-                break
-            items[repeated] = rng.integers(0, n_items, (int(repeated.sum()), 10))
+    items = rng.integers(0, n_items, (n_subjects, 10))  # redraw the subjects that drew an item twice
+    for _ in range(1000):
+        repeated = np.any(np.diff(np.sort(items, axis=1), axis=1) == 0, axis=1)
+        if not repeated.any():
+            break
+        items[repeated] = rng.integers(0, n_items, (int(repeated.sum()), 10))
     design = pd.DataFrame(
         {"subj": np.repeat(np.arange(n_subjects), 10), "item": items.reshape(-1), "x": rng.normal(size=10 * n_subjects)}
     )
