@@ -33,7 +33,7 @@ from ..results.bayesfit import BayesFit
 from ..results.sampler_record import SamplerRecord
 from .convert import to_inference_data
 from .group_loglik import group_marginal_logliks
-from .integrated_sampler import population_to_latent, prepare_marginal, sample_marginal
+from .integrated_sampler import laplace_log_density, population_to_latent, prepare_marginal, sample_marginal
 from .options import NUTSOptions
 from .priors import check_proper
 from .program import Program, compile_program
@@ -118,11 +118,11 @@ def fit_bayes(
             program.model, program.data, options.kernel, driver, progress, dense_mass=[global_sites(program)]
         )
         latent = jax.block_until_ready(mcmc.get_samples())  # JAX dispatches asynchronously: wait before timing
+        stats = sample_stats(mcmc)
     else:
         setup = prepare_marginal(spec, program, qpoints, ml_fit, rule_qpoints)
         sampling_started = time.perf_counter()
-        mcmc = sample_marginal(setup, options.kernel, driver, progress)
-        population = jax.block_until_ready(mcmc.get_samples())
+        mcmc, population, stats = sample_marginal(setup, options.kernel, driver, progress)
         sampling_seconds = time.perf_counter() - sampling_started
         latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
         record = replace(
@@ -135,7 +135,6 @@ def fit_bayes(
             seconds_nuts=sampling_seconds,
         )
     seconds = time.perf_counter() - started
-    stats = sample_stats(mcmc)
     loo_spec = spec if group_loglik else None
     idata = _inference_data(program, latent, chains, stats, predictive, prior_draws, seed, loo_spec, record.qpoints)
     fit = BayesFit.from_run(
@@ -184,7 +183,7 @@ def laplace_fit(
     started = time.perf_counter()
     program = compile_program(spec, prior_set, priors)
     setup = prepare_marginal(spec, program, qpoints, ml_fit)
-    population = setup.laplace.draws(jax.random.PRNGKey(seed), draws)
+    population = setup.program.own_sites(setup.laplace.draws(jax.random.PRNGKey(seed), draws))
     latent, acceptance = population_to_latent(program, population, setup, seed, re_steps)
     seconds = time.perf_counter() - started
     chains = _independent_chains(draws)
@@ -207,7 +206,7 @@ def laplace_fit(
             mode_converged=laplace.converged,
             mode_gradient_norm=laplace.gradient_norm,
             hessian_positive_definite=laplace.positive_definite,
-            log_posterior_at_mode=laplace.log_density,
+            log_posterior_at_mode=laplace_log_density(setup),
         ),
     )
     for message in fit.diagnostic_messages():

@@ -15,6 +15,7 @@ One grouping factor (the integral over crossed factors does not split by group).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import jax
@@ -24,16 +25,17 @@ import numpy as np
 from .. import _jax  # noqa: F401  (float64)
 from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
-from ..core.data import distinct_groups, group_patterns, grouped_data
+from ..core.data import distinct_groups, group_patterns, grouped_data, padded_groups
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.parameter_map import phi_from_natural
 from ..core.point_rule import choose_by_rule
 from ..core.quadrature import gauss_hermite_grid
+from ..core.shapes import ChunkShape
 from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .draw_sharding import DrawSharding
-from .integrated_program import parameter_vector
+from .integrated_program import parameter_vector, sampler_shape
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites
 
 
@@ -54,7 +56,16 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     g = factor.group
     names = [sd_site(g), *(cholesky_site(g, k) for k in range(len(factor.correlated_blocks)))]
     population = {name: jnp.asarray(sites[name]) for name in names + _family_sites(program) if name in sites}
-    population[BETA_SITE] = beta_from_sites(program.priors, sites)
+    beta = beta_from_sites(program.priors, sites)
+    starts = np.asarray(sites[innovations_site(g)])[:, representative]
+    n_distinct = distinct.n_groups
+    shape = sampler_shape(ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed))
+    if shape != ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed):  # shared shapes: see sampler_shape
+        distinct = padded_groups(distinct, shape)
+        marginal = replace(marginal, n_fixed=shape.fixed_columns)
+        beta = jnp.concatenate([beta, jnp.zeros(beta.shape[:-1] + (shape.fixed_columns - beta.shape[-1],))], axis=-1)
+        starts = np.concatenate([starts, np.zeros((starts.shape[0], shape.groups - n_distinct, starts.shape[2]))], 1)
+    population[BETA_SITE] = beta
 
     def phi_of(draw):
         blocks = [draw[cholesky_site(g, k)] for k in range(len(factor.correlated_blocks))]
@@ -66,9 +77,8 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     phis = jax.jit(jax.vmap(phi_of))(population)
     layout = DrawSharding.of(phis.shape[0], 1)
     nodes, log_weights = (jnp.asarray(a) for a in gauss_hermite_grid(qpoints, structure.q))
-    starts = np.asarray(sites[innovations_site(g)])[:, representative]
     values = _sharded_logliks(marginal)(layout.shard(phis), layout.shard(starts), distinct, nodes, log_weights)
-    return np.asarray(layout.gather(values))[:, pattern]
+    return np.asarray(layout.gather(values))[:, :n_distinct][:, pattern]
 
 
 @lru_cache(maxsize=16)

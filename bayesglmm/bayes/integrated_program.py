@@ -16,12 +16,28 @@ The conditional modes are found at every evaluation by damped Newton from ``mode
 Groups with identical rows are integrated once and counted as often as they occur
 (:func:`~bayesglmm.core.data.distinct_groups`): the sum is the same, and binary outcomes with few
 visits repeat few patterns (amenorrhea: 55 integrals per evaluation instead of 1151).
+
+Shared shapes (issue 23): the sampler's programs (NUTS's start, its warm-up and sampling loop, the
+Laplace posterior's gradient) are compiled for the shapes of the model's arguments, and they take
+the data as arguments (not as constants), so another model of the same structure reuses them when
+its arrays have the same shapes. As the ML engine does (:mod:`bayesglmm.core.shapes`), the
+distinct groups' rows and groups are padded to a shape this process has compiled (padded groups
+have no rows and a count of 0; padded rows sit in no group), and β to a shared number of
+coefficients. Unlike the ML engine's, the padded coefficients cannot be held at zero: NUTS moves
+in every coordinate of its state. They are sampled with their zero design columns, so the data
+say nothing about them and their posterior is their prior, the same proper prior as the model's
+coefficients (padding applies only when all coefficients have one proper prior, without brms's
+centred intercept): the model's own parameters have exactly the posterior of the unpadded model,
+independent of the padded coordinates (tested: the log density and the Laplace posterior agree
+to 1e-10 and 1e-7). The draws are not the same *draws* as without padding -- the sampler's path
+through a larger space differs -- and the padded coordinates are dropped from everything reported
+(:meth:`MarginalProgram.own_sites`), with their prior removed from the log density (``lp``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -30,12 +46,14 @@ import numpyro
 
 from .. import _jax  # noqa: F401
 from ..core.covariance import CovarianceStructure
-from ..core.data import GroupedData, distinct_groups
+from ..core.data import GroupedData, distinct_groups, padded_groups
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.parameter_map import phi_from_scales
 from ..core.quadrature import gauss_hermite_grid
+from ..core.shapes import SHARED_UP_TO_ROWS, ChunkShape, fixed_columns_bucket, size_bucket
 from ..model.families import Family
+from ..model.parameters import BETA_SITE
 from .priors import PriorSet
 from .program import FactorMeta, family_parameters, fixed_effects, random_effect_scales
 
@@ -48,8 +66,10 @@ class MarginalProgram:
 
     ``data`` (the model's arguments) holds the rows of the distinct groups sorted by group
     (:class:`~bayesglmm.core.data.GroupedData`), how many groups each stands for, the Gauss–Hermite
-    grid of ``qpoints`` points per dimension and the Newton start of the modes.  ``groups`` and
-    ``mode_start`` are every group's rows and start, for the random-effect draws.
+    grid of ``qpoints`` points per dimension and the Newton start of the modes, padded to shared
+    shapes (module docstring).  ``groups`` and ``mode_start`` are every group's rows and start,
+    for the random-effect draws.  ``n_fixed``: the model's coefficients, the first ``n_fixed`` of
+    the program's β (``marginal.n_fixed`` entries; ``padding_prior`` the padded ones' prior).
     """
 
     model: object
@@ -58,6 +78,32 @@ class MarginalProgram:
     qpoints: int
     groups: GroupedData
     mode_start: jax.Array
+    n_fixed: int
+    padding_prior: object = None  # the padded coefficients' Prior (None: not padded)
+
+    @property
+    def padded(self) -> bool:
+        return self.marginal.n_fixed > self.n_fixed
+
+    def own_sites(self, sites: dict) -> dict:
+        """Draws or values of the program's sites with the padded coefficients dropped from β."""
+        if not self.padded or BETA_SITE not in sites:
+            return sites
+        return {**sites, BETA_SITE: sites[BETA_SITE][..., : self.n_fixed]}
+
+    def padded_sites(self, sites: dict) -> dict:
+        """Values of the model's sites with β padded by zeros: a point of the program's space."""
+        if not self.padded:
+            return sites
+        beta = np.asarray(sites[BETA_SITE], dtype=float)
+        zeros = np.zeros(beta.shape[:-1] + (self.marginal.n_fixed - self.n_fixed,))
+        return {**sites, BETA_SITE: np.concatenate([beta, zeros], axis=-1)}
+
+    def padding_log_prior(self, beta_draws) -> np.ndarray:
+        """log p(β_padded) at each draw (..., padded β): what the padded coordinates add to the log density."""
+        if not self.padded:
+            return np.zeros(np.shape(beta_draws)[:-1])
+        return np.asarray(_padding_log_prior(self.padding_prior)(jnp.asarray(beta_draws)[..., self.n_fixed :]))
 
 
 def parameter_vector(beta, sd, chol_corr, extra, marginal: MarginalModel) -> jax.Array:
@@ -87,22 +133,67 @@ def marginal_glmm_model(
     numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))
 
 
+def sampler_shape(needed: ChunkShape, pad_fixed: bool = True) -> ChunkShape:
+    """The shape the Bayesian programs' data are padded to: rows and groups to their
+    :func:`~bayesglmm.core.shapes.size_bucket`, and, with ``pad_fixed``, the coefficients to the next
+    multiple of 4 *above* p, so that a formula with a term fewer or one more shares the program
+    in three cases of four (amenorrhea's 5 and 4 coefficients: 8).  Fixed buckets, not the ML
+    engine's per-process choice (:class:`~bayesglmm.core.shapes.ShapeRegistry`): the padded
+    coordinates change the sampler's path, so a seed's draws must not depend on the models
+    fitted before in the process.  Data above :data:`~bayesglmm.core.shapes.SHARED_UP_TO_ROWS`
+    rows keep their shape."""
+    if needed.rows > SHARED_UP_TO_ROWS:
+        return needed
+    columns = fixed_columns_bucket(needed.fixed_columns + 1) if pad_fixed else needed.fixed_columns
+    return ChunkShape(size_bucket(needed.rows), size_bucket(needed.groups), columns)
+
+
 def compile_marginal_program(
-    data: GroupedData, factor: FactorMeta, priors: PriorSet, family: Family, n_fixed: int, qpoints: int, mode_start
+    data: GroupedData,
+    factor: FactorMeta,
+    priors: PriorSet,
+    family: Family,
+    n_fixed: int,
+    qpoints: int,
+    mode_start,
+    shared_shapes: bool = True,
 ) -> MarginalProgram:
     """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace);
-    ``mode_start`` (n_groups, q) for every group of ``data``."""
+    ``mode_start`` (n_groups, q) for every group of ``data``; ``shared_shapes``: padded to
+    :func:`sampler_shape` (module docstring), or the data's own shapes."""
     structure = CovarianceStructure(len(factor.terms), factor.blocks)
-    marginal = MarginalModel(family, structure, n_fixed, "laplace" if qpoints == 1 else "agq")
-    nodes, log_weights = gauss_hermite_grid(qpoints, structure.q)
-    model = partial(marginal_glmm_model, priors=priors, factor=factor, family=family, marginal=marginal)
     distinct, counts, representative = distinct_groups(data)
+    padding_prior = _padding_prior(priors)
+    shape = ChunkShape(distinct.y.shape[0], distinct.n_groups, n_fixed)
+    shape = sampler_shape(shape, padding_prior is not None) if shared_shapes else shape
+    padded_priors = replace(priors, beta=priors.beta + (padding_prior,) * (shape.fixed_columns - n_fixed))
+    marginal = MarginalModel(family, structure, shape.fixed_columns, "laplace" if qpoints == 1 else "agq")
+    nodes, log_weights = gauss_hermite_grid(qpoints, structure.q)
+    model = partial(marginal_glmm_model, priors=padded_priors, factor=factor, family=family, marginal=marginal)
     mode_start = np.asarray(mode_start)
+    extra_groups = shape.groups - distinct.n_groups
     arrays = {
-        "data": distinct,
-        "counts": jax.device_put(counts.astype(float)),
+        "data": padded_groups(distinct, shape),
+        "counts": jax.device_put(np.concatenate([counts.astype(float), np.zeros(extra_groups)])),
         "nodes": jax.device_put(nodes),
         "log_weights": jax.device_put(log_weights),
-        "mode_start": jax.device_put(mode_start[representative]),
+        "mode_start": jax.device_put(
+            np.concatenate([mode_start[representative], np.zeros((extra_groups, mode_start.shape[1]))])
+        ),
     }
-    return MarginalProgram(model, arrays, marginal, qpoints, data, jax.device_put(mode_start))
+    padded = padding_prior if shape.fixed_columns > n_fixed else None
+    return MarginalProgram(model, arrays, marginal, qpoints, data, jax.device_put(mode_start), n_fixed, padded)
+
+
+@lru_cache(maxsize=8)
+def _padding_log_prior(prior):
+    """Σ_k log p(β_k) over the last axis, one compiled program (op by op: ten small compilations)."""
+    return jax.jit(lambda padded: jnp.sum(prior.distribution().log_prob(padded), axis=-1))
+
+
+def _padding_prior(priors: PriorSet):
+    """The prior of padded coefficients: the coefficients' one proper prior, or None (no padding)
+    when they have several, or brms's flat prior, or its centred intercept (module docstring)."""
+    if priors.centring is not None or len(set(priors.beta)) != 1 or priors.beta[0].family == "flat":
+        return None
+    return priors.beta[0]

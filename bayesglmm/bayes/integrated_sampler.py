@@ -23,17 +23,18 @@ import numpy as np
 from numpyro.infer import MCMC
 
 from .. import _jax  # noqa: F401
-from ..core.data import grouped_data
+from ..core.data import grouped_data, padded_groups
 from ..core.parameter_map import cholesky_from_scales, scales_from_cholesky
+from ..core.shapes import ChunkShape, FixedColumnPadding
 from ..core.smallmat import semidefinite_cholesky
 from ..errors import SingularFitWarning, SpecError
-from ..model.parameters import cholesky_site, innovations_site, sd_site
+from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
-from .integrated_program import MarginalProgram, compile_marginal_program
+from .integrated_program import MarginalProgram, compile_marginal_program, sampler_shape
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .options import MCMCDriver, NUTSKernel
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites, family_sites, fixed_effect_sites
-from .sampling import run_nuts
+from .sampling import run_nuts, sample_stats
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,20 @@ class MarginalSetup:
     seconds_laplace: float
 
 
-def _site_values(ml_fit, program: Program, marginal) -> dict:
-    """The ML estimates as values of the program's sites (SDs, correlation factors, σ)."""
-    beta, chol_G, log_dispersion = marginal.unpack(jnp.asarray(ml_fit.optimization.final_parameters))
+def _site_values(ml_fit, program: Program, marginal_program: MarginalProgram) -> dict:
+    """The ML estimates as values of the model's sites (β, SDs, correlation factors, σ)."""
+    phi = FixedColumnPadding(marginal_program.n_fixed, marginal_program.marginal.n_fixed).embed(
+        ml_fit.optimization.final_parameters
+    )
+    beta, chol_G, log_dispersion = marginal_program.marginal.unpack(jnp.asarray(phi))
     (factor,) = program.factors
     sd_raw, corr = scales_from_cholesky(chol_G)
     values = {**fixed_effect_sites(program.priors, beta), sd_site(factor.group): np.maximum(sd_raw, 0.05)}
     corr = 0.95 * corr + 0.05 * np.eye(len(sd_raw))  # off a boundary, where the LKJ coordinates are infinite
     for k, block in enumerate(factor.correlated_blocks):
         values[cholesky_site(factor.group, k)] = np.linalg.cholesky(corr[np.ix_(block, block)])
-    return {**values, **family_sites(program.priors, program.family.extra_value(log_dispersion))}
+    values = {**values, **family_sites(program.priors, program.family.extra_value(log_dispersion))}
+    return marginal_program.own_sites(values)
 
 
 def _spherical_modes(ml_fit) -> np.ndarray:
@@ -130,12 +135,13 @@ def prepare_marginal(
         marginal_program = compile_marginal_program(
             data, program.factors[0], program.priors, spec.family, len(program.fixed_names), int(qpoints), mode_start
         )
-        if values is None:
-            values = _site_values(ml_fit, program, marginal_program.marginal)
-        laplace = laplace_posterior(marginal_program.model, marginal_program.data, values)
+        values = _site_values(ml_fit, program, marginal_program) if values is None else values
+        laplace = laplace_posterior(
+            marginal_program.model, marginal_program.data, marginal_program.padded_sites(values)
+        )
         if not automatic:
             break
-        values = laplace.mode_sites()
+        values = marginal_program.own_sites(laplace.mode_sites())
         chosen, _ = qpoints_rule_at(spec, *_natural_values(program, values))
         if chosen <= qpoints:
             break
@@ -150,10 +156,16 @@ def _laplace_metric(covariance, dense: bool) -> jax.Array:
     return covariance if dense else jnp.diagonal(covariance)
 
 
-def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None) -> MCMC:
-    """NUTS on the marginal program, started from the Laplace posterior."""
+def sample_marginal(
+    setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver, progress: bool | None
+) -> tuple[MCMC, dict, dict]:
+    """NUTS on the marginal program, started from the Laplace posterior.
+
+    Returns (the run, its draws flat over chains, its per-draw statistics (:func:`.sampling.sample_stats`)),
+    the draws and the log density ``lp`` without the padded coefficients (:mod:`.integrated_program`).
+    """
     starts = setup.laplace.chain_starts(jax.random.PRNGKey(driver.seed + 3), driver.chains)
-    return run_nuts(
+    mcmc = run_nuts(
         setup.program.model,
         setup.program.data,
         kernel,
@@ -163,6 +175,18 @@ def sample_marginal(setup: MarginalSetup, kernel: NUTSKernel, driver: MCMCDriver
         init_params=starts if driver.chains > 1 else jax.tree_util.tree_map(lambda x: x[0], starts),
         inverse_mass_matrix=_laplace_metric(setup.laplace.covariance, kernel.dense_mass),
     )
+    population = setup.program.own_sites(jax.block_until_ready(mcmc.get_samples()))
+    stats = sample_stats(mcmc)
+    if setup.program.padded:
+        beta = mcmc.get_samples(group_by_chain=True)[BETA_SITE]
+        stats["lp"] = stats["lp"] - setup.program.padding_log_prior(beta)
+    return mcmc, population, stats
+
+
+def laplace_log_density(setup: MarginalSetup) -> float:
+    """log p(û | y) of the model (the Laplace posterior's, less the padded coefficients' prior at the mode)."""
+    beta = setup.laplace.mode_sites()[BETA_SITE] if setup.program.padded else np.zeros(0)
+    return setup.laplace.log_density - float(setup.program.padding_log_prior(beta))
 
 
 def population_to_latent(
@@ -191,16 +215,17 @@ def population_to_latent(
         log_dispersion = jax.vmap(program.family.extras_from)(log_dispersion)
     else:
         log_dispersion = jnp.zeros(sd.shape[0])
+    groups, mode_start, n_groups = setup.program.groups, setup.program.mode_start, setup.program.groups.n_groups
+    beta = beta_from_sites(program.priors, population)
+    shape = sampler_shape(ChunkShape(groups.y.shape[0], n_groups, setup.program.marginal.n_fixed), pad_fixed=False)
+    if shape.groups > n_groups or shape.rows > groups.y.shape[0]:  # shared shapes (padded β is zero)
+        groups = padded_groups(groups, shape)
+        mode_start = jnp.concatenate([mode_start, jnp.zeros((shape.groups - n_groups, mode_start.shape[1]))])
+        beta = jnp.concatenate([beta, jnp.zeros(beta.shape[:-1] + (shape.fixed_columns - beta.shape[-1],))], axis=-1)
     b, acceptance = conditional_draws(
-        jax.random.PRNGKey(seed + 4),
-        beta_from_sites(program.priors, population),
-        chol_G,
-        log_dispersion,
-        setup.program.groups,
-        program.family,
-        setup.program.mode_start,
-        steps,
+        jax.random.PRNGKey(seed + 4), beta, chol_G, log_dispersion, groups, program.family, mode_start, steps
     )
+    b = b[:, :n_groups]
     # b = (z Lᵀ) ∘ σ  (the full-latent program's non-centred form)  =>  zᵀ = L⁻¹ (b / σ)ᵀ
     scaled = jnp.swapaxes(b / sd[:, None, :], -1, -2)
     z = jnp.swapaxes(jax.scipy.linalg.solve_triangular(chol_corr, scaled, lower=True), -1, -2)

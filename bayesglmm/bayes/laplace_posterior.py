@@ -129,13 +129,14 @@ def laplace_posterior(
     unconstrain = jax.jit(lambda values: {name: transforms[name].inv(values[name]) for name in supports})
     start, unravel = ravel_pytree(unconstrain({name: jnp.asarray(init_values[name]) for name in supports}))
 
-    def potential(u):
-        return potential_energy(model, (), model_kwargs, unravel(u))
+    def potential(u, kwargs):
+        return potential_energy(model, (), kwargs, unravel(u))
 
+    # the data as an argument, not constants: models with arrays of the same shapes share the program
     value_and_grad = jax.jit(jax.value_and_grad(potential))
 
     def fun(u):
-        value, grad = value_and_grad(jnp.asarray(u))
+        value, grad = value_and_grad(jnp.asarray(u), model_kwargs)
         return float(value), np.asarray(grad, dtype=float)
 
     def hessian(u):

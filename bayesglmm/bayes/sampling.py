@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -38,50 +39,53 @@ def _default_progress() -> bool:
 EXTRA_FIELDS = ("diverging", "num_steps", "accept_prob", "potential_energy", "energy", "adapt_state.step_size")
 
 
-class CompiledInitNUTS(NUTS):
-    """NumPyro's NUTS with the chains' initialisation compiled as one program.
+class CompiledNUTS(NUTS):
+    """NumPyro's NUTS whose post-processing of a draw (constrained values and deterministic sites)
+    is one compiled program taking the data as arguments.
+
+    NumPyro's ``fori_collect`` applies it once, eagerly, to the initial state to learn the shapes
+    of what it collects (numpyro/util.py, ``transform(init_val)``): op by op, that replays the whole
+    model (244 XLA compilations in a 4-chain marginal fit, numpyro 0.22). Inside the sampling loop
+    it is traced anyway, so compiling it changes nothing there. The data are arguments, not
+    constants, so a model with arrays of the same shapes reuses the program (shared shapes).
+    """
+
+    def postprocess_fn(self, model_args, model_kwargs) -> Callable[[dict], dict]:
+        parent = super()
+        compiled = jax.jit(lambda values, args, kwargs: parent.postprocess_fn(args, kwargs)(values))
+        return lambda values: compiled(values, model_args, model_kwargs)
+
+
+class CompiledInitNUTS(CompiledNUTS):
+    """:class:`CompiledNUTS` with the chains' initialisation compiled as one program.
 
     With several chains on one device (vectorised) or a single chain, NumPyro's ``HMC.init``
     finds the initial values and the first step size by running the model op by op (under
     ``vmap`` for several chains): hundreds of small XLA compilations, most of a fit's compilation
-    (docs/measurements.md). Under ``jax.jit`` the same code compiles once. NumPyro's own check
-    that valid initial values were found is skipped under ``jit``, so it is made here.
+    (docs/measurements.md). Under ``jax.jit`` the same code compiles once, with the data and the
+    initial metric as arguments (not constants), so another model with arrays of the same shapes
+    runs the same program. NumPyro's own check that valid initial values were found is skipped
+    under ``jit``, so it is made here.
     """
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None) -> HMCState:
         model_kwargs = {} if model_kwargs is None else model_kwargs
-        parent = super()
+        parent, metric = super(), self._inverse_mass_matrix
 
-        def initialise(keys, params):
-            return parent.init(keys, num_warmup, params, model_args, model_kwargs)
+        def initialise(keys, params, args, kwargs, inverse_mass_matrix):
+            self._inverse_mass_matrix = inverse_mass_matrix  # read by HMC.init only
+            try:
+                return parent.init(keys, num_warmup, params, args, kwargs)
+            finally:
+                self._inverse_mass_matrix = metric
 
-        state = jax.jit(initialise)(rng_key, init_params)
+        state = jax.jit(initialise)(rng_key, init_params, model_args, model_kwargs, metric)
         if not bool(np.all(np.isfinite(np.asarray(state.potential_energy)))):
             raise RuntimeError(
                 "NUTS found no initial values with a finite log density for every chain; check the "
                 "priors and the data, or give init values"
             )
         return state
-
-
-class CompiledPostprocess:
-    """The kernel's post-processing of a draw (constrained values and deterministic sites), compiled.
-
-    NumPyro's ``fori_collect`` applies it once, eagerly, to the initial state to learn the shapes
-    of what it collects (numpyro/util.py, ``transform(init_val)``): with one device per chain
-    missing, that replays the whole model op by op (244 XLA compilations in a 4-chain marginal fit,
-    numpyro 0.22). Inside the sampling loop it is traced anyway, so compiling it changes nothing
-    there. Passed to :class:`~numpyro.infer.MCMC` as ``postprocess_fn``; built on first call,
-    after the kernel's initialisation has set its own post-processing up.
-    """
-
-    def __init__(self, kernel: NUTS, model_kwargs: dict):
-        self._kernel, self._model_kwargs, self._compiled = kernel, model_kwargs, None
-
-    def __call__(self, unconstrained: dict) -> dict:
-        if self._compiled is None:
-            self._compiled = jax.jit(self._kernel.postprocess_fn((), self._model_kwargs))
-        return self._compiled(unconstrained)
 
 
 def run_nuts(
@@ -105,7 +109,7 @@ def run_nuts(
     chain_method = "parallel" if jax.local_device_count() >= driver.chains else "vectorized"
     # NumPyro initialises inside its pmap only for parallel chains; otherwise op by op unless compiled
     in_pmap = chain_method == "parallel" and driver.chains > 1
-    nuts = (NUTS if in_pmap else CompiledInitNUTS)(
+    nuts = (CompiledNUTS if in_pmap else CompiledInitNUTS)(
         model,
         target_accept_prob=kernel.target_accept,
         max_tree_depth=kernel.max_tree_depth,
@@ -119,8 +123,8 @@ def run_nuts(
         num_chains=driver.chains,
         thinning=driver.thin,
         chain_method=chain_method,
-        postprocess_fn=CompiledPostprocess(nuts, data),
         progress_bar=_default_progress() if progress is None else progress,
+        jit_model_args=True,  # the data as arguments of the sampling loop, not constants (shared shapes)
     )
     mcmc.run(jax.random.PRNGKey(driver.seed), init_params=init_params, extra_fields=EXTRA_FIELDS, **data)
     return mcmc

@@ -119,6 +119,33 @@ def distinct_groups(data: GroupedData, pattern: np.ndarray | None = None) -> tup
     return distinct, counts, representative
 
 
+def padded_groups(data: GroupedData, shape: ChunkShape) -> GroupedData:
+    """``data`` (one chunk) padded to ``shape``: as :func:`chunked_data` pads, padded rows repeat
+    the first row (a valid response for every family) under the out-of-range group index
+    ``shape.groups``, padded groups have no rows and padded fixed-effect columns are zero, so
+    every per-group sum over the real groups is unchanged."""
+    rows, p = data.X.shape
+    if (rows, data.n_groups, p) == (shape.rows, shape.groups, shape.fixed_columns):
+        return data
+    extra = shape.rows - rows
+
+    def rows_of(values):
+        values = np.asarray(values)
+        return np.concatenate([values, np.repeat(values[:1], extra, axis=0)])
+
+    X = np.zeros((shape.rows, shape.fixed_columns))
+    X[:, :p] = rows_of(data.X)
+    group = np.concatenate([np.asarray(data.group), np.full(extra, shape.groups, dtype=np.int32)])
+    arrays = {name: rows_of(getattr(data, name)) for name in ("Z", "y", "trials", "offset", "W")}
+    return GroupedData(
+        X=jax.device_put(X),
+        group=jax.device_put(group.astype(np.int32)),
+        **{name: jax.device_put(values) for name, values in arrays.items()},
+        n_groups=shape.groups,
+        entries_from_groups=data.entries_from_groups,
+    )
+
+
 def group_patterns(data: GroupedData) -> np.ndarray:
     """Each group's pattern (n_groups,): groups with identical rows (X, Z, y, trials, offset, W, in
     order) share one, numbered in order of first appearance (:func:`distinct_groups`)."""

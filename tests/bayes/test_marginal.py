@@ -65,7 +65,13 @@ def test_marginal_log_density_is_priors_plus_integrated_likelihood(epilepsy_spec
     sd, r = np.array([0.8, 0.15]), 0.25
     L = np.array([[1.0, 0.0], [r, np.sqrt(1 - r**2)]])
     params = {"beta": jnp.asarray(beta), "sd_id": jnp.asarray(sd), "L_id_0": jnp.asarray(L)}
+    # the program's β has 8 entries (shared shapes, :mod:`bayesglmm.bayes.integrated_program`):
+    # padded ones at 0.4, whose own normal(0, 10) prior is all they add to the log density
+    assert setup.program.marginal.n_fixed == 8
+    params = setup.program.padded_sites(params)
+    params["beta"] = params["beta"] + np.r_[np.zeros(4), np.full(4, 0.4)]
     value, _ = log_density(setup.program.model, (), setup.program.data, params)
+    value = value - stats.norm(0, 10).logpdf(np.full(4, 0.4)).sum()
     G = np.outer(sd, sd) * (L @ L.T)
     log_lik = _brute_force_group_integrals(epilepsy_spec, beta, G)[0].sum()
     log_prior = (
@@ -106,7 +112,7 @@ def test_random_effect_draws_from_chains_on_fewer_devices(epilepsy_setup):
     # draws on the first 2 devices; the conditional sampler spreads its work over all 4. This
     # mix aborted the epilepsy notebook (CI, 2026-11-25).
     program, setup = epilepsy_setup
-    values = _site_values(setup.ml_fit, program, setup.program.marginal)
+    values = _site_values(setup.ml_fit, program, setup.program)
     on_two_devices = jax.pmap(lambda a: a, devices=jax.local_devices()[:2])
     population = {
         name: on_two_devices(np.broadcast_to(np.asarray(value), (2, 3) + np.shape(value))).reshape(
@@ -127,7 +133,7 @@ def test_sharded_random_effect_draws_repeat_without_a_hang(epilepsy_setup):
     import faulthandler
 
     program, setup = epilepsy_setup
-    values = _site_values(setup.ml_fit, program, setup.program.marginal)
+    values = _site_values(setup.ml_fit, program, setup.program)
     population = {name: np.broadcast_to(np.asarray(v), (8,) + np.shape(v)) for name, v in values.items()}
     faulthandler.dump_traceback_later(240, exit=True)
     try:
@@ -319,7 +325,7 @@ def test_the_metric_is_dense_or_diagonal_as_asked(epilepsy_setup, dense):
 
     _, setup = epilepsy_setup
     options = NUTSOptions(chains=1, warmup=20, draws=5, dense_mass=dense)
-    mcmc = sample_marginal(setup, options.kernel, options.driver(20), progress=False)
+    mcmc, _, _ = sample_marginal(setup, options.kernel, options.driver(20), progress=False)
     (metric,) = _adapted_metric(mcmc).values()
     n = setup.laplace.covariance.shape[0]
     assert metric.shape == ((n, n) if dense else (n,))
