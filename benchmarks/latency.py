@@ -11,8 +11,9 @@ that run left (``BAYESGLMM_CACHE`` pointed at a temporary folder; the user's cac
 (b) the amenorrhea model's first fit by Laplace and by AGQ with the automatic number of points;
 (c) in the process of (b), after its Laplace fit: a second formula (a term fewer), a 60% subset of
     the rows, a simulated replicate, and the switch from Laplace to 11-point AGQ;
-(d) a first NUTS fit (marginal sampler, 1 chain) and a second one of another formula;
-(e) for each, the number of XLA compilations (JAX's compile events: cache hits do not count).
+(d) a first NUTS fit (marginal sampler, 1 chain) and a second one of another formula, each with
+    the time until NUTS starts sampling (its programs compiled or read from the cache);
+(e) for each, the number of XLA compilations (JAX's backend compile events less its cache hits).
 """
 
 from __future__ import annotations
@@ -49,9 +50,21 @@ CASES = """
 import json, sys, time, warnings
 started = time.perf_counter()
 import jax
-compiles = []
-jax.monitoring.register_event_duration_secs_listener(
-    lambda e, d, **k: compiles.append(d) if e == "/jax/core/compile/backend_compile_duration" else None)
+backend, hits, preparing = [], [], []  # backend compile events (a cache hit fires one too), cache
+def on_duration(event, seconds, **_):  # hits, and the durations of tracing, lowering, compiling or loading
+    if event.startswith("/jax/core/compile/"):
+        preparing.append(seconds)
+        if event == "/jax/core/compile/backend_compile_duration":
+            backend.append(seconds)
+def on_event(event, **_):
+    if event == "/jax/compilation_cache/cache_hits":
+        hits.append(1)
+class Compiles:  # XLA compilations: backend compile events less cache hits
+    def __len__(self):
+        return len(backend) - len(hits)
+compiles = Compiles()
+jax.monitoring.register_event_duration_secs_listener(on_duration)
+jax.monitoring.register_event_listener(on_event)
 from bayesglmm import ModelSpec, datasets, fit_ml, simulate
 warnings.simplefilter("ignore")
 rows = []
@@ -81,11 +94,27 @@ if kind == "ml":
 elif kind == "agq-auto":
     timed("(b) amenorrhea AGQ auto points, first fit", lambda: fit_ml(spec, "agq", "auto"))
 elif kind == "nuts":
+    from numpyro.infer import MCMC
     from bayesglmm.bayes import fit_bayes
+    sampling_started = []
+    run = MCMC.run
+    def run_marked(self, *args, **kwargs):
+        # NUTS iterates once its start and loop programs are traced, lowered and compiled or read
+        # from the cache: the time of those steps inside MCMC.run is added to when it is entered
+        entered, before = time.perf_counter(), len(preparing)
+        out = run(self, *args, **kwargs)
+        sampling_started.append(entered + sum(preparing[before:]))
+        return out
+    MCMC.run = run_marked
     options = dict(sampler="marginal", chains=1, warmup=100, draws=100, progress=False, predictive=False)
-    timed("(d) first NUTS fit (marginal, 1 x 200 iterations)", lambda: fit_bayes(spec, **options))
+    def nuts(label, model):
+        n, t = len(compiles), time.perf_counter()
+        fit_bayes(model, **options)
+        rows.append((label, time.perf_counter() - t, len(compiles) - n))
+        rows.append(("    of which until sampling starts", sampling_started[-1] - t, "-"))
+    nuts("(d) first NUTS fit (marginal, 1 x 200 iterations)", spec)
     fewer = ModelSpec.from_formula("y ~ time + time2 + trt:time + (1 + time | id)", amen, "bernoulli")
-    timed("(d) second NUTS fit, another formula", lambda: fit_bayes(fewer, **options))
+    nuts("(d) second NUTS fit, another formula (a term fewer)", fewer)
 print("ROWS" + json.dumps(rows))
 """
 

@@ -133,9 +133,17 @@ def marginal_glmm_model(
     numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))
 
 
+SAMPLER_BUCKETS_PER_DOUBLING = (
+    8  # rows and groups padded by at most 9% (NUTS runs the padded program thousands of times)
+)
+
+
 def sampler_shape(needed: ChunkShape, pad_fixed: bool = True) -> ChunkShape:
     """The shape the Bayesian programs' data are padded to: rows and groups to their
-    :func:`~bayesglmm.core.shapes.size_bucket`, and, with ``pad_fixed``, the coefficients to the next
+    :func:`~bayesglmm.core.shapes.size_bucket` with :data:`SAMPLER_BUCKETS_PER_DOUBLING` buckets
+    per doubling (finer than the ML engine's: the sampler pays for padding at every gradient, and a
+    formula on the same data changes the distinct groups little if at all), and, with
+    ``pad_fixed``, the coefficients to the next
     multiple of 4 *above* p, so that a formula with a term fewer or one more shares the program
     in three cases of four (amenorrhea's 5 and 4 coefficients: 8).  Fixed buckets, not the ML
     engine's per-process choice (:class:`~bayesglmm.core.shapes.ShapeRegistry`): the padded
@@ -145,7 +153,8 @@ def sampler_shape(needed: ChunkShape, pad_fixed: bool = True) -> ChunkShape:
     if needed.rows > SHARED_UP_TO_ROWS:
         return needed
     columns = fixed_columns_bucket(needed.fixed_columns + 1) if pad_fixed else needed.fixed_columns
-    return ChunkShape(size_bucket(needed.rows), size_bucket(needed.groups), columns)
+    buckets = SAMPLER_BUCKETS_PER_DOUBLING
+    return ChunkShape(size_bucket(needed.rows, buckets), size_bucket(needed.groups, buckets), columns)
 
 
 def compile_marginal_program(

@@ -40,14 +40,15 @@ BUCKETS_PER_DOUBLING = 4
 REUSE_WITHIN = 2.0
 
 
-def size_bucket(n: int) -> int:
-    """The smallest size ⌈2^(k/4)⌉ ≥ ``n`` (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, …)."""
+def size_bucket(n: int, per_doubling: int = BUCKETS_PER_DOUBLING) -> int:
+    """The smallest size ⌈2^(k/m)⌉ ≥ ``n``, m = ``per_doubling`` (m = 4: 1, 2, 3, 4, 5, 6, 7, 8, 10,
+    12, 14, 16, 20, …; at most 2^(1/m) − 1 padding: 19% for m = 4, 9% for m = 8)."""
     if n <= 1:
         return max(int(n), 1)
-    k = math.ceil(BUCKETS_PER_DOUBLING * math.log2(n) - 1e-9)
-    while math.ceil(2 ** ((k - 1) / BUCKETS_PER_DOUBLING)) >= n:  # floating-point edges
+    k = math.ceil(per_doubling * math.log2(n) - 1e-9)
+    while math.ceil(2 ** ((k - 1) / per_doubling)) >= n:  # floating-point edges
         k -= 1
-    return max(math.ceil(2 ** (k / BUCKETS_PER_DOUBLING)), n)
+    return max(math.ceil(2 ** (k / per_doubling)), n)
 
 
 def fixed_columns_bucket(p: int) -> int:
