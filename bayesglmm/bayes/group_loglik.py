@@ -23,19 +23,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
-from ..core.compiled import compiled
 from ..core.covariance import CovarianceStructure
 from ..core.data import distinct_groups, group_patterns, grouped_data, padded_groups
+from ..core.distinct_rule import rule_on_distinct
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
-from ..core.parameter_map import phi_from_natural
-from ..core.point_rule import choose_by_rule
 from ..core.quadrature import gauss_hermite_grid
-from ..core.shapes import ChunkShape
+from ..core.shapes import ChunkShape, stable_shape
 from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
 from .draw_sharding import DrawSharding
-from .integrated_program import parameter_vector, sampler_shape
+from .integrated_program import parameter_vector
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites
 
 
@@ -59,8 +57,8 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     beta = beta_from_sites(program.priors, sites)
     starts = np.asarray(sites[innovations_site(g)])[:, representative]
     n_distinct = distinct.n_groups
-    shape = sampler_shape(ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed))
-    if shape != ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed):  # shared shapes: see sampler_shape
+    shape = stable_shape(ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed))
+    if shape != ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed):  # shared shapes: see stable_shape
         distinct = padded_groups(distinct, shape)
         marginal = replace(marginal, n_fixed=shape.fixed_columns)
         beta = jnp.concatenate([beta, jnp.zeros(beta.shape[:-1] + (shape.fixed_columns - beta.shape[-1],))], axis=-1)
@@ -122,7 +120,7 @@ def loo_rule_at_means(spec: ModelSpec, program: Program, sites: dict) -> tuple[i
     options' defaults) at the posterior means: the full-latent sampler's choice for the marginal
     log-likelihoods, and the rule's table of −2ℓ by number of points.
 
-    −2ℓ is evaluated by :func:`_rule_deviance`, one small program over the distinct groups at one
+    −2ℓ is evaluated by :func:`~bayesglmm.core.distinct_rule.rule_deviance`, one small program over the distinct groups at one
     φ, not by the ML engine's objective: a full-latent fit has compiled no ML program, and this
     one, without the objective's chunks and derivatives and at XLA's quickest optimisation level,
     compiles in two thirds of its time (docs/measurements.md; benchmarks/loo_overhead.py)."""
@@ -132,16 +130,8 @@ def loo_rule_at_means(spec: ModelSpec, program: Program, sites: dict) -> tuple[i
 
 def _rule_on_distinct(program: Program, sites: dict, distinct, counts: np.ndarray) -> tuple[int, dict[int, float]]:
     """:func:`loo_rule_at_means` on the distinct groups (``distinct``, each standing for ``counts`` groups)."""
-    marginal = _marginal_model(program)
     beta, G, extra = _natural_at_means(program, sites)
-    phi = phi_from_natural(marginal.covariance, beta, G, extra, program.family)
-    q = marginal.covariance.q
-
-    def deviance_on_grid(nodes, log_weights):
-        return float(_rule_deviance(phi, distinct, counts.astype(float), nodes, log_weights, marginal))
-
-    chosen, table = choose_by_rule(deviance_on_grid, q, int(distinct.y.shape[0]))
-    return int(chosen), table
+    return rule_on_distinct(program.family, _marginal_model(program).covariance, beta, G, extra, distinct, counts)
 
 
 def _natural_at_means(program: Program, sites: dict) -> tuple[np.ndarray, np.ndarray, object]:
@@ -163,14 +153,3 @@ def _natural_at_means(program: Program, sites: dict) -> tuple[np.ndarray, np.nda
     else:  # the Laplace posterior's draws of a centred intercept
         beta = np.mean(np.asarray(beta_from_sites(program.priors, sites)), axis=0)
     return beta, correlation * np.outer(sd, sd), extra_from_sites(program.priors, mean)
-
-
-@compiled(static_argnames="marginal", compiler_options={"xla_backend_optimization_level": 0})
-def _rule_deviance(phi, data, counts, nodes, log_weights, marginal):
-    """−2ℓ(φ) = −2 Σ_d n_d ℓ_d over the distinct groups, modes found from zero (as the ML rule).
-    Run a few times per fit (one per number of points): compiled with XLA's cheapest backend
-    optimisation, which compiles in two thirds of the time and runs in milliseconds still."""
-    beta, chol_G, extras = marginal.unpack(phi)
-    zeros = jnp.zeros((data.n_groups, marginal.covariance.q), dtype=phi.dtype)
-    modes = find_modes(data.X @ beta + data.offset, chol_G, extras, data, marginal.family, zeros)
-    return -2.0 * jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes))

@@ -51,7 +51,7 @@ from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.parameter_map import phi_from_scales
 from ..core.quadrature import gauss_hermite_grid
-from ..core.shapes import SHARED_UP_TO_ROWS, ChunkShape, fixed_columns_bucket, size_bucket
+from ..core.shapes import ChunkShape, stable_shape
 from ..model.families import Family
 from ..model.parameters import BETA_SITE
 from .priors import PriorSet
@@ -133,30 +133,6 @@ def marginal_glmm_model(
     numpyro.factor(FACTOR_SITE, jnp.sum(counts * group_logliks(phi, data, marginal, nodes, log_weights, modes)))
 
 
-SAMPLER_BUCKETS_PER_DOUBLING = (
-    8  # rows and groups padded by at most 9% (NUTS runs the padded program thousands of times)
-)
-
-
-def sampler_shape(needed: ChunkShape, pad_fixed: bool = True) -> ChunkShape:
-    """The shape the Bayesian programs' data are padded to: rows and groups to their
-    :func:`~bayesglmm.core.shapes.size_bucket` with :data:`SAMPLER_BUCKETS_PER_DOUBLING` buckets
-    per doubling (finer than the ML engine's: the sampler pays for padding at every gradient, and a
-    formula on the same data changes the distinct groups little if at all), and, with
-    ``pad_fixed``, the coefficients to the next
-    multiple of 4 *above* p, so that a formula with a term fewer or one more shares the program
-    in three cases of four (amenorrhea's 5 and 4 coefficients: 8).  Fixed buckets, not the ML
-    engine's per-process choice (:class:`~bayesglmm.core.shapes.ShapeRegistry`): the padded
-    coordinates change the sampler's path, so a seed's draws must not depend on the models
-    fitted before in the process.  Data above :data:`~bayesglmm.core.shapes.SHARED_UP_TO_ROWS`
-    rows keep their shape."""
-    if needed.rows > SHARED_UP_TO_ROWS:
-        return needed
-    columns = fixed_columns_bucket(needed.fixed_columns + 1) if pad_fixed else needed.fixed_columns
-    buckets = SAMPLER_BUCKETS_PER_DOUBLING
-    return ChunkShape(size_bucket(needed.rows, buckets), size_bucket(needed.groups, buckets), columns)
-
-
 def compile_marginal_program(
     data: GroupedData,
     factor: FactorMeta,
@@ -169,12 +145,12 @@ def compile_marginal_program(
 ) -> MarginalProgram:
     """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace);
     ``mode_start`` (n_groups, q) for every group of ``data``; ``shared_shapes``: padded to
-    :func:`sampler_shape` (module docstring), or the data's own shapes."""
+    :func:`~bayesglmm.core.shapes.stable_shape` (module docstring), or the data's own shapes."""
     structure = CovarianceStructure(len(factor.terms), factor.blocks)
     distinct, counts, representative = distinct_groups(data)
     padding_prior = _padding_prior(priors)
     shape = ChunkShape(distinct.y.shape[0], distinct.n_groups, n_fixed)
-    shape = sampler_shape(shape, padding_prior is not None) if shared_shapes else shape
+    shape = stable_shape(shape, padding_prior is not None) if shared_shapes else shape
     padded_priors = replace(priors, beta=priors.beta + (padding_prior,) * (shape.fixed_columns - n_fixed))
     marginal = MarginalModel(family, structure, shape.fixed_columns, "laplace" if qpoints == 1 else "agq")
     nodes, log_weights = gauss_hermite_grid(qpoints, structure.q)

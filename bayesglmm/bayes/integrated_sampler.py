@@ -23,14 +23,15 @@ import numpy as np
 from numpyro.infer import MCMC
 
 from .. import _jax  # noqa: F401
-from ..core.data import grouped_data, padded_groups
+from ..core.data import distinct_groups, grouped_data, padded_groups
+from ..core.distinct_rule import rule_for_spec
 from ..core.parameter_map import cholesky_from_scales, scales_from_cholesky
-from ..core.shapes import ChunkShape, FixedColumnPadding
+from ..core.shapes import ChunkShape, FixedColumnPadding, stable_shape
 from ..core.smallmat import semidefinite_cholesky
 from ..errors import SingularFitWarning, SpecError
 from ..model.parameters import BETA_SITE, cholesky_site, innovations_site, sd_site
 from ..model.spec import ModelSpec
-from .integrated_program import MarginalProgram, compile_marginal_program, sampler_shape
+from .integrated_program import MarginalProgram, compile_marginal_program
 from .laplace_posterior import LaplacePosterior, laplace_posterior
 from .options import MCMCDriver, NUTSKernel
 from .program import Program, beta_from_sites, correlation_cholesky, extra_from_sites, family_sites, fixed_effect_sites
@@ -95,7 +96,7 @@ def prepare_marginal(
     """ML fit, quadrature points and Laplace posterior of the marginal program of ``spec``.
 
     ``qpoints=None`` takes an AGQ ``ml_fit``'s points, or else the ML engine's automatic rule
-    (:func:`~bayesglmm.ml.evaluate.qpoints_rule_at`): at the ML estimates (a Laplace fit unless
+    on the distinct groups (:mod:`~bayesglmm.core.distinct_rule`): at the ML estimates (a Laplace fit unless
     ``ml_fit`` is given) and again at the posterior mode, raising the points and recomputing the
     Laplace posterior until the rule holds there (``rule_qpoints``: the rule's points at
     ``ml_fit``'s estimates when the caller has them already, :class:`~.sampler_choice.SamplerChoice`).
@@ -103,7 +104,6 @@ def prepare_marginal(
     does the work of an AGQ refit, which this saves (seconds of compilation: docs/measurements.md).
     """
     from ..ml import fit_ml
-    from ..ml.evaluate import qpoints_rule_at
 
     if len(spec.random) != 1:
         raise SpecError(
@@ -113,6 +113,8 @@ def prepare_marginal(
     if qpoints is not None and (not isinstance(qpoints, (int, np.integer)) or qpoints < 1):
         raise SpecError(f"qpoints must be a positive whole number or None (the ML engine's rule), got {qpoints!r}")
     started = time.perf_counter()
+    data = grouped_data(spec)
+    distinct = distinct_groups(data)[:2]  # the rule's data (:mod:`~bayesglmm.core.distinct_rule`)
     if ml_fit is None:
         with warnings.catch_warnings():  # the ML fit's singular-fit warning is about its SEs, not the posterior
             warnings.simplefilter("ignore", SingularFitWarning)
@@ -125,11 +127,11 @@ def prepare_marginal(
     elif automatic:
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
-        qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
+        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma, distinct)
     seconds_ml = time.perf_counter() - started
 
     started = time.perf_counter()
-    data, mode_start = grouped_data(spec), _spherical_modes(ml_fit)
+    mode_start = _spherical_modes(ml_fit)
     values = None
     while True:
         marginal_program = compile_marginal_program(
@@ -142,7 +144,7 @@ def prepare_marginal(
         if not automatic:
             break
         values = marginal_program.own_sites(laplace.mode_sites())
-        chosen, _ = qpoints_rule_at(spec, *_natural_values(program, values))
+        chosen = rule_for_spec(spec, *_natural_values(program, values), distinct)
         if chosen <= qpoints:
             break
         qpoints = chosen
@@ -217,7 +219,7 @@ def population_to_latent(
         log_dispersion = jnp.zeros(sd.shape[0])
     groups, mode_start, n_groups = setup.program.groups, setup.program.mode_start, setup.program.groups.n_groups
     beta = beta_from_sites(program.priors, population)
-    shape = sampler_shape(ChunkShape(groups.y.shape[0], n_groups, setup.program.marginal.n_fixed), pad_fixed=False)
+    shape = stable_shape(ChunkShape(groups.y.shape[0], n_groups, setup.program.marginal.n_fixed), pad_fixed=False)
     if shape.groups > n_groups or shape.rows > groups.y.shape[0]:  # shared shapes (padded β is zero)
         groups = padded_groups(groups, shape)
         mode_start = jnp.concatenate([mode_start, jnp.zeros((shape.groups - n_groups, mode_start.shape[1]))])

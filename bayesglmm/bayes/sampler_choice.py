@@ -8,7 +8,7 @@ The rule, in order:
    the rows of the *distinct* groups (groups with identical rows are integrated once,
    :func:`~bayesglmm.core.data.distinct_groups`) times the quadrature nodes, points**q, with the
    points the marginal sampler would use (``qpoints``, an AGQ ``ml_fit``'s, else the ML engine's
-   automatic rule at the Laplace ML estimates). Up to :data:`MARGINAL_ROW_NODES` row-node pairs:
+   automatic rule at the Laplace ML estimates, evaluated on the distinct groups: :mod:`~bayesglmm.core.distinct_rule`). Up to :data:`MARGINAL_ROW_NODES` row-node pairs:
    ``"marginal"``; above: ``"full"``.
 
 Why: the full-latent sampler meets the funnel of the random-effect SDs and mixes slowly where the
@@ -71,8 +71,8 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
         qpoints = ml_fit.qpoints
     rule_qpoints = None
     if qpoints is None:
+        from ..core.distinct_rule import rule_for_spec
         from ..ml import fit_ml
-        from ..ml.evaluate import qpoints_rule_at
 
         if ml_fit is None:
             with warnings.catch_warnings():  # the ML fit's singular-fit warning is about its SEs
@@ -80,7 +80,7 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
                 ml_fit = fit_ml(spec, "laplace")
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
-        qpoints, _ = qpoints_rule_at(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
+        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
         rule_qpoints = int(qpoints)
     pairs = rows * int(qpoints) ** q
     where = f"{groups} distinct groups, {rows} rows x {qpoints}^{q} nodes = {pairs:,} row-node pairs"

@@ -113,6 +113,31 @@ class ShapeRegistry:
 SHAPES = ShapeRegistry()
 
 
+STABLE_BUCKETS_PER_DOUBLING = (
+    8  # rows and groups padded by at most 9% (NUTS runs the padded program thousands of times)
+)
+
+
+def stable_shape(needed: ChunkShape, pad_fixed: bool = True) -> ChunkShape:
+    """A shape that depends on ``needed`` alone, for the Bayesian programs and the automatic rule
+    on distinct groups (:mod:`.distinct_rule`): rows and groups to their :func:`size_bucket` with
+    :data:`STABLE_BUCKETS_PER_DOUBLING` buckets per doubling (finer than the ML engine's: the
+    sampler pays for padding at every gradient, and a formula on the same data changes the
+    distinct groups little if at all), and, with
+    ``pad_fixed``, the coefficients to the next
+    multiple of 4 *above* p, so that a formula with a term fewer or one more shares the program
+    in three cases of four (amenorrhea's 5 and 4 coefficients: 8).  Fixed buckets, not the ML
+    engine's per-process choice (:class:`ShapeRegistry`): the padded
+    coordinates change the sampler's path, so a seed's draws must not depend on the models
+    fitted before in the process.  Data above :data:`SHARED_UP_TO_ROWS`
+    rows keep their shape."""
+    if needed.rows > SHARED_UP_TO_ROWS:
+        return needed
+    columns = fixed_columns_bucket(needed.fixed_columns + 1) if pad_fixed else needed.fixed_columns
+    buckets = STABLE_BUCKETS_PER_DOUBLING
+    return ChunkShape(size_bucket(needed.rows, buckets), size_bucket(needed.groups, buckets), columns)
+
+
 @dataclass(frozen=True)
 class FixedColumnPadding:
     """Between the optimiser's φ = (β (p), θ, extras) and the compiled programs' φ with β padded

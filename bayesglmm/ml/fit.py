@@ -162,7 +162,7 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
         agq_model = MarginalModel(spec.family, structure, p, "agq")
         if qpoints in (None, "auto"):
             used_qpoints, qpoints_table = choose_qpoints(
-                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to
+                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to, spec
             )
         else:
             used_qpoints = int(qpoints)
@@ -184,7 +184,7 @@ def _fit(spec: ModelSpec, options: MLOptions, start=None):
                 break
             # The rule again, at the new estimates: more points and a refit if it fails there.
             chosen, qpoints_table = choose_qpoints(
-                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to
+                result.x, result.aux, data, laplace_model, auto_tol, max_nodes, one_program_up_to, spec
             )
             if chosen <= used_qpoints:
                 break

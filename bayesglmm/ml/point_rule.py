@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _jax  # noqa: F401
-from ..core.data import ChunkedData
+from ..core.data import ChunkedData, GroupedData, distinct_groups, grouped_data
+from ..core.distinct_rule import rule_on_distinct_phi, worth_it
 from ..core.group_likelihood import MarginalModel
 from ..core.point_rule import (
     QPOINT_SEQUENCE,
@@ -22,6 +23,8 @@ from ..core.point_rule import (
     deviances_by_qpoints,
     rule_choice,
 )
+from ..core.shapes import SHARED_UP_TO_ROWS
+from ..model.spec import ModelSpec
 from .objective import _evaluate, program_inputs
 from .options import MLOptions
 
@@ -68,6 +71,15 @@ def _deviance_on_grid(phi, modes, chunks: ChunkedData, model: MarginalModel):
     return deviance_on_grid
 
 
+def distinct_for_rule(spec: ModelSpec) -> tuple[GroupedData, np.ndarray] | None:
+    """(distinct groups, counts) of ``spec``'s grouping factor where the rule is cheaper on them
+    (:func:`~bayesglmm.core.distinct_rule.worth_it`: one chunk, groups that repeat), else None."""
+    if spec.nobs > SHARED_UP_TO_ROWS:
+        return None
+    distinct, counts, _ = distinct_groups(grouped_data(spec))
+    return (distinct, counts) if worth_it(int(counts.sum()), len(counts), spec.nobs) else None
+
+
 def choose_qpoints(
     phi,
     modes,
@@ -76,9 +88,17 @@ def choose_qpoints(
     tol=DEFAULT_TOL,
     max_nodes=DEFAULT_MAX_NODES,
     one_program_up_to: int = ONE_PROGRAM_UP_TO,
+    spec: ModelSpec | None = None,
 ) -> tuple[int, dict[int, float]]:
     """The rule's number of points at φ (the largest candidate if none agrees, with a warning), and
-    the table used."""
+    the table used; with the ``spec`` of the data, −2ℓ on its distinct groups where that is
+    cheaper (:func:`distinct_for_rule`, :mod:`bayesglmm.core.distinct_rule`: the same values, a
+    fraction of the work)."""
+    distinct = None if spec is None else distinct_for_rule(spec)
+    if distinct is not None:
+        return rule_on_distinct_phi(
+            model.family, model.covariance, phi, model.n_fixed, *distinct, tol, max_nodes, one_program_up_to
+        )
     return choose_by_rule(
         _deviance_on_grid(phi, modes, chunks, model),
         model.covariance.q,

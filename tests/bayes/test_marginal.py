@@ -237,22 +237,25 @@ def test_points_follow_the_rule_at_the_estimates_and_at_the_posterior_mode(
     # again at the posterior mode; where it asks for more there (amenorrhea: 11 at the Laplace
     # estimates, 15 at the mode) the program and the mode are recomputed with them. The rule is
     # made to ask for 7 at the first mode to exercise that path on the small model.
+    from bayesglmm.bayes import integrated_sampler
     from bayesglmm.bayes.integrated_sampler import _natural_values
     from bayesglmm.ml import evaluate
 
-    rule, chosen = evaluate.qpoints_rule_at, []
+    rule, chosen = integrated_sampler.rule_for_spec, []  # the rule on the distinct groups
 
-    def rule_asking_for_7_at_the_first_mode(spec, beta, G, sigma=None):
-        k, table = rule(spec, beta, G, sigma)
+    def rule_asking_for_7_at_the_first_mode(spec, beta, G, sigma=None, distinct=None):
+        k = rule(spec, beta, G, sigma, distinct)
         chosen.append(k)
-        return (7 if len(chosen) == 2 else k), table
+        return 7 if len(chosen) == 2 else k
 
     program = compile_program(epilepsy_spec, "brms_proper")
-    monkeypatch.setattr(evaluate, "qpoints_rule_at", rule_asking_for_7_at_the_first_mode)
+    monkeypatch.setattr(integrated_sampler, "rule_for_spec", rule_asking_for_7_at_the_first_mode)
     setup = prepare_marginal(epilepsy_spec, program, ml_fit=epilepsy_laplace)
     assert chosen == [5, 5, 5] and setup.program.qpoints == 7
     monkeypatch.undo()
-    at_mode, _ = evaluate.qpoints_rule_at(epilepsy_spec, *_natural_values(program, setup.laplace.mode_sites()))
+    # the ML objective's rule (every group) at the mode agrees
+    own_sites = setup.program.own_sites(setup.laplace.mode_sites())
+    at_mode, _ = evaluate.qpoints_rule_at(epilepsy_spec, *_natural_values(program, own_sites))
     assert at_mode <= setup.program.qpoints
 
 

@@ -89,16 +89,18 @@ def test_an_unknown_sampler_is_refused_with_the_choices(epilepsy_spec):
 def test_auto_evaluates_the_point_rule_once_at_the_ml_estimates(epilepsy_spec, epilepsy_laplace, monkeypatch):
     # The rule choose_sampler ran at the ML estimates is handed to the marginal sampler, which
     # then checks it at the posterior mode only (it used to run it at the ML estimates again).
-    from bayesglmm.ml import evaluate
+    from bayesglmm.bayes import integrated_sampler
+    from bayesglmm.core import distinct_rule
 
     calls = []
-    rule = evaluate.qpoints_rule_at
+    rule = distinct_rule.rule_for_spec
 
     def counted(spec, beta, G, *args, **kwargs):
         calls.append(np.asarray(beta, dtype=float).copy())
         return rule(spec, beta, G, *args, **kwargs)
 
-    monkeypatch.setattr(evaluate, "qpoints_rule_at", counted)
+    monkeypatch.setattr(distinct_rule, "rule_for_spec", counted)  # choose_sampler's (imported when called)
+    monkeypatch.setattr(integrated_sampler, "rule_for_spec", counted)  # the marginal sampler's
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = fit_bayes(

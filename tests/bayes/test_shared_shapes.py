@@ -18,12 +18,12 @@ from numpyro.infer.util import potential_energy
 
 from bayesglmm import ModelSpec, datasets, fit_ml
 from bayesglmm.bayes import fit_bayes
-from bayesglmm.bayes.integrated_program import compile_marginal_program, sampler_shape
+from bayesglmm.bayes.integrated_program import compile_marginal_program
 from bayesglmm.bayes.integrated_sampler import _site_values, _spherical_modes
 from bayesglmm.bayes.laplace_posterior import laplace_posterior, latent_supports
 from bayesglmm.bayes.program import compile_program
 from bayesglmm.core.data import grouped_data
-from bayesglmm.core.shapes import ChunkShape
+from bayesglmm.core.shapes import ChunkShape, stable_shape
 from bayesglmm.errors import SingularFitWarning
 from bayesglmm.model.parameters import BETA_SITE
 
@@ -60,12 +60,12 @@ def _unconstrained(program, values):
     return ravel_pytree({name: biject_to(support).inv(jnp.asarray(values[name])) for name, support in supports.items()})
 
 
-def test_sampler_shape_pads_beta_to_the_multiple_of_4_above_p():
-    assert sampler_shape(ChunkShape(184, 55, 5)) == ChunkShape(198, 59, 8)  # ⌈2^(61/8)⌉, ⌈2^(47/8)⌉
-    assert sampler_shape(ChunkShape(184, 55, 4)).fixed_columns == 8  # a term fewer: the same program
-    assert sampler_shape(ChunkShape(184, 55, 3)).fixed_columns == 4
-    assert sampler_shape(ChunkShape(184, 55, 5), pad_fixed=False).fixed_columns == 5
-    assert sampler_shape(ChunkShape(100_000, 55, 5)) == ChunkShape(100_000, 55, 5)  # large data: exact
+def test_stable_shape_pads_beta_to_the_multiple_of_4_above_p():
+    assert stable_shape(ChunkShape(184, 55, 5)) == ChunkShape(198, 59, 8)  # ⌈2^(61/8)⌉, ⌈2^(47/8)⌉
+    assert stable_shape(ChunkShape(184, 55, 4)).fixed_columns == 8  # a term fewer: the same program
+    assert stable_shape(ChunkShape(184, 55, 3)).fixed_columns == 4
+    assert stable_shape(ChunkShape(184, 55, 5), pad_fixed=False).fixed_columns == 5
+    assert stable_shape(ChunkShape(100_000, 55, 5)) == ChunkShape(100_000, 55, 5)  # large data: exact
 
 
 def test_padded_program_has_the_models_log_density_plus_the_padding_prior(amenorrhea):
