@@ -20,16 +20,17 @@ visits repeat few patterns (amenorrhea: 55 integrals per evaluation instead of 1
 Shared shapes (issue 23): the sampler's programs (NUTS's start, its warm-up and sampling loop, the
 Laplace posterior's gradient) are compiled for the shapes of the model's arguments, and they take
 the data as arguments (not as constants), so another model of the same structure reuses them when
-its arrays have the same shapes. As the ML engine does (:mod:`bayesglmm.core.shapes`), the
-distinct groups' rows and groups are padded to a shape this process has compiled (padded groups
-have no rows and a count of 0; padded rows sit in no group), and β to a shared number of
-coefficients. Unlike the ML engine's, the padded coefficients cannot be held at zero: NUTS moves
+its arrays have the same shapes. The distinct groups' rows and groups and β are padded to a
+:func:`~bayesglmm.core.shapes.stable_shape` (padded groups have no rows and a count of 0; padded
+rows sit in no group; β to the next multiple of 4 above p), fixed buckets rather than the ML
+engine's choice among the shapes the process has compiled, so that a seed's draws do not depend
+on the models fitted before. Unlike the ML engine's, the padded coefficients cannot be held at zero: NUTS moves
 in every coordinate of its state. They are sampled with their zero design columns, so the data
 say nothing about them and their posterior is their prior, the same proper prior as the model's
 coefficients (padding applies only when all coefficients have one proper prior, without brms's
 centred intercept): the model's own parameters have exactly the posterior of the unpadded model,
-independent of the padded coordinates (tested: the log density and the Laplace posterior agree
-to 1e-10 and 1e-7). The draws are not the same *draws* as without padding -- the sampler's path
+independent of the padded coordinates (tested: the log density to 1e-10, the Laplace posterior's
+mode and covariance to the optimiser's tolerance). The draws are not the same *draws* as without padding -- the sampler's path
 through a larger space differs -- and the padded coordinates are dropped from everything reported
 (:meth:`MarginalProgram.own_sites`), with their prior removed from the log density (``lp``).
 """

@@ -4,10 +4,11 @@ The rule compares −2ℓ(φ) on grids of increasing size and takes the smallest
 within 0.01 of the next one.  −2ℓ is the same sum over the distinct groups weighted by how often
 they occur, Σ_i ℓ_i = Σ_d n_d ℓ_d (:func:`.data.distinct_groups`), and there it costs a fraction
 when groups repeat: amenorrhea's 1151 women are 55 distinct groups with 184 rows instead of 3616,
-and the rule at one φ takes 0.05 s instead of 0.5 s (warm; the grids are padded to the largest,
-625 nodes, so that one program serves them all).  Used by the ML engine's automatic points on
-data in one chunk whose groups repeat (:func:`worth_it`), by the marginal sampler at the ML
-estimates and at the posterior mode, and by the group log-likelihoods at the posterior means.
+and the rule at one φ takes 0.05 s instead of 0.5 s (warm; the grids are padded to the largest
+candidate's, 2601 nodes for q = 2, so that one program serves them all).  Used by the ML
+engine's automatic points on data in one chunk whose groups repeat (:func:`worth_it`), by the
+marginal sampler at the ML estimates and at the posterior mode, and by the group
+log-likelihoods at the posterior means.
 
 The distinct groups are padded to a :func:`~.shapes.stable_shape`, so a formula of the same
 structure reuses the program.  The modes start from zero at every φ (the ML objective's rule
