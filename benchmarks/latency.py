@@ -59,25 +59,23 @@ def on_duration(event, seconds, **_):  # hits, and the durations of tracing, low
 def on_event(event, **_):
     if event == "/jax/compilation_cache/cache_hits":
         hits.append(1)
-class Compiles:  # XLA compilations: backend compile events less cache hits
-    def __len__(self):
-        return len(backend) - len(hits)
-compiles = Compiles()
+def compilations():  # XLA compilations so far: backend compile events less cache hits
+    return len(backend) - len(hits)
 jax.monitoring.register_event_duration_secs_listener(on_duration)
 jax.monitoring.register_event_listener(on_event)
 from bayesglmm import ModelSpec, datasets, fit_ml, simulate
 warnings.simplefilter("ignore")
 rows = []
 def timed(label, run):
-    n, t = len(compiles), time.perf_counter()
+    n, t = compilations(), time.perf_counter()
     run()
-    rows.append((label, time.perf_counter() - t, len(compiles) - n))
+    rows.append((label, time.perf_counter() - t, compilations() - n))
 kind = sys.argv[1]
 formula = "y ~ time + time2 + trt:time + trt:time2 + (1 + time | id)"
 amen = datasets.load("amenorrhea")
 spec = ModelSpec.from_formula(formula, amen, "bernoulli")
 if kind == "ml":
-    rows.append(("(import and data)", time.perf_counter() - started, len(compiles)))
+    rows.append(("(import and data)", time.perf_counter() - started, compilations()))
     timed("(b) amenorrhea Laplace, first fit", lambda: fit_ml(spec, "laplace"))
     fewer = ModelSpec.from_formula("y ~ time + time2 + trt:time + (1 + time | id)", amen, "bernoulli")
     timed("(c) second formula (a term fewer), Laplace", lambda: fit_ml(fewer, "laplace"))
@@ -108,9 +106,9 @@ elif kind == "nuts":
     MCMC.run = run_marked
     options = dict(sampler="marginal", chains=1, warmup=100, draws=100, progress=False, predictive=False)
     def nuts(label, model):
-        n, t = len(compiles), time.perf_counter()
+        n, t = compilations(), time.perf_counter()
         fit_bayes(model, **options)
-        rows.append((label, time.perf_counter() - t, len(compiles) - n))
+        rows.append((label, time.perf_counter() - t, compilations() - n))
         rows.append(("    of which until sampling starts", sampling_started[-1] - t, "-"))
     nuts("(d) first NUTS fit (marginal, 1 x 200 iterations)", spec)
     fewer = ModelSpec.from_formula("y ~ time + time2 + trt:time + (1 + time | id)", amen, "bernoulli")

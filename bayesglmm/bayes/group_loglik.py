@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _jax  # noqa: F401  (float64)
 from ..core.covariance import CovarianceStructure
-from ..core.data import distinct_groups, group_patterns, grouped_data, padded_groups
+from ..core.data import distinct_groups, group_patterns, grouped_data, padded_groups, zero_padded
 from ..core.distinct_rule import rule_on_distinct
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
@@ -57,13 +57,12 @@ def group_marginal_logliks(spec: ModelSpec, program: Program, sites: dict, qpoin
     beta = beta_from_sites(program.priors, sites)
     starts = np.asarray(sites[innovations_site(g)])[:, representative]
     n_distinct = distinct.n_groups
+    # shared shapes (:func:`~bayesglmm.core.shapes.stable_shape`): other formulas on these data reuse the program
     shape = stable_shape(ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed))
-    if shape != ChunkShape(distinct.y.shape[0], n_distinct, marginal.n_fixed):  # shared shapes: see stable_shape
-        distinct = padded_groups(distinct, shape)
-        marginal = replace(marginal, n_fixed=shape.fixed_columns)
-        beta = jnp.concatenate([beta, jnp.zeros(beta.shape[:-1] + (shape.fixed_columns - beta.shape[-1],))], axis=-1)
-        starts = np.concatenate([starts, np.zeros((starts.shape[0], shape.groups - n_distinct, starts.shape[2]))], 1)
-    population[BETA_SITE] = beta
+    distinct = padded_groups(distinct, shape)
+    marginal = replace(marginal, n_fixed=shape.fixed_columns)
+    starts = zero_padded(starts, shape.groups, axis=1)
+    population[BETA_SITE] = zero_padded(beta, shape.fixed_columns)
 
     def phi_of(draw):
         blocks = [draw[cholesky_site(g, k)] for k in range(len(factor.correlated_blocks))]

@@ -47,7 +47,7 @@ import numpyro
 
 from .. import _jax  # noqa: F401
 from ..core.covariance import CovarianceStructure
-from ..core.data import GroupedData, distinct_groups, padded_groups
+from ..core.data import GroupedData, distinct_groups, padded_groups, zero_padded
 from ..core.group_likelihood import MarginalModel, group_logliks
 from ..core.modes import find_modes
 from ..core.parameter_map import phi_from_scales
@@ -96,9 +96,7 @@ class MarginalProgram:
         """Values of the model's sites with β padded by zeros: a point of the program's space."""
         if not self.padded:
             return sites
-        beta = np.asarray(sites[BETA_SITE], dtype=float)
-        zeros = np.zeros(beta.shape[:-1] + (self.marginal.n_fixed - self.n_fixed,))
-        return {**sites, BETA_SITE: np.concatenate([beta, zeros], axis=-1)}
+        return {**sites, BETA_SITE: zero_padded(np.asarray(sites[BETA_SITE], dtype=float), self.marginal.n_fixed)}
 
     def padding_log_prior(self, beta_draws) -> np.ndarray:
         """log p(β_padded) at each draw (..., padded β): what the padded coordinates add to the log density."""
@@ -143,12 +141,14 @@ def compile_marginal_program(
     qpoints: int,
     mode_start,
     shared_shapes: bool = True,
+    distinct: tuple | None = None,
 ) -> MarginalProgram:
     """The marginal program for one grouping factor, ``qpoints`` per dimension (1: Laplace);
     ``mode_start`` (n_groups, q) for every group of ``data``; ``shared_shapes``: padded to
-    :func:`~bayesglmm.core.shapes.stable_shape` (module docstring), or the data's own shapes."""
+    :func:`~bayesglmm.core.shapes.stable_shape` (module docstring), or the data's own shapes;
+    ``distinct``: :func:`~bayesglmm.core.data.distinct_groups` of ``data`` when the caller has it."""
     structure = CovarianceStructure(len(factor.terms), factor.blocks)
-    distinct, counts, representative = distinct_groups(data)
+    distinct, counts, representative = distinct_groups(data) if distinct is None else distinct
     padding_prior = _padding_prior(priors)
     shape = ChunkShape(distinct.y.shape[0], distinct.n_groups, n_fixed)
     shape = stable_shape(shape, padding_prior is not None) if shared_shapes else shape
@@ -157,15 +157,12 @@ def compile_marginal_program(
     nodes, log_weights = gauss_hermite_grid(qpoints, structure.q)
     model = partial(marginal_glmm_model, priors=padded_priors, factor=factor, family=family, marginal=marginal)
     mode_start = np.asarray(mode_start)
-    extra_groups = shape.groups - distinct.n_groups
     arrays = {
         "data": padded_groups(distinct, shape),
-        "counts": jax.device_put(np.concatenate([counts.astype(float), np.zeros(extra_groups)])),
+        "counts": jax.device_put(zero_padded(counts.astype(float), shape.groups)),
         "nodes": jax.device_put(nodes),
         "log_weights": jax.device_put(log_weights),
-        "mode_start": jax.device_put(
-            np.concatenate([mode_start[representative], np.zeros((extra_groups, mode_start.shape[1]))])
-        ),
+        "mode_start": jax.device_put(zero_padded(mode_start[representative], shape.groups, axis=0)),
     }
     padded = padding_prior if shape.fixed_columns > n_fixed else None
     return MarginalProgram(model, arrays, marginal, qpoints, data, jax.device_put(mode_start), n_fixed, padded)

@@ -23,7 +23,7 @@ import numpy as np
 from numpyro.infer import MCMC
 
 from .. import _jax  # noqa: F401
-from ..core.data import distinct_groups, grouped_data, padded_groups
+from ..core.data import distinct_groups, grouped_data, padded_groups, zero_padded
 from ..core.distinct_rule import rule_for_spec
 from ..core.parameter_map import cholesky_from_scales, scales_from_cholesky
 from ..core.shapes import ChunkShape, FixedColumnPadding, stable_shape
@@ -114,7 +114,7 @@ def prepare_marginal(
         raise SpecError(f"qpoints must be a positive whole number or None (the ML engine's rule), got {qpoints!r}")
     started = time.perf_counter()
     data = grouped_data(spec)
-    distinct = distinct_groups(data)[:2]  # the rule's data (:mod:`~bayesglmm.core.distinct_rule`)
+    distinct = distinct_groups(data)  # the program's and the rule's (:mod:`~bayesglmm.core.distinct_rule`)
     if ml_fit is None:
         with warnings.catch_warnings():  # the ML fit's singular-fit warning is about its SEs, not the posterior
             warnings.simplefilter("ignore", SingularFitWarning)
@@ -127,7 +127,7 @@ def prepare_marginal(
     elif automatic:
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
-        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma, distinct)
+        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma, distinct[:2])
     seconds_ml = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -135,7 +135,14 @@ def prepare_marginal(
     values = None
     while True:
         marginal_program = compile_marginal_program(
-            data, program.factors[0], program.priors, spec.family, len(program.fixed_names), int(qpoints), mode_start
+            data,
+            program.factors[0],
+            program.priors,
+            spec.family,
+            len(program.fixed_names),
+            int(qpoints),
+            mode_start,
+            distinct=distinct,
         )
         values = _site_values(ml_fit, program, marginal_program) if values is None else values
         laplace = laplace_posterior(
@@ -144,7 +151,7 @@ def prepare_marginal(
         if not automatic:
             break
         values = marginal_program.own_sites(laplace.mode_sites())
-        chosen = rule_for_spec(spec, *_natural_values(program, values), distinct)
+        chosen = rule_for_spec(spec, *_natural_values(program, values), distinct[:2])
         if chosen <= qpoints:
             break
         qpoints = chosen
@@ -187,7 +194,9 @@ def sample_marginal(
 
 def laplace_log_density(setup: MarginalSetup) -> float:
     """log p(û | y) of the model (the Laplace posterior's, less the padded coefficients' prior at the mode)."""
-    beta = setup.laplace.mode_sites()[BETA_SITE] if setup.program.padded else np.zeros(0)
+    if not setup.program.padded:
+        return setup.laplace.log_density
+    beta = setup.laplace.unravel(jnp.asarray(setup.laplace.mode))[BETA_SITE]  # β's support is the real line
     return setup.laplace.log_density - float(setup.program.padding_log_prior(beta))
 
 
@@ -219,11 +228,11 @@ def population_to_latent(
         log_dispersion = jnp.zeros(sd.shape[0])
     groups, mode_start, n_groups = setup.program.groups, setup.program.mode_start, setup.program.groups.n_groups
     beta = beta_from_sites(program.priors, population)
+    # shared shapes, as the marginal program's (padded groups have no rows, padded β is zero)
     shape = stable_shape(ChunkShape(groups.y.shape[0], n_groups, setup.program.marginal.n_fixed), pad_fixed=False)
-    if shape.groups > n_groups or shape.rows > groups.y.shape[0]:  # shared shapes (padded β is zero)
-        groups = padded_groups(groups, shape)
-        mode_start = jnp.concatenate([mode_start, jnp.zeros((shape.groups - n_groups, mode_start.shape[1]))])
-        beta = jnp.concatenate([beta, jnp.zeros(beta.shape[:-1] + (shape.fixed_columns - beta.shape[-1],))], axis=-1)
+    groups = padded_groups(groups, shape)
+    mode_start = zero_padded(mode_start, shape.groups, axis=0)
+    beta = zero_padded(beta, shape.fixed_columns)
     b, acceptance = conditional_draws(
         jax.random.PRNGKey(seed + 4), beta, chol_G, log_dispersion, groups, program.family, mode_start, steps
     )

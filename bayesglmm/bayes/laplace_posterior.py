@@ -14,6 +14,7 @@ and (û, H⁻¹) is where NUTS starts and its first metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import jax
 import jax.numpy as jnp
@@ -58,11 +59,17 @@ class LaplacePosterior:
 
     def draws_at(self, flat: np.ndarray) -> dict:
         """Unconstrained vectors (n, d) as values of every latent site: {site: (n, ...)}, constrained."""
+        return self._constrain(jnp.asarray(flat))
+
+    @cached_property
+    def _constrain(self):
+        """The bijections as one compiled program, built once per posterior (it is called at the
+        mode after each point-rule check and for the draws)."""
 
         def constrain(flat):
             return {name: self.transforms[name](value) for name, value in jax.vmap(self.unravel)(flat).items()}
 
-        return jax.jit(constrain)(jnp.asarray(flat))
+        return jax.jit(constrain)
 
     def mode_sites(self) -> dict:
         """The mode as a value of every latent site, constrained to its support."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.data import group_patterns, grouped_data
+from ..core.data import distinct_groups, group_patterns, grouped_data
 from ..errors import SingularFitWarning
 from ..model.spec import ModelSpec
 
@@ -48,10 +48,15 @@ class SamplerChoice:
 
 def distinct_rows(spec: ModelSpec) -> tuple[int, int]:
     """(distinct groups, their rows) of the one grouping factor: what the marginal program integrates."""
-    data = grouped_data(spec)
-    representatives = np.unique(group_patterns(data), return_index=True)[1]  # the first group of each pattern
+    return _distinct_rows(grouped_data(spec))[:2]
+
+
+def _distinct_rows(data) -> tuple[int, int, np.ndarray]:
+    """:func:`distinct_rows` of grouped data, and each group's pattern (:func:`~bayesglmm.core.data.group_patterns`)."""
+    pattern = group_patterns(data)
+    representatives = np.unique(pattern, return_index=True)[1]  # the first group of each pattern
     sizes = np.bincount(np.asarray(data.group), minlength=data.n_groups)
-    return len(representatives), int(np.sum(sizes[representatives]))
+    return len(representatives), int(np.sum(sizes[representatives])), pattern
 
 
 def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> SamplerChoice:
@@ -62,7 +67,8 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
             "full", f"{len(spec.random)} grouping factors ({names}); the marginal sampler integrates one"
         )
     q = spec.random[0].q
-    groups, rows = distinct_rows(spec)
+    data = grouped_data(spec)
+    groups, rows, pattern = _distinct_rows(data)
     if rows > MARGINAL_ROW_NODES:
         return SamplerChoice(
             "full", f"{groups} distinct groups with {rows} rows exceed {MARGINAL_ROW_NODES:,} row-node pairs"
@@ -80,7 +86,7 @@ def choose_sampler(spec: ModelSpec, qpoints: int | None = None, ml_fit=None) -> 
                 ml_fit = fit_ml(spec, "laplace")
         estimates = ml_fit.params()["estimate"]
         sigma = spec.family.extra_from_params(lambda name: float(estimates[name]))
-        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma)
+        qpoints = rule_for_spec(spec, ml_fit.beta.to_numpy(), ml_fit.G, sigma, distinct_groups(data, pattern)[:2])
         rule_qpoints = int(qpoints)
     pairs = rows * int(qpoints) ** q
     where = f"{groups} distinct groups, {rows} rows x {qpoints}^{q} nodes = {pairs:,} row-node pairs"

@@ -23,6 +23,7 @@ from dataclasses import astuple, dataclass
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -117,6 +118,18 @@ def distinct_groups(data: GroupedData, pattern: np.ndarray | None = None) -> tup
         n_groups=len(counts),
     )
     return distinct, counts, representative
+
+
+def zero_padded(values, size: int, axis: int = -1) -> np.ndarray | jax.Array:
+    """``values`` with zeros appended along ``axis`` up to ``size`` entries (itself when it has
+    them): counts, mode starts and coefficients of the groups and columns :func:`padded_groups` adds."""
+    extra = size - values.shape[axis]
+    if extra == 0:
+        return values
+    xp = jnp if isinstance(values, jax.Array) else np
+    zeros_shape = list(values.shape)
+    zeros_shape[axis] = extra
+    return xp.concatenate([values, xp.zeros(zeros_shape, dtype=values.dtype)], axis=axis)
 
 
 def padded_groups(data: GroupedData, shape: ChunkShape) -> GroupedData:

@@ -26,23 +26,23 @@ from ..model.families import Family
 from ..model.spec import ModelSpec
 from .compiled import compiled
 from .covariance import CovarianceStructure
-from .data import GroupedData, distinct_groups, grouped_data, padded_groups, single_factor
+from .data import GroupedData, distinct_groups, grouped_data, padded_groups, single_factor, zero_padded
 from .group_likelihood import MarginalModel, group_logliks
 from .modes import find_modes
 from .parameter_map import phi_from_natural
 from .point_rule import DEFAULT_MAX_NODES, DEFAULT_TOL, ONE_PROGRAM_UP_TO, choose_by_rule
-from .shapes import SHARED_UP_TO_ROWS, ChunkShape, FixedColumnPadding, stable_shape
+from .shapes import ChunkShape, FixedColumnPadding, stable_shape
 
 # The distinct groups pay when they are at most this share of the groups (fewer rows to integrate);
 # otherwise the ML engine's objective, optimised for its data, evaluates the rule.
 WORTH_IT_SHARE = 0.5
 
 
-def worth_it(n_groups: int, n_distinct: int, n_rows: int) -> bool:
-    """Whether the ML engine's rule should run on the distinct groups: data in one chunk
-    (:data:`~.shapes.SHARED_UP_TO_ROWS` rows) whose distinct groups are at most :data:`WORTH_IT_SHARE`
-    of the groups."""
-    return n_rows <= SHARED_UP_TO_ROWS and n_distinct <= WORTH_IT_SHARE * n_groups
+def worth_it(n_groups: int, n_distinct: int) -> bool:
+    """Whether the ML engine's rule should run on the distinct groups (of data in one chunk,
+    :data:`~.shapes.SHARED_UP_TO_ROWS` rows, which the caller checks before finding them): when
+    they are at most :data:`WORTH_IT_SHARE` of the groups."""
+    return n_distinct <= WORTH_IT_SHARE * n_groups
 
 
 def rule_on_distinct_phi(
@@ -62,7 +62,7 @@ def rule_on_distinct_phi(
     warning, if none agrees)."""
     shape = stable_shape(ChunkShape(distinct.y.shape[0], distinct.n_groups, n_fixed))
     data = padded_groups(distinct, shape)
-    weights = jnp.asarray(np.concatenate([np.asarray(counts, dtype=float), np.zeros(shape.groups - distinct.n_groups)]))
+    weights = jnp.asarray(zero_padded(np.asarray(counts, dtype=float), shape.groups))
     marginal = MarginalModel(family, covariance, shape.fixed_columns, "agq")
     phi = jnp.asarray(FixedColumnPadding(n_fixed, shape.fixed_columns).embed(phi))
 

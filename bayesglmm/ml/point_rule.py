@@ -77,7 +77,7 @@ def distinct_for_rule(spec: ModelSpec) -> tuple[GroupedData, np.ndarray] | None:
     if spec.nobs > SHARED_UP_TO_ROWS:
         return None
     distinct, counts, _ = distinct_groups(grouped_data(spec))
-    return (distinct, counts) if worth_it(int(counts.sum()), len(counts), spec.nobs) else None
+    return (distinct, counts) if worth_it(int(counts.sum()), len(counts)) else None
 
 
 def choose_qpoints(
